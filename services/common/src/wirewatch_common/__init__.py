@@ -1,0 +1,1 @@
+"""Shared library of the wirewatch services: story contract, Kafka bus, embedded broker, settings, service skeleton."""

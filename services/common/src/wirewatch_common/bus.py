@@ -1,0 +1,489 @@
+"""The Kafka bus: a producer that confirms delivery and a consumer that commits only after its handler succeeded.
+
+This is the one module that imports the Kafka client. Delivery is at least once: a handler may
+see a message again after a crash or rebalance, so handlers write idempotently (the story id is
+the key and part of every document id).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewPartitions, NewTopic
+from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Histogram
+
+from .settings import Settings
+from .story import Story
+from .topics import Headers, TopicContract, story_headers
+
+log = logging.getLogger(__name__)
+
+CONSUMED = Counter("wirewatch_messages_handled_total", "Messages handled successfully.", ["topic", "group"])
+FAILED = Counter("wirewatch_handler_failures_total", "Handler attempts that raised.", ["topic", "group", "kind"])
+DEAD_LETTERED = Counter("wirewatch_messages_dead_lettered_total", "Messages sent to the dead-letter topic.", ["topic", "group"])
+PRODUCED = Counter("wirewatch_messages_produced_total", "Messages the broker confirmed.", ["topic"])
+BATCH_SECONDS = Histogram("wirewatch_batch_seconds", "Time to handle and commit one polled batch.", ["group"])
+
+ERROR_HEADER_PREFIX = "wirewatch-error"
+_DLQ_HEADERS = (
+    "wirewatch-error",
+    "wirewatch-error-type",
+    "wirewatch-original-topic",
+    "wirewatch-original-partition",
+    "wirewatch-original-offset",
+    "wirewatch-consumer-group",
+    "wirewatch-attempts",
+    "wirewatch-failed-at",
+)
+
+
+class TransientError(Exception):
+    """Raised by a handler when the failure is not the message's fault (a backend is down).
+
+    The consumer then rewinds and retries the batch later instead of counting attempts towards
+    the dead-letter topic, and commits nothing meanwhile.
+    """
+
+
+class DeliveryError(Exception):
+    """The broker did not confirm a message in time; nothing upstream may be told it was accepted."""
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """Connection settings shared by producers, consumers and the admin client."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": [s.strip() for s in settings.kafka_bootstrap_servers.split(",") if s.strip()],
+        "security_protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_sasl_mechanism:
+        config["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        config["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            config["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+        value = getattr(settings, f"kafka_{name}")
+        if value is not None:
+            config[name] = str(value)
+    return config
+
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    "compression_type": "gzip",
+    "linger_ms": 5,
+    "delivery_timeout_ms": 60_000,
+}
+"""Durable by default: every in-sync replica confirms, retries cannot duplicate or reorder."""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to publish."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: Headers = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored a confirmed message."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+class Producer:
+    """Publish messages and wait for the broker's confirmation before returning."""
+
+    def __init__(self, config: dict[str, Any], **overrides: Any) -> None:
+        self._producer = KafkaProducer(**(PRODUCER_DEFAULTS | config | overrides))
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: Any) -> Producer:
+        """Open a producer for the configured cluster."""
+        return cls(client_config(settings), **overrides)
+
+    def publish_many(self, messages: Iterable[Outgoing], timeout: float = 60.0) -> list[Delivery]:
+        """Send all messages, then wait for every confirmation; raise DeliveryError if any is missing."""
+        pending = [
+            (m, self._producer.send(m.topic, key=m.key.encode(), value=m.value, headers=m.headers))
+            for m in messages
+        ]
+        deadline = time.monotonic() + timeout
+        deliveries = []
+        for message, future in pending:
+            try:
+                meta = future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except KafkaError as exc:
+                msg = f"broker did not confirm {message.topic}/{message.key}: {exc}"
+                raise DeliveryError(msg) from exc
+            deliveries.append(Delivery(meta.topic, meta.partition, meta.offset))
+            PRODUCED.labels(meta.topic).inc()
+        return deliveries
+
+    def publish(self, message: Outgoing, timeout: float = 60.0) -> Delivery:
+        """Send one message and wait for its confirmation."""
+        return self.publish_many([message], timeout)[0]
+
+    def publish_stories(self, topic: str, stories: Iterable[Story], timeout: float = 60.0) -> list[Delivery]:
+        """Publish stories or renditions keyed by story id, with the contract's headers."""
+        return self.publish_many(
+            (Outgoing(topic, s.id, s.to_json(), story_headers(s)) for s in stories), timeout=timeout
+        )
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush what is pending and close the connections."""
+        self._producer.close(timeout=timeout)
+
+
+@dataclass(frozen=True, eq=False)
+class Message:
+    """A consumed message, detached from the client."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: dict[str, bytes]
+    timestamp_ms: int
+
+    def header(self, name: str) -> str | None:
+        """Return a header as text, or None."""
+        raw = self.headers.get(name)
+        return None if raw is None else raw.decode("utf-8", "replace")
+
+    def story(self) -> Story:
+        """Parse the value as a story (raises pydantic's ValidationError on a bad one)."""
+        return Story.from_json(self.value)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """Fields for log lines about this message."""
+        return {"story_id": self.key, "topic": self.topic, "partition": self.partition, "offset": self.offset}
+
+
+Handler = Callable[[Sequence[Message]], None]
+"""Handles a batch; raises to reject it (TransientError: retry later; anything else: isolate and count)."""
+
+
+def _detach(record: Any) -> Message:
+    return Message(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=None if record.key is None else record.key.decode("utf-8", "replace"),
+        value=record.value if record.value is not None else b"",
+        headers={k: v for k, v in (record.headers or [])},
+        timestamp_ms=record.timestamp,
+    )
+
+
+class Consumer:
+    """Poll in batches, hand each batch to a handler, commit after success, dead-letter poison messages.
+
+    A batch the handler rejects is retried message by message, so one bad message costs its own
+    `max_attempts` tries and then goes to the dead-letter topic with the error in its headers,
+    while the messages around it are handled and committed. A `TransientError` rewinds instead:
+    nothing is committed and the same messages are polled again after a backoff.
+    """
+
+    def __init__(
+        self,
+        consumer: KafkaConsumer,
+        handler: Handler,
+        *,
+        group_id: str,
+        producer: Producer,
+        dead_letter_topic: str,
+        max_attempts: int = 3,
+        batch_size: int = 500,
+        poll_timeout_ms: int = 1000,
+        retry_backoff: tuple[float, float] = (0.1, 5.0),
+    ) -> None:
+        self._consumer = consumer
+        self._handler = handler
+        self.group_id = group_id
+        self._producer = producer
+        self._dead_letter_topic = dead_letter_topic
+        self._max_attempts = max_attempts
+        self._batch_size = batch_size
+        self._poll_timeout_ms = poll_timeout_ms
+        self._backoff_min, self._backoff_max = retry_backoff
+        self._transient_failures = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        topics: Sequence[str],
+        group_id: str,
+        handler: Handler,
+        *,
+        producer: Producer,
+        dead_letter_topic: str,
+        **options: Any,
+    ) -> Consumer:
+        """Subscribe a new group member to `topics`; offsets are committed by this class only."""
+        batch_size = options.pop("batch_size", settings.kafka_batch_size)
+        consumer = KafkaConsumer(
+            *topics,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=batch_size,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=max(500, settings.kafka_session_timeout_ms // 3),
+            **client_config(settings),
+            **options.pop("kafka", {}),
+        )
+        return cls(
+            consumer,
+            handler,
+            group_id=group_id,
+            producer=producer,
+            dead_letter_topic=dead_letter_topic,
+            max_attempts=options.pop("max_attempts", settings.kafka_max_attempts),
+            batch_size=batch_size,
+            **options,
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        """Consume until `stop` is set, then leave the group; an unfinished batch is not committed."""
+        log.info("consumer started", extra={"group": self.group_id, "topics": sorted(self._consumer.subscription() or [])})
+        try:
+            while not stop.is_set():
+                self.poll_once(stop)
+        finally:
+            self.close()
+            log.info("consumer stopped", extra={"group": self.group_id})
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """Partitions this member owns now, as (topic, partition)."""
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def close(self) -> None:
+        """Leave the group without committing anything further."""
+        self._consumer.close(autocommit=False)
+
+    def poll_once(self, stop: threading.Event | None = None) -> int:
+        """Poll one batch, handle it and commit what succeeded; return how many messages were committed."""
+        stop = stop or threading.Event()
+        polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_size)
+        batch = [_detach(r) for records in polled.values() for r in records]
+        if not batch:
+            return 0
+        started = time.monotonic()
+        done = self._handle(batch, stop)
+        undone = [m for m in batch if m not in done]
+        if undone:
+            self._rewind(undone)
+        committed = self._commit(done)
+        BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
+        if undone and not stop.is_set():
+            self._sleep_backoff(stop)
+        return committed
+
+    def _handle(self, batch: list[Message], stop: threading.Event) -> set[Message]:
+        try:
+            self._handler(batch)
+        except TransientError as exc:
+            self._note_transient(batch[0], exc)
+            return set()
+        except Exception as exc:  # noqa: BLE001 - any handler error triggers isolation, never a silent pass
+            FAILED.labels(batch[0].topic, self.group_id, "batch").inc()
+            log.warning(
+                "batch rejected, retrying its messages one by one",
+                extra={"group": self.group_id, "size": len(batch), "error": repr(exc)[:500]},
+            )
+            return self._handle_one_by_one(batch, stop)
+        self._transient_failures = 0
+        for m in batch:
+            CONSUMED.labels(m.topic, self.group_id).inc()
+        return set(batch)
+
+    def _handle_one_by_one(self, batch: list[Message], stop: threading.Event) -> set[Message]:
+        done: set[Message] = set()
+        blocked: set[tuple[str, int]] = set()
+        for message in batch:
+            if stop.is_set():
+                break
+            if (message.topic, message.partition) in blocked:
+                continue  # keep per-partition order: nothing after an undone message is committed
+            if self._handle_with_attempts(message, stop):
+                done.add(message)
+            else:
+                blocked.add((message.topic, message.partition))
+        return done
+
+    def _handle_with_attempts(self, message: Message, stop: threading.Event) -> bool:
+        last: Exception | None = None
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                self._handler([message])
+            except TransientError as exc:
+                self._note_transient(message, exc)
+                return False
+            except Exception as exc:  # noqa: BLE001 - counted, logged, then dead-lettered
+                last = exc
+                FAILED.labels(message.topic, self.group_id, "message").inc()
+                log.warning(
+                    "handler failed",
+                    extra={**message.fields, "group": self.group_id, "attempt": attempt, "error": repr(exc)[:500]},
+                )
+                if attempt < self._max_attempts and stop.wait(self._backoff_min * attempt):
+                    return False
+                continue
+            CONSUMED.labels(message.topic, self.group_id).inc()
+            return True
+        assert last is not None
+        try:
+            self._dead_letter(message, last, self._max_attempts)
+        except DeliveryError as exc:
+            log.error("dead-letter publish failed; will retry", extra={**message.fields, "error": str(exc)})
+            return False
+        return True
+
+    def _dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
+        headers = [(k, v) for k, v in message.headers.items() if k not in _DLQ_HEADERS]
+        meta = {
+            "wirewatch-error": str(error)[:1000] or type(error).__name__,
+            "wirewatch-error-type": f"{type(error).__module__}.{type(error).__qualname__}",
+            "wirewatch-original-topic": message.topic,
+            "wirewatch-original-partition": str(message.partition),
+            "wirewatch-original-offset": str(message.offset),
+            "wirewatch-consumer-group": self.group_id,
+            "wirewatch-attempts": str(attempts),
+            "wirewatch-failed-at": datetime.now(tz=UTC).isoformat(),
+        }
+        headers += [(k, v.encode()) for k, v in meta.items()]
+        self._producer.publish(Outgoing(self._dead_letter_topic, message.key or "", message.value, headers))
+        DEAD_LETTERED.labels(message.topic, self.group_id).inc()
+        log.error(
+            "message dead-lettered",
+            extra={**message.fields, "group": self.group_id, "attempts": attempts, "error": meta["wirewatch-error"]},
+        )
+
+    def _note_transient(self, message: Message, exc: Exception) -> None:
+        self._transient_failures += 1
+        FAILED.labels(message.topic, self.group_id, "transient").inc()
+        log.warning(
+            "transient failure, will retry without committing",
+            extra={"group": self.group_id, "failures": self._transient_failures, "error": str(exc)[:500]},
+        )
+
+    def _sleep_backoff(self, stop: threading.Event) -> None:
+        exponent = max(0, self._transient_failures - 1)
+        stop.wait(min(self._backoff_max, self._backoff_min * 2**exponent))
+
+    def _rewind(self, undone: list[Message]) -> None:
+        first: dict[TopicPartition, int] = {}
+        for m in undone:
+            tp = TopicPartition(m.topic, m.partition)
+            first[tp] = min(first.get(tp, m.offset), m.offset)
+        for tp, offset in first.items():
+            try:
+                self._consumer.seek(tp, offset)
+            except (KafkaError, AssertionError) as exc:  # partition revoked meanwhile: its new owner resumes
+                log.info("could not rewind a revoked partition", extra={"topic": tp.topic, "partition": tp.partition, "error": str(exc)})
+
+    def _commit(self, done: Iterable[Message]) -> int:
+        offsets: dict[TopicPartition, int] = {}
+        count = 0
+        for m in done:
+            tp = TopicPartition(m.topic, m.partition)
+            offsets[tp] = max(offsets.get(tp, -1), m.offset + 1)
+            count += 1
+        if not offsets:
+            return 0
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+        except CommitFailedError as exc:
+            # The group rebalanced while we worked: the partitions' new owners will see these again.
+            log.warning("commit failed after a rebalance", extra={"group": self.group_id, "error": str(exc)[:500]})
+            return 0
+        return count
+
+
+class Admin:
+    """Topic administration and broker reachability, for the provisioning step and `/readyz`."""
+
+    def __init__(self, config: dict[str, Any], request_timeout_ms: int = 10_000) -> None:
+        self._admin = KafkaAdminClient(**config, request_timeout_ms=request_timeout_ms)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, request_timeout_ms: int = 10_000) -> Admin:
+        """Open an admin client for the configured cluster."""
+        return cls(client_config(settings), request_timeout_ms)
+
+    def topic_partitions(self) -> dict[str, int]:
+        """Return every topic with its partition count (a metadata request)."""
+        return {
+            t["name"]: len(t["partitions"])
+            for t in self._admin.describe_topics()
+            if not t.get("is_internal")
+        }
+
+    def committed_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
+        """Return a group's committed offsets as {(topic, partition): next offset to read}."""
+        offsets = self._admin.list_group_offsets(group_id).get(group_id, {})
+        return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    def ping(self) -> bool:
+        """Tell whether the cluster answers a metadata request."""
+        try:
+            self._admin.list_topics()
+        except KafkaError:
+            return False
+        return True
+
+    def create_topic(
+        self, name: str, partitions: int = 1, replication_factor: int = 1, configs: dict[str, str] | None = None
+    ) -> None:
+        """Create one topic; raises kafka's TopicAlreadyExistsError when it exists."""
+        self._admin.create_topics([NewTopic(name, partitions, replication_factor, topic_configs=configs or {})])
+
+    def provision(self, contract: TopicContract, replication_factor: int = 1) -> dict[str, str]:
+        """Create the contract's topics, or grow their partitions; safe to run at every start-up.
+
+        Returns what happened to each topic: 'created', 'exists', or 'grown to N partitions'.
+        An existing topic with more partitions than the contract asks for is left alone.
+        """
+        existing = self.topic_partitions()
+        outcome: dict[str, str] = {}
+        for spec in contract.topics.values():
+            have = existing.get(spec.name)
+            if have is None:
+                try:
+                    self.create_topic(spec.name, spec.partitions, replication_factor, spec.configs())
+                    outcome[spec.name] = "created"
+                except TopicAlreadyExistsError:  # another process provisioned it just now
+                    outcome[spec.name] = "exists"
+            elif have < spec.partitions:
+                try:
+                    self._admin.create_partitions({spec.name: NewPartitions(total_count=spec.partitions)})
+                    outcome[spec.name] = f"grown to {spec.partitions} partitions"
+                except KafkaError as exc:  # tansu, for one, cannot add partitions
+                    outcome[spec.name] = f"kept {have} partitions (contract asks {spec.partitions}: {exc})"
+                    log.warning("could not add partitions", extra={"topic": spec.name, "error": str(exc)[:300]})
+            else:
+                outcome[spec.name] = "exists"
+        log.info("topics provisioned", extra={"topics": outcome})
+        return outcome
+
+    def close(self) -> None:
+        """Close the connections."""
+        self._admin.close()

@@ -1,0 +1,159 @@
+"""The service skeleton: a FastAPI app with /healthz, /readyz and /metrics that runs the service's workers.
+
+Workers are threads started in the app's lifespan and stopped when uvicorn shuts down (it owns
+SIGTERM/SIGINT), so one process serves its API and consumes its topics, and stops both together.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+import uvicorn
+from fastapi import FastAPI, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+from .bus import Admin
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+Check = Callable[[], bool]
+"""A readiness check: returns True when ready; False or an exception means not ready."""
+
+
+class Worker(Protocol):
+    """A long-running loop that stops soon after `stop` is set."""
+
+    name: str
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set."""
+        ...
+
+
+class WorkerThreads:
+    """Run workers in daemon threads and remember which ones died, for /healthz."""
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self.workers = list(workers)
+        self.stop = threading.Event()
+        self.failed: dict[str, str] = {}
+        self._threads: list[threading.Thread] = []
+
+    def _run(self, worker: Worker) -> None:
+        try:
+            worker.run(self.stop)
+        except Exception as exc:
+            self.failed[worker.name] = repr(exc)[:500]
+            log.exception("worker crashed", extra={"worker": worker.name})
+            raise
+        if not self.stop.is_set():
+            self.failed[worker.name] = "returned before being asked to stop"
+
+    def start(self) -> None:
+        """Start every worker."""
+        for worker in self.workers:
+            thread = threading.Thread(target=self._run, args=(worker,), name=worker.name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Ask every worker to stop and wait for them."""
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.error("worker did not stop in time", extra={"worker": thread.name})
+
+
+class BrokerCheck:
+    """Readiness check that the Kafka cluster answers metadata requests (admin client opened lazily)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._admin: Admin | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        """Ping the cluster."""
+        with self._lock:
+            if self._admin is None:
+                self._admin = Admin.from_settings(self._settings, request_timeout_ms=3000)
+            return self._admin.ping()
+
+    def close(self) -> None:
+        """Close the admin client."""
+        with self._lock:
+            if self._admin is not None:
+                self._admin.close()
+                self._admin = None
+
+
+def _run_check(check: Check) -> str:
+    try:
+        return "ok" if check() else "not ready"
+    except Exception as exc:  # noqa: BLE001 - a failing check is reported, not raised
+        return f"error: {exc!r}"[:300]
+
+
+def create_app(
+    service: str,
+    *,
+    checks: Mapping[str, Check] | None = None,
+    workers: Sequence[Worker] = (),
+    on_shutdown: Sequence[Callable[[], Any]] = (),
+    registry: CollectorRegistry = REGISTRY,
+    **fastapi_options: Any,
+) -> FastAPI:
+    """Build a service's app; routers for its own API are added by the caller."""
+    threads = WorkerThreads(workers)
+    all_checks = dict(checks or {})
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        threads.start()
+        log.info("service started", extra={"workers": [w.name for w in workers]})
+        try:
+            yield
+        finally:
+            threads.shutdown()
+            for hook in on_shutdown:
+                hook()
+            log.info("service stopped")
+
+    app = FastAPI(title=f"wirewatch {service}", lifespan=lifespan, **fastapi_options)
+    app.state.workers = threads
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> JSONResponse:
+        """Liveness: every worker thread is still running."""
+        if threads.failed:
+            return JSONResponse({"status": "failing", "workers": threads.failed}, status_code=503)
+        return JSONResponse({"status": "ok", "service": service})
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz() -> JSONResponse:
+        """Readiness: the broker and this service's backend answer."""
+        results = {name: _run_check(check) for name, check in all_checks.items()}
+        ready = all(r == "ok" for r in results.values()) and not threads.failed
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    def metrics() -> Response:
+        """Prometheus metrics in text format."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def serve(app: FastAPI, host: str, port: int) -> None:
+    """Serve the app until SIGTERM/SIGINT; our JSON logging stays in charge (no uvicorn log config)."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    uvicorn.Server(config).run()

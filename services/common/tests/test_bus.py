@@ -1,0 +1,284 @@
+"""Round trips through a real tansu broker: delivery, groups, commits, restarts, dead letters."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from wirewatch_common.bus import Admin, Consumer, Message, Outgoing, Producer, TransientError
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+JOIN_TIMEOUT = 60.0  # a tansu group join takes ~5 s; a rebalance with two members longer
+
+
+@pytest.fixture
+def producer(broker):
+    p = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+@pytest.fixture
+def admin(broker):
+    a = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
+    try:
+        yield a
+    finally:
+        a.close()
+
+
+@pytest.fixture
+def consumers(broker, producer):
+    """Build group members; every one is closed at the end of the test."""
+    made: list[Consumer] = []
+
+    def make(topics: Sequence[str], group: str, handler: Callable[[Sequence[Message]], None], **options) -> Consumer:
+        options.setdefault("kafka", {})
+        consumer = Consumer.from_settings(
+            _settings(broker),
+            topics,
+            group,
+            handler,
+            producer=producer,
+            dead_letter_topic=options.pop("dead_letter_topic", "unused-dead-letters"),
+            **options,
+        )
+        made.append(consumer)
+        return consumer
+
+    try:
+        yield make
+    finally:
+        for consumer in made:
+            consumer.close()
+
+
+def _settings(broker):
+    from wirewatch_common.settings import Settings
+
+    return Settings(_env_file=None, kafka_bootstrap_servers=broker.bootstrap_servers)
+
+
+def _group() -> str:
+    return f"group-{uuid.uuid4().hex[:8]}"
+
+
+def _poll_until(consumer: Consumer, done: Callable[[], bool], timeout: float = JOIN_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out waiting for messages"
+        consumer.poll_once()
+
+
+def test_produce_with_key_and_headers_round_trips(new_topic, producer, consumers):
+    topic = new_topic(partitions=3)
+    headers = [("wirewatch-schema-version", b"1"), ("content-type", b"application/json")]
+    delivered = producer.publish(Outgoing(topic, "story-1", b'{"hello": "world"}', headers))
+    assert delivered.topic == topic and delivered.offset == 0
+
+    seen: list[Message] = []
+    consumer = consumers([topic], _group(), seen.extend)
+    _poll_until(consumer, lambda: len(seen) == 1)
+    (message,) = seen
+    assert message.key == "story-1"
+    assert json.loads(message.value) == {"hello": "world"}
+    assert message.headers == dict(headers)
+    assert message.header("content-type") == "application/json"
+    assert message.partition == delivered.partition
+
+
+def test_same_key_always_lands_on_the_same_partition(new_topic, producer):
+    topic = new_topic(partitions=4)
+    deliveries = producer.publish_many(Outgoing(topic, "one-story", str(i).encode()) for i in range(5))
+    assert len({d.partition for d in deliveries}) == 1
+    assert [d.offset for d in deliveries] == list(range(5))
+
+
+def test_two_members_of_a_group_split_the_partitions(new_topic, producer, consumers):
+    topic = new_topic(partitions=4)
+    group = _group()
+    seen: dict[str, list[Message]] = {"a": [], "b": []}
+    members = {name: consumers([topic], group, seen[name].extend) for name in seen}
+    stop = threading.Event()
+
+    def spin(member: Consumer) -> None:
+        while not stop.is_set():
+            member.poll_once()
+
+    threads = [threading.Thread(target=spin, args=(m,), daemon=True) for m in members.values()]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while not all(m.assignment() for m in members.values()):
+            assert time.monotonic() < deadline, "the group never gave both members partitions"
+            time.sleep(0.2)
+        owned = {name: m.assignment() for name, m in members.items()}
+        assert owned["a"].isdisjoint(owned["b"])
+        assert owned["a"] | owned["b"] == {(topic, p) for p in range(4)}
+
+        producer.publish_many(Outgoing(topic, f"story-{i}", b"{}") for i in range(40))
+        deadline = time.monotonic() + JOIN_TIMEOUT
+        while sum(len(v) for v in seen.values()) < 40:
+            assert time.monotonic() < deadline, "not every message was consumed"
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert seen["a"] and seen["b"], "both members must have handled messages"
+    for name, messages in seen.items():
+        assert {(m.topic, m.partition) for m in messages} <= owned[name]
+    keys = sorted(m.key or "" for v in seen.values() for m in v)
+    assert keys == sorted(f"story-{i}" for i in range(40)), "each message handled exactly once"
+
+
+def test_restart_resumes_at_the_committed_offset(new_topic, producer, consumers, admin):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many(Outgoing(topic, f"k{i}", str(i).encode()) for i in range(10))
+
+    first_seen: list[Message] = []
+    first = consumers([topic], group, first_seen.extend, batch_size=4)
+    _poll_until(first, lambda: len(first_seen) >= 4)
+    assert [m.offset for m in first_seen] == [0, 1, 2, 3]
+    assert admin.committed_offsets(group) == {(topic, 0): 4}
+    first.close()
+
+    second_seen: list[Message] = []
+    second = consumers([topic], group, second_seen.extend)
+    _poll_until(second, lambda: len(second_seen) >= 6)
+    assert [m.offset for m in second_seen] == [4, 5, 6, 7, 8, 9]
+    assert admin.committed_offsets(group) == {(topic, 0): 10}
+
+
+def test_poison_message_goes_to_dead_letters_and_the_partition_keeps_flowing(
+    new_topic, producer, consumers, admin
+):
+    topic = new_topic(partitions=1)
+    dead = new_topic(partitions=1, suffix="-dlq")
+    group = _group()
+    producer.publish_many(
+        [
+            Outgoing(topic, "good-1", b'{"n": 1}'),
+            Outgoing(topic, "poison", b"{not json", [("wirewatch-schema-version", b"1")]),
+            Outgoing(topic, "good-2", b'{"n": 2}'),
+        ]
+    )
+    handled: list[int] = []
+    attempts_on_poison = 0
+
+    def handler(batch: Sequence[Message]) -> None:
+        nonlocal attempts_on_poison
+        decoded = []
+        for message in batch:
+            if message.key == "poison" and len(batch) == 1:
+                attempts_on_poison += 1
+            decoded.append(json.loads(message.value)["n"])
+        handled.extend(decoded)
+
+    consumer = consumers([topic], group, handler, dead_letter_topic=dead, max_attempts=3, retry_backoff=(0.01, 0.1))
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 3)
+    assert handled == [1, 2]
+    assert attempts_on_poison == 3
+
+    dead_seen: list[Message] = []
+    reader = consumers([dead], _group(), dead_seen.extend)
+    _poll_until(reader, lambda: len(dead_seen) == 1)
+    (letter,) = dead_seen
+    assert letter.key == "poison"
+    assert letter.value == b"{not json"
+    assert letter.header("wirewatch-schema-version") == "1", "original headers are kept"
+    assert letter.header("wirewatch-error-type") == "json.decoder.JSONDecodeError"
+    assert "Expecting property name" in (letter.header("wirewatch-error") or "")
+    assert letter.header("wirewatch-original-topic") == topic
+    assert letter.header("wirewatch-original-offset") == "1"
+    assert letter.header("wirewatch-attempts") == "3"
+    assert letter.header("wirewatch-consumer-group") == group
+
+
+def test_transient_failure_commits_nothing_and_retries_the_same_messages(new_topic, producer, consumers, admin):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(3))
+    calls: list[list[int]] = []
+    backend_up = False
+
+    def handler(batch: Sequence[Message]) -> None:
+        calls.append([m.offset for m in batch])
+        if not backend_up:
+            msg = "search backend unavailable"
+            raise TransientError(msg)
+
+    consumer = consumers([topic], group, handler, retry_backoff=(0.01, 0.05))
+    _poll_until(consumer, lambda: len(calls) >= 3)
+    assert admin.committed_offsets(group) == {}
+    assert all(c == [0, 1, 2] for c in calls), "the same batch is offered again after each failure"
+
+    backend_up = True
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 3)
+    assert calls[-1] == [0, 1, 2]
+
+
+def test_stop_during_a_failing_batch_abandons_it_uncommitted(new_topic, producer, consumers, admin):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(3))
+    stop = threading.Event()
+    offered: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        offered.extend(m.offset for m in batch)
+        stop.set()  # SIGTERM arrives while the handler is failing
+        msg = "boom"
+        raise RuntimeError(msg)
+
+    consumer = consumers([topic], group, handler, max_attempts=5, retry_backoff=(1.0, 1.0))
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while not offered:
+        assert time.monotonic() < deadline
+        consumer.poll_once(stop)
+    assert admin.committed_offsets(group) == {}
+    consumer.close()
+
+    again: list[int] = []
+    successor = consumers([topic], group, lambda batch: again.extend(m.offset for m in batch))
+    _poll_until(successor, lambda: len(again) >= 3)
+    assert again == [0, 1, 2], "the abandoned batch is delivered again from the start"
+
+
+def test_run_loop_stops_when_asked(new_topic, producer, consumers):
+    topic = new_topic(partitions=2)
+    seen: list[Message] = []
+    consumer = consumers([topic], _group(), seen.extend)
+    stop = threading.Event()
+    thread = threading.Thread(target=consumer.run, args=(stop,), daemon=True)
+    thread.start()
+    producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(5))
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while len(seen) < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    stop.set()
+    thread.join(15)
+    assert not thread.is_alive(), "run() must return within a poll interval of stop being set"
+
+
+def test_stories_are_published_keyed_with_contract_headers(new_topic, producer, consumers, make_story):
+    topic = new_topic(partitions=2)
+    story = make_story(version=2)
+    producer.publish_stories(topic, [story])
+    seen: list[Message] = []
+    consumer = consumers([topic], _group(), seen.extend)
+    _poll_until(consumer, lambda: len(seen) == 1)
+    assert seen[0].key == story.id
+    assert seen[0].story() == story
+    assert seen[0].header("wirewatch-story-version") == "2"
