@@ -60,7 +60,7 @@ def test_binary_that_dies_at_start_up_is_reported(tmp_path):
     fake = tmp_path / "tansu"
     fake.write_text("#!/bin/sh\necho 'cannot open storage' >&2\nexit 3\n")
     fake.chmod(0o755)
-    with pytest.raises(BrokerError, match="exited with code 3.*cannot open storage"):
+    with pytest.raises(BrokerError, match=r"exited with code 3.*cannot open storage"):
         EmbeddedBroker(binary=fake, log_file=tmp_path / "fake.log").start(timeout=10)
 
 

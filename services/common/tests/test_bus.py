@@ -40,7 +40,9 @@ def consumers(broker, producer):
     """Build group members; every one is closed at the end of the test."""
     made: list[Consumer] = []
 
-    def make(topics: Sequence[str], group: str, handler: Callable[[Sequence[Message]], None], **options) -> Consumer:
+    def make(
+        topics: Sequence[str], group: str, handler: Callable[[Sequence[Message]], None], **options
+    ) -> Consumer:
         options.setdefault("kafka", {})
         consumer = Consumer.from_settings(
             _settings(broker),
@@ -185,7 +187,9 @@ def test_poison_message_goes_to_dead_letters_and_the_partition_keeps_flowing(
             decoded.append(json.loads(message.value)["n"])
         handled.extend(decoded)
 
-    consumer = consumers([topic], group, handler, dead_letter_topic=dead, max_attempts=3, retry_backoff=(0.01, 0.1))
+    consumer = consumers(
+        [topic], group, handler, dead_letter_topic=dead, max_attempts=3, retry_backoff=(0.01, 0.1)
+    )
     _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 3)
     assert handled == [1, 2]
     assert attempts_on_poison == 3
@@ -205,7 +209,9 @@ def test_poison_message_goes_to_dead_letters_and_the_partition_keeps_flowing(
     assert letter.header("wirewatch-consumer-group") == group
 
 
-def test_transient_failure_commits_nothing_and_retries_the_same_messages(new_topic, producer, consumers, admin):
+def test_transient_failure_commits_nothing_and_retries_the_same_messages(
+    new_topic, producer, consumers, admin
+):
     topic = new_topic(partitions=1)
     group = _group()
     producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(3))

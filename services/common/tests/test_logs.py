@@ -11,7 +11,9 @@ pytestmark = pytest.mark.unit
 
 
 def _record(**extra) -> logging.LogRecord:
-    record = logging.makeLogRecord({"name": "wirewatch.test", "levelname": "INFO", "msg": "indexed %s", "args": ("x",)})
+    record = logging.makeLogRecord(
+        {"name": "wirewatch.test", "levelname": "INFO", "msg": "indexed %s", "args": ("x",)}
+    )
     record.__dict__.update(extra)
     return record
 

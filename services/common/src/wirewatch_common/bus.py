@@ -28,8 +28,12 @@ from .topics import Headers, TopicContract, story_headers
 log = logging.getLogger(__name__)
 
 CONSUMED = Counter("wirewatch_messages_handled_total", "Messages handled successfully.", ["topic", "group"])
-FAILED = Counter("wirewatch_handler_failures_total", "Handler attempts that raised.", ["topic", "group", "kind"])
-DEAD_LETTERED = Counter("wirewatch_messages_dead_lettered_total", "Messages sent to the dead-letter topic.", ["topic", "group"])
+FAILED = Counter(
+    "wirewatch_handler_failures_total", "Handler attempts that raised.", ["topic", "group", "kind"]
+)
+DEAD_LETTERED = Counter(
+    "wirewatch_messages_dead_lettered_total", "Messages sent to the dead-letter topic.", ["topic", "group"]
+)
 PRODUCED = Counter("wirewatch_messages_produced_total", "Messages the broker confirmed.", ["topic"])
 BATCH_SECONDS = Histogram("wirewatch_batch_seconds", "Time to handle and commit one polled batch.", ["group"])
 
@@ -263,7 +267,10 @@ class Consumer:
 
     def run(self, stop: threading.Event) -> None:
         """Consume until `stop` is set, then leave the group; an unfinished batch is not committed."""
-        log.info("consumer started", extra={"group": self.group_id, "topics": sorted(self._consumer.subscription() or [])})
+        log.info(
+            "consumer started",
+            extra={"group": self.group_id, "topics": sorted(self._consumer.subscription() or [])},
+        )
         try:
             while not stop.is_set():
                 self.poll_once(stop)
@@ -342,7 +349,12 @@ class Consumer:
                 FAILED.labels(message.topic, self.group_id, "message").inc()
                 log.warning(
                     "handler failed",
-                    extra={**message.fields, "group": self.group_id, "attempt": attempt, "error": repr(exc)[:500]},
+                    extra={
+                        **message.fields,
+                        "group": self.group_id,
+                        "attempt": attempt,
+                        "error": repr(exc)[:500],
+                    },
                 )
                 if attempt < self._max_attempts and stop.wait(self._backoff_min * attempt):
                     return False
@@ -374,7 +386,12 @@ class Consumer:
         DEAD_LETTERED.labels(message.topic, self.group_id).inc()
         log.error(
             "message dead-lettered",
-            extra={**message.fields, "group": self.group_id, "attempts": attempts, "error": meta["wirewatch-error"]},
+            extra={
+                **message.fields,
+                "group": self.group_id,
+                "attempts": attempts,
+                "error": meta["wirewatch-error"],
+            },
         )
 
     def _note_transient(self, message: Message, exc: Exception) -> None:
@@ -398,7 +415,10 @@ class Consumer:
             try:
                 self._consumer.seek(tp, offset)
             except (KafkaError, AssertionError) as exc:  # partition revoked meanwhile: its new owner resumes
-                log.info("could not rewind a revoked partition", extra={"topic": tp.topic, "partition": tp.partition, "error": str(exc)})
+                log.info(
+                    "could not rewind a revoked partition",
+                    extra={"topic": tp.topic, "partition": tp.partition, "error": str(exc)},
+                )
 
     def _commit(self, done: Iterable[Message]) -> int:
         offsets: dict[TopicPartition, int] = {}
@@ -413,7 +433,9 @@ class Consumer:
             self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
         except CommitFailedError as exc:
             # The group rebalanced while we worked: the partitions' new owners will see these again.
-            log.warning("commit failed after a rebalance", extra={"group": self.group_id, "error": str(exc)[:500]})
+            log.warning(
+                "commit failed after a rebalance", extra={"group": self.group_id, "error": str(exc)[:500]}
+            )
             return 0
         return count
 
@@ -422,7 +444,9 @@ class Admin:
     """Topic administration and broker reachability, for the provisioning step and `/readyz`."""
 
     def __init__(self, config: dict[str, Any], request_timeout_ms: int = 10_000) -> None:
-        self._admin = KafkaAdminClient(**config, request_timeout_ms=request_timeout_ms)
+        self._admin = KafkaAdminClient(
+            **config, request_timeout_ms=request_timeout_ms, bootstrap_timeout_ms=request_timeout_ms
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, request_timeout_ms: int = 10_000) -> Admin:
@@ -432,9 +456,7 @@ class Admin:
     def topic_partitions(self) -> dict[str, int]:
         """Return every topic with its partition count (a metadata request)."""
         return {
-            t["name"]: len(t["partitions"])
-            for t in self._admin.describe_topics()
-            if not t.get("is_internal")
+            t["name"]: len(t["partitions"]) for t in self._admin.describe_topics() if not t.get("is_internal")
         }
 
     def committed_offsets(self, group_id: str) -> dict[tuple[str, int], int]:
@@ -451,10 +473,16 @@ class Admin:
         return True
 
     def create_topic(
-        self, name: str, partitions: int = 1, replication_factor: int = 1, configs: dict[str, str] | None = None
+        self,
+        name: str,
+        partitions: int = 1,
+        replication_factor: int = 1,
+        configs: dict[str, str] | None = None,
     ) -> None:
         """Create one topic; raises kafka's TopicAlreadyExistsError when it exists."""
-        self._admin.create_topics([NewTopic(name, partitions, replication_factor, topic_configs=configs or {})])
+        self._admin.create_topics(
+            [NewTopic(name, partitions, replication_factor, topic_configs=configs or {})]
+        )
 
     def provision(self, contract: TopicContract, replication_factor: int = 1) -> dict[str, str]:
         """Create the contract's topics, or grow their partitions; safe to run at every start-up.
@@ -478,7 +506,9 @@ class Admin:
                     outcome[spec.name] = f"grown to {spec.partitions} partitions"
                 except KafkaError as exc:  # tansu, for one, cannot add partitions
                     outcome[spec.name] = f"kept {have} partitions (contract asks {spec.partitions}: {exc})"
-                    log.warning("could not add partitions", extra={"topic": spec.name, "error": str(exc)[:300]})
+                    log.warning(
+                        "could not add partitions", extra={"topic": spec.name, "error": str(exc)[:300]}
+                    )
             else:
                 outcome[spec.name] = "exists"
         log.info("topics provisioned", extra={"topics": outcome})

@@ -12,7 +12,8 @@ from .story import CONTRACTS, json_schema
 def render_schemas() -> dict[str, str]:
     """Return each contract's schema file name and text, exactly as checked in."""
     return {
-        f"{stem}.schema.json": json.dumps(json_schema(model), indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+        f"{stem}.schema.json": json.dumps(json_schema(model), indent=2, ensure_ascii=False, sort_keys=True)
+        + "\n"
         for stem, model in CONTRACTS.items()
     }
 
@@ -32,7 +33,7 @@ def main() -> None:
     """Write the schemas to the directory given, default deploy/schemas."""
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("deploy/schemas")
     for path in write_schemas(target):
-        print(path)  # noqa: T201 - a command-line tool's output
+        print(path)
 
 
 if __name__ == "__main__":

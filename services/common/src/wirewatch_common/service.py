@@ -51,7 +51,7 @@ class WorkerThreads:
         except Exception as exc:
             self.failed[worker.name] = repr(exc)[:500]
             log.exception("worker crashed", extra={"worker": worker.name})
-            raise
+            return
         if not self.stop.is_set():
             self.failed[worker.name] = "returned before being asked to stop"
 
@@ -142,7 +142,8 @@ def create_app(
         results = {name: _run_check(check) for name, check in all_checks.items()}
         ready = all(r == "ok" for r in results.values()) and not threads.failed
         return JSONResponse(
-            {"status": "ready" if ready else "not ready", "checks": results}, status_code=200 if ready else 503
+            {"status": "ready" if ready else "not ready", "checks": results},
+            status_code=200 if ready else 503,
         )
 
     @app.get("/metrics", tags=["operations"])

@@ -37,7 +37,7 @@ def parse_api_keys(value: Any) -> Any:
         if len(key) < 16:
             msg = f"a {role} API key is shorter than 16 characters"
             raise ValueError(msg)
-        keys.append(ApiKey(role=role, key=SecretStr(key)))  # type: ignore[arg-type]
+        keys.append(ApiKey.model_validate({"role": role, "key": key}))
     return tuple(keys)
 
 
@@ -79,9 +79,11 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(
         default=6000,
         ge=1000,
-        description="Consumer-group session timeout; also how long a group join waits for members (tansu).",
+        description="Consumer-group session timeout; 6 s keeps group joins on tansu to a few seconds.",
     )
-    kafka_batch_size: int = Field(default=500, ge=1, description="Most messages a consumer handles in one batch.")
+    kafka_batch_size: int = Field(
+        default=500, ge=1, description="Most messages a consumer handles in one batch."
+    )
 
     # Embedded broker
     broker_port: int = Field(default=9092, ge=1, le=65535, description="Port of the embedded tansu broker.")
@@ -91,7 +93,9 @@ class Settings(BaseSettings):
 
     # HTTP
     host: str = Field(default="127.0.0.1", description="Address the HTTP APIs listen on.")
-    index_port: int = Field(default=8080, ge=1, le=65535, description="Search API and desk page (index service).")
+    index_port: int = Field(
+        default=8080, ge=1, le=65535, description="Search API and desk page (index service)."
+    )
     ingest_port: int = Field(default=8081, ge=1, le=65535, description="Ingest API.")
     translate_port: int = Field(default=8082, ge=1, le=65535, description="Translate API.")
     api_keys: ApiKeys = Field(
@@ -100,7 +104,9 @@ class Settings(BaseSettings):
     )
 
     # Storage and models
-    data_dir: Path = Field(default=Path("var"), description="Ledger, embedded index, logs; created if missing.")
+    data_dir: Path = Field(
+        default=Path("var"), description="Ledger, embedded index, logs; created if missing."
+    )
     model_dir: Path | None = Field(
         default=None, description="Argos .argosmodel packages; defaults to DATA_DIR/models."
     )
@@ -108,13 +114,21 @@ class Settings(BaseSettings):
         default=None, description="Elasticsearch URL; unset means the embedded tantivy index under DATA_DIR."
     )
     elasticsearch_username: str | None = Field(default=None, description="Basic-auth user for Elasticsearch.")
-    elasticsearch_password: SecretStr | None = Field(default=None, description="Basic-auth password (never logged).")
-    elasticsearch_api_key: SecretStr | None = Field(default=None, description="Elasticsearch API key (never logged).")
-    elasticsearch_ca_certs: Path | None = Field(default=None, description="CA bundle for TLS to Elasticsearch.")
+    elasticsearch_password: SecretStr | None = Field(
+        default=None, description="Basic-auth password (never logged)."
+    )
+    elasticsearch_api_key: SecretStr | None = Field(
+        default=None, description="Elasticsearch API key (never logged)."
+    )
+    elasticsearch_ca_certs: Path | None = Field(
+        default=None, description="CA bundle for TLS to Elasticsearch."
+    )
 
     # Logging
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level.")
-    log_format: Literal["json", "text"] = Field(default="json", description="JSON lines, or text for a terminal.")
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="JSON lines, or text for a terminal."
+    )
 
     @property
     def models_path(self) -> Path:
@@ -124,3 +138,22 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """Return the settings for a start-up log line, secrets shown as '**********'."""
         return self.model_dump(mode="json")
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field."""
+    return f"WIREWATCH_{field.upper()}"
+
+
+def settings_table() -> str:
+    """Render every setting as the Markdown table the README carries (a test keeps them equal)."""
+    rows = ["| Variable | Default | What it sets |", "|---|---|---|"]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "" if default in (None, ()) else f"`{default}`"
+        rows.append(f"| `{env_name(name)}` | {shown} | {info.description} |")
+    return "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_table(), end="")  # noqa: T201 - `python -m wirewatch_common.settings` prints the README table

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 """Bumped on any change a consumer could notice; carried in every message and header."""
 
 _BCP47 = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$")
@@ -74,7 +74,9 @@ class Subject(_Part):
 
     name: str = Field(min_length=1, max_length=500)
     code: str | None = Field(default=None, max_length=200)
-    scheme: str | None = Field(default=None, max_length=200, description="e.g. 'medtop', 'subj', 'anpa-category'")
+    scheme: str | None = Field(
+        default=None, max_length=200, description="e.g. 'medtop', 'subj', 'anpa-category'"
+    )
     uri: str | None = Field(default=None, max_length=2000)
 
 
@@ -102,10 +104,16 @@ class Translation(_Part):
     target_language: Language
     status: RenditionStatus
     engine: str = Field(default="argos-translate", max_length=100)
-    package: str | None = Field(default=None, max_length=200, description="Model package(s) used, e.g. 'translate-en_ar'.")
+    package: str | None = Field(
+        default=None, max_length=200, description="Model package(s) used, e.g. 'translate-en_ar'."
+    )
     package_version: str | None = Field(default=None, max_length=100)
-    pivot: list[Language] = Field(default_factory=list, description="Intermediate languages, e.g. ['en'] for fr→en→ar.")
-    error: str | None = Field(default=None, max_length=2000, description="Why the rendition is unavailable or failed.")
+    pivot: list[Language] = Field(
+        default_factory=list, description="Intermediate languages, e.g. ['en'] for fr→en→ar."
+    )
+    error: str | None = Field(
+        default=None, max_length=2000, description="Why the rendition is unavailable or failed."
+    )
     translated_at: AwareDatetime
     duration_ms: float | None = Field(default=None, ge=0)
 
@@ -117,8 +125,12 @@ class Story(BaseModel):
 
     schema_version: Literal[1] = Field(default=SCHEMA_VERSION, description="Version of this contract.")
     id: str = Field(pattern=STORY_ID_PATTERN, description="Stable story id; the Kafka key. Updates keep it.")
-    uri: str = Field(min_length=1, max_length=2000, description="The source's own identifier, or a wirewatch URN.")
-    version: int = Field(ge=1, description="Monotonic per story: a correction or write-through gets a higher one.")
+    uri: str = Field(
+        min_length=1, max_length=2000, description="The source's own identifier, or a wirewatch URN."
+    )
+    version: int = Field(
+        ge=1, description="Monotonic per story: a correction or write-through gets a higher one."
+    )
     type: Literal["text"] = "text"
     pubstatus: Literal["usable", "withheld", "canceled"] = "usable"
     firstcreated: AwareDatetime
@@ -126,22 +138,29 @@ class Story(BaseModel):
     received: AwareDatetime | None = Field(default=None, description="When ingest accepted this version.")
     language: Language
     language_detected: Language | None = Field(
-        default=None, description="What the offline detector found, when it differs from the declared language."
+        default=None,
+        description="What the offline detector found, when it differs from the declared language.",
     )
     headline: str = Field(max_length=2000)
     body: list[str] = Field(default_factory=list, description="Body text as paragraphs, in order.")
     summary: str | None = Field(default=None, max_length=10_000)
     byline: str | None = Field(default=None, max_length=1000)
-    credit: str | None = Field(default=None, max_length=1000, description="e.g. '(Reporting by ...; Editing by ...)'")
+    credit: str | None = Field(
+        default=None, max_length=1000, description="e.g. '(Reporting by ...; Editing by ...)'"
+    )
     dateline: Dateline | None = None
     provider: Party | None = None
-    source: Party | None = Field(default=None, description="The originating source when it is not the provider.")
+    source: Party | None = Field(
+        default=None, description="The originating source when it is not the provider."
+    )
     urgency: int | None = Field(default=None, ge=1, le=9, description="1 most urgent, 9 least (IPTC).")
     subjects: list[Subject] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     copyrightnotice: str | None = Field(default=None, max_length=2000)
     usageterms: str | None = Field(default=None, max_length=2000)
-    format: str | None = Field(default=None, max_length=50, description="Wire format it arrived in, e.g. 'nitf'.")
+    format: str | None = Field(
+        default=None, max_length=50, description="Wire format it arrived in, e.g. 'nitf'."
+    )
     translation: Translation | None = Field(default=None, description="Present only on renditions.")
 
     @model_validator(mode="after")
@@ -195,7 +214,9 @@ class Receipt(BaseModel):
     story_id: str = Field(pattern=STORY_ID_PATTERN)
     version: int = Field(ge=1)
     language: Language
-    status: RenditionStatus | None = Field(default=None, description="For renditions, the status that was indexed.")
+    status: RenditionStatus | None = Field(
+        default=None, description="For renditions, the status that was indexed."
+    )
     indexed_at: AwareDatetime
     backend: str = Field(max_length=50, description="'tantivy' or 'elasticsearch'.")
 
@@ -213,4 +234,3 @@ def json_schema(model: type[BaseModel]) -> dict[str, Any]:
     schema = model.model_json_schema(mode="serialization")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return schema
-

@@ -31,7 +31,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]
 def broker_settings(broker: EmbeddedBroker, tmp_path: Path) -> Settings:
     """Settings pointing at the session broker, with a private data dir."""
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         kafka_bootstrap_servers=broker.bootstrap_servers,
         broker_port=broker.port,
         data_dir=tmp_path / "data",

@@ -1,0 +1,50 @@
+# wirewatch: `make run` starts the embedded stack, `make test` runs every test.
+# Needs only python3 and make: uv (pinned) is installed into .tools/, the project into .venv/.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := $(shell command -v $(PYTHON))
+STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml services/*/pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: help run test test-unit lint format bench schemas clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --frozen --all-packages
+	rm -f .venv/.synced-* && touch $@
+
+run: $(STAMP) ## start the embedded stack in the foreground (Ctrl-C stops it)
+	WIREWATCH_LOG_FORMAT=$${WIREWATCH_LOG_FORMAT:-text} $(UV) run --frozen wirewatch up
+
+test: $(STAMP) ## run the whole test suite (unit, integration, slow)
+	$(UV) run --frozen pytest
+
+test-unit: $(STAMP) ## run the fast unit tests only
+	$(UV) run --frozen pytest -m unit
+
+lint: $(STAMP) ## ruff and mypy
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy services/common/src services/stack/src bench
+
+format: $(STAMP) ## apply ruff's fixes and formatting
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+bench: $(STAMP) ## run every benchmark under bench/ (each ends with a JSON line)
+	@for b in bench/*.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
+
+schemas: $(STAMP) ## regenerate deploy/schemas/ from the story contract
+	$(UV) run --frozen python -m wirewatch_common.schemas deploy/schemas
+
+clean: ## remove the environments and caches (keeps var/)
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache

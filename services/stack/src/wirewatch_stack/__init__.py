@@ -1,0 +1,1 @@
+"""The `wirewatch` command line and the supervisor that runs the embedded stack."""

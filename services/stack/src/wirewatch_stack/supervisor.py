@@ -1,0 +1,208 @@
+"""Run the embedded stack: the tansu broker, topic provisioning, then each service as a child process.
+
+Children run in their own process groups and are stopped by pid (SIGTERM, then SIGKILL), so
+Ctrl-C on `wirewatch up` leaves nothing behind. A child that dies is restarted with backoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import IO
+
+from wirewatch_common.broker import EmbeddedBroker
+from wirewatch_common.bus import Admin
+from wirewatch_common.settings import Settings
+from wirewatch_common.topics import load_contract
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "wirewatch.services"
+"""Each service package names its runnable module here, e.g. `ingest = "wirewatch_ingest"`."""
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A child process the supervisor keeps running."""
+
+    name: str
+    argv: Sequence[str]
+    env: dict[str, str] = field(default_factory=dict)
+    url: str | None = None
+
+
+def installed_services(settings: Settings) -> list[ServiceSpec]:
+    """Find the service packages installed in this environment, in start order (ingest, translate, index)."""
+    order = {"ingest": 0, "translate": 1, "index": 2}
+    ports = {
+        "ingest": settings.ingest_port,
+        "translate": settings.translate_port,
+        "index": settings.index_port,
+    }
+    found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (order.get(ep.name, 9), ep.name))
+    return [
+        ServiceSpec(
+            name=ep.name,
+            argv=[sys.executable, "-m", ep.value],
+            url=f"http://{settings.host}:{ports[ep.name]}" if ep.name in ports else None,
+        )
+        for ep in found
+    ]
+
+
+class Child:
+    """One supervised process with its output prefixed on our stdout and copied to a log file."""
+
+    def __init__(self, spec: ServiceSpec, env: dict[str, str], log_dir: Path, out: IO[str]) -> None:
+        self.spec = spec
+        self._env = env
+        self._log_path = log_dir / f"{spec.name}.log"
+        self._out = out
+        self.process: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
+        self.next_start = 0.0
+        self._pump: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start (or restart) the process in its own process group."""
+        self.process = subprocess.Popen(
+            list(self.spec.argv),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=self._env | self.spec.env,
+            start_new_session=True,
+        )
+        self._pump = threading.Thread(target=self._copy_output, args=(self.process,), daemon=True)
+        self._pump.start()
+        log.info("service started", extra={"service": self.spec.name, "pid": self.process.pid})
+
+    def _copy_output(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
+        with process.stdout, self._log_path.open("ab") as file:
+            for line in process.stdout:
+                file.write(line)
+                file.flush()
+                self._out.write(f"{self.spec.name:>9} | {line.decode('utf-8', 'replace')}")
+                self._out.flush()
+
+    def exited(self) -> int | None:
+        """Return the exit code if the process has ended."""
+        return None if self.process is None else self.process.poll()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the process group, SIGKILL it if it does not go in time."""
+        process = self.process
+        if process is None:
+            return
+        if process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout)
+        if self._pump is not None:
+            self._pump.join(5)
+        self.process = None
+
+
+class Supervisor:
+    """Start the broker and the services in order, keep them running, stop them all on request."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        services: Sequence[ServiceSpec],
+        *,
+        out: IO[str] = sys.stdout,
+        backoff: tuple[float, float] = (1.0, 30.0),
+    ) -> None:
+        self.settings = settings
+        self.services = list(services)
+        self.out = out
+        self.backoff = backoff
+        self.log_dir = settings.data_dir / "logs"
+        self.broker: EmbeddedBroker | None = None
+        self.children: list[Child] = []
+
+    def _child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["WIREWATCH_KAFKA_BOOTSTRAP_SERVERS"] = f"{self.settings.host}:{self.settings.broker_port}"
+        env["WIREWATCH_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        return env
+
+    def start(self) -> None:
+        """Start the broker, provision topics, then start every service."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.broker = EmbeddedBroker(
+            self.settings.broker_port,
+            host=self.settings.host,
+            binary=self.settings.broker_binary,
+            log_file=self.log_dir / "broker.log",
+        ).start()
+        self._say(f"broker    tansu on {self.broker.bootstrap_servers} (pid {self.broker.pid}, in memory)")
+        admin = Admin({"bootstrap_servers": [self.broker.bootstrap_servers]})
+        try:
+            admin.provision(load_contract(), self.settings.kafka_replication_factor)
+        finally:
+            admin.close()
+        self._say("topics    provisioned from deploy/kafka/topics.yaml")
+        env = self._child_env()
+        for spec in self.services:
+            child = Child(spec, env, self.log_dir, self.out)
+            child.start()
+            self.children.append(child)
+            self._say(f"{spec.name:<9} {spec.url or ''} (pid {child.process.pid if child.process else '?'})")
+        if not self.services:
+            self._say("services  none installed yet: running the broker only")
+        self._say(f"ready     logs in {self.log_dir}; Ctrl-C stops everything")
+
+    def watch_once(self, now: Callable[[], float] = time.monotonic) -> None:
+        """Restart any service that exited, with exponential backoff between restarts."""
+        for child in self.children:
+            code = child.exited()
+            if code is None:
+                continue
+            if child.next_start == 0.0:
+                delay = min(self.backoff[1], self.backoff[0] * 2**child.restarts)
+                child.next_start = now() + delay
+                self._say(f"{child.spec.name:<9} exited with code {code}; restarting in {delay:.0f}s")
+            elif now() >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                child.start()
+
+    def run(self, stop: threading.Event) -> None:
+        """Start everything, supervise until `stop` is set, then stop everything."""
+        try:
+            self.start()
+            while not stop.wait(0.5):
+                self.watch_once()
+        finally:
+            self.shutdown()
+
+    def shutdown(self) -> None:
+        """Stop services in reverse order, then the broker."""
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        if self.broker is not None:
+            self.broker.stop()
+            self.broker = None
+        self._say("stopped")
+
+    def _say(self, line: str) -> None:
+        self.out.write(f"wirewatch | {line}\n")
+        self.out.flush()
