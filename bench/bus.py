@@ -411,7 +411,7 @@ def run_round(
 
 def run(bootstrap: str, messages: int, rounds: int) -> Results:
     """Create the topics, warm the producers up and run the rounds."""
-    settings = Settings(_env_file=None, kafka_bootstrap_servers=bootstrap)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, kafka_bootstrap_servers=bootstrap)
     _progress(f"building {messages} stories")
     stories = make_stories(messages)
     payloads = to_payloads(stories)

@@ -221,6 +221,7 @@ class Consumer:
         self._consumer = consumer
         self._handler = handler
         self.group_id = group_id
+        self.name = f"consumer:{group_id}"
         self._producer = producer
         self._dead_letter_topic = dead_letter_topic
         self._max_attempts = max_attempts

@@ -33,7 +33,7 @@ def main() -> None:
     """Write the schemas to the directory given, default deploy/schemas."""
     target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("deploy/schemas")
     for path in write_schemas(target):
-        print(path)
+        print(path)  # noqa: T201 - a command-line tool reports what it wrote
 
 
 if __name__ == "__main__":

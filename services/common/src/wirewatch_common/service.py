@@ -154,6 +154,11 @@ def create_app(
     return app
 
 
+def log_settings(settings: Settings) -> None:
+    """Log the effective settings once at start-up, secrets masked."""
+    log.info("settings", extra={"settings": settings.masked()})
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Serve the app until SIGTERM/SIGINT; our JSON logging stays in charge (no uvicorn log config)."""
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")

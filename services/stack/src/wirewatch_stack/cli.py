@@ -28,7 +28,7 @@ def _up(settings: Settings) -> int:
     try:
         supervisor.run(stop)
     except BrokerError as exc:
-        print(f"wirewatch: {exc}", file=sys.stderr)
+        print(f"wirewatch: {exc}", file=sys.stderr)  # noqa: T201 - the user's terminal
         return 2
     return 0
 
