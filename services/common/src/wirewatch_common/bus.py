@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter as Counter_
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,7 +136,8 @@ class Producer:
                 msg = f"broker did not confirm {message.topic}/{message.key}: {exc}"
                 raise DeliveryError(msg) from exc
             deliveries.append(Delivery(meta.topic, meta.partition, meta.offset))
-            PRODUCED.labels(meta.topic).inc()
+        for topic, count in Counter_(d.topic for d in deliveries).items():
+            PRODUCED.labels(topic).inc(count)
         return deliveries
 
     def publish(self, message: Outgoing, timeout: float = 60.0) -> Delivery:
@@ -319,8 +321,8 @@ class Consumer:
             )
             return self._handle_one_by_one(batch, stop)
         self._transient_failures = 0
-        for m in batch:
-            CONSUMED.labels(m.topic, self.group_id).inc()
+        for topic, count in Counter_(m.topic for m in batch).items():
+            CONSUMED.labels(topic, self.group_id).inc(count)
         return set(batch)
 
     def _handle_one_by_one(self, batch: list[Message], stop: threading.Event) -> set[Message]:
