@@ -34,7 +34,7 @@ test-unit: $(STAMP) ## run the fast unit tests only
 lint: $(STAMP) ## ruff and mypy
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy services/common/src services/stack/src bench
+	$(UV) run --frozen mypy $(wildcard services/*/src) bench
 
 format: $(STAMP) ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix .

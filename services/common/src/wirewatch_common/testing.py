@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from .broker import EmbeddedBroker
 from .settings import Settings
+from .story import Story
 
 TopicFactory = Callable[..., str]
 
@@ -56,3 +59,24 @@ def new_topic(broker: EmbeddedBroker, request: pytest.FixtureRequest) -> Iterato
         yield create
     finally:
         admin.close()
+
+
+@pytest.fixture
+def make_story() -> Callable[..., Story]:
+    """Build a valid English original story; keyword arguments override any field."""
+
+    def make(**fields: Any) -> Story:
+        when = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+        base: dict[str, Any] = {
+            "id": "ww-test-0001",
+            "uri": "urn:wirewatch:test:0001",
+            "version": 1,
+            "firstcreated": when,
+            "versioncreated": when,
+            "language": "en",
+            "headline": "Port strike halts grain exports",
+            "body": ["Dockworkers walked out on Tuesday.", "Talks resume on Friday."],
+        }
+        return Story.model_validate(base | fields)
+
+    return make
