@@ -7,18 +7,9 @@ import pytest
 
 from wirewatch_common.broker import BrokerError, EmbeddedBroker, bundled_binary
 from wirewatch_common.bus import Admin
+from wirewatch_common.testing import process_alive
 
 pytestmark = pytest.mark.integration
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie still answers kill(0); it is gone for our purposes once reaped
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split()[2] != "Z"
 
 
 def test_bundled_binary_is_in_the_wheel():
@@ -30,7 +21,7 @@ def test_starts_on_a_free_port_answers_metadata_and_stops_by_pid(tmp_path):
     broker = EmbeddedBroker(log_file=tmp_path / "tansu.log")
     with broker:
         pid = broker.pid
-        assert pid is not None and _alive(pid)
+        assert pid is not None and process_alive(pid)
         admin = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
         try:
             assert admin.ping()
@@ -38,7 +29,7 @@ def test_starts_on_a_free_port_answers_metadata_and_stops_by_pid(tmp_path):
             assert admin.topic_partitions()["answered"] == 2
         finally:
             admin.close()
-    assert not _alive(pid)
+    assert not process_alive(pid)
     assert broker.pid is None
 
 

@@ -14,19 +14,11 @@ import pytest
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin
 from wirewatch_common.settings import Settings
+from wirewatch_common.testing import process_alive
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.supervisor import ServiceSpec, Supervisor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split()[2] != "Z"
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -69,7 +61,7 @@ def test_supervisor_provisions_restarts_a_crashed_service_and_stops_everything(t
         stop.set()
         thread.join(30)
     assert not thread.is_alive()
-    assert not _alive(broker_pid) and not _alive(child_pid)
+    assert not process_alive(broker_pid) and not process_alive(child_pid)
     text = out.getvalue()
     assert "flaky     exited with code 3; restarting" in text
     assert "flaky | service start 2" in text
@@ -98,7 +90,7 @@ def test_wirewatch_up_stops_cleanly_on_ctrl_c(tmp_path):
             assert time.monotonic() < deadline, "".join(lines)
         broker_line = next(line for line in lines if "tansu on" in line)
         broker_pid = int(broker_line.split("(pid ")[1].split(",")[0])
-        assert _alive(broker_pid)
+        assert process_alive(broker_pid)
         os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(30) == 0
         lines.extend(proc.stdout.readlines())
@@ -107,7 +99,7 @@ def test_wirewatch_up_stops_cleanly_on_ctrl_c(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         proc.stdout.close()
-    assert not _alive(broker_pid), "the broker must not outlive `wirewatch up`"
+    assert not process_alive(broker_pid), "the broker must not outlive `wirewatch up`"
     assert "wirewatch | stopped" in "".join(lines)
 
 

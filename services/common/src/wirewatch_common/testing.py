@@ -6,6 +6,7 @@ Registered as a pytest plugin by the wirewatch-common package, so any service's 
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,6 +21,19 @@ from .settings import Settings
 from .story import Story
 
 TopicFactory = Callable[..., str]
+
+
+def process_alive(pid: int) -> bool:
+    """Tell whether a process still runs (a zombie awaiting its parent counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.fixture(scope="session")

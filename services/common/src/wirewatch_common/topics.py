@@ -84,21 +84,21 @@ def load_contract(path: Path | None = None) -> TopicContract:
     return parse_contract(yaml.safe_load(text))
 
 
-def story_headers(story: Story) -> Headers:
-    """Headers for a story or rendition message."""
+def message_headers(version: int, language: str) -> Headers:
+    """The contract's headers for a message about one story version in one language."""
     return [
         (H_SCHEMA, str(SCHEMA_VERSION).encode()),
         (H_CONTENT_TYPE, CONTENT_TYPE),
-        (H_STORY_VERSION, str(story.version).encode()),
-        (H_LANGUAGE, story.language.encode()),
+        (H_STORY_VERSION, str(version).encode()),
+        (H_LANGUAGE, language.encode()),
     ]
+
+
+def story_headers(story: Story) -> Headers:
+    """Headers for a story or rendition message."""
+    return message_headers(story.version, story.language)
 
 
 def receipt_headers(receipt: Receipt) -> Headers:
     """Headers for a receipt message."""
-    return [
-        (H_SCHEMA, str(SCHEMA_VERSION).encode()),
-        (H_CONTENT_TYPE, CONTENT_TYPE),
-        (H_STORY_VERSION, str(receipt.version).encode()),
-        (H_LANGUAGE, receipt.language.encode()),
-    ]
+    return message_headers(receipt.version, receipt.language)
