@@ -1,0 +1,21 @@
+"""`python -m wirewatch_ingest`: run the ingest service (API, drop folder, feed poller, re-publisher)."""
+
+from __future__ import annotations
+
+from wirewatch_common.logs import configure_logging
+from wirewatch_common.service import log_settings, serve
+
+from .bootstrap import build_app
+from .settings import IngestSettings
+
+
+def main() -> None:
+    """Build settings, logging and the app, then serve until SIGTERM/SIGINT."""
+    settings = IngestSettings()
+    configure_logging("ingest", settings.log_level, settings.log_format)
+    log_settings(settings)
+    serve(build_app(settings), settings.host, settings.ingest_port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Wire the ingest service from settings: ledger, publisher, pipeline, workers and the app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from wirewatch_common.bus import Admin, Consumer, Producer
+from wirewatch_common.service import BrokerCheck, Worker, create_app
+from wirewatch_common.topics import TopicContract, load_contract
+
+from .app import stories_router
+from .delivery import Republisher, ResilientPublisher, receipts_handler
+from .dropfolder import DropFolder
+from .ledger import Ledger
+from .pipeline import Ingestor
+from .poller import FeedPoller
+from .settings import IngestSettings
+
+
+def build_app(settings: IngestSettings, *, contract: TopicContract | None = None) -> FastAPI:
+    """Build the ingest app with its workers; clients connect here, never at import time.
+
+    `contract` replaces the shipped topic contract (tests use private topics).
+    """
+    contract = contract or load_contract()
+    admin = Admin.from_settings(settings)
+    try:
+        admin.provision(contract, settings.kafka_replication_factor)
+    finally:
+        admin.close()
+    ledger = Ledger(settings.ledger_file)
+    # Each request waits for its confirmation, so lingering for a fuller batch would only add latency;
+    # a request never waits longer than the publish timeout for a broker to answer at all.
+    publish_ms = int(settings.ingest_publish_timeout_s * 1000)
+    publisher = ResilientPublisher(
+        lambda: Producer.from_settings(settings, linger_ms=0, bootstrap_timeout_ms=publish_ms)
+    )
+    ingestor = Ingestor(
+        ledger,
+        publisher,
+        contract.stories.name,
+        settings.limits,
+        publish_timeout=settings.ingest_publish_timeout_s,
+    )
+    workers: list[Worker] = [
+        Republisher(
+            ledger,
+            publisher,
+            contract.stories.name,
+            grace=timedelta(seconds=settings.ingest_republish_grace_s),
+            interval=settings.ingest_republish_interval_s,
+            keep=timedelta(days=settings.ingest_ledger_keep_days),
+            timeout=settings.ingest_publish_timeout_s,
+        )
+    ]
+    dlq_producer = Producer.from_settings(settings)
+    workers.append(
+        Consumer.from_settings(
+            settings,
+            [contract.receipts.name],
+            settings.ingest_receipts_group,
+            receipts_handler(ledger),
+            producer=dlq_producer,
+            dead_letter_topic=contract.deadletter.name,
+        )
+    )
+    if settings.ingest_drop_dir is not None:
+        workers.append(
+            DropFolder(
+                settings.ingest_drop_dir,
+                ingestor,
+                settle=settings.ingest_drop_settle_s,
+                interval=settings.ingest_drop_interval_s,
+            )
+        )
+    if settings.ingest_feeds:
+        workers.append(
+            FeedPoller(
+                settings.ingest_feeds,
+                ingestor,
+                timeout=settings.ingest_feed_timeout_s,
+                max_backoff=settings.ingest_feed_max_backoff_s,
+            )
+        )
+    check = BrokerCheck(settings)
+    app = create_app(
+        "ingest",
+        checks={"broker": check},
+        workers=workers,
+        on_shutdown=[check.close, publisher.close, dlq_producer.close, ledger.close],
+    )
+    app.include_router(stories_router(ingestor, settings.api_keys))
+    app.state.ingestor = ingestor
+    app.state.ledger = ledger
+    return app

@@ -1,0 +1,219 @@
+"""The durable ingest ledger (SQLite): every accepted story version, its last delivery and its index receipt.
+
+The broker may lose everything (tansu keeps messages in memory), so what ingest accepted lives
+here until the index service confirms it; the re-publisher sends again whatever has no receipt.
+The content hash leaves out times and version, so an identical re-delivery is recognised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+from wirewatch_common.story import Receipt, Story
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    content_hash TEXT NOT NULL,
+    versioncreated TEXT NOT NULL,
+    language TEXT NOT NULL,
+    story TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    delivered_at TEXT,
+    deliveries INTEGER NOT NULL DEFAULT 0,
+    receipt_at TEXT,
+    PRIMARY KEY (id, version)
+);
+CREATE INDEX IF NOT EXISTS versions_hash ON versions (id, content_hash);
+CREATE INDEX IF NOT EXISTS versions_pending ON versions (receipt_at, delivered_at);
+"""
+
+
+_NOT_CONTENT = frozenset(("received", "version", "firstcreated", "versioncreated"))
+
+
+def content_hash(story: Story) -> str:
+    """Hash what a reader would see: not the times or the version (copy without a date gets its arrival time)."""
+    payload = story.model_dump(mode="json", exclude=set(_NOT_CONTENT), exclude_none=True)
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+class Outcome(StrEnum):
+    """What the ledger made of one incoming story."""
+
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Admission:
+    """A story as the ledger admitted it (with its final version), or why it was not."""
+
+    outcome: Outcome
+    story: Story
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat()
+
+
+class Ledger:
+    """SQLite ledger, safe to share between the API, the drop folder, the poller and the re-publisher."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")  # an accepted story survives a power cut
+        self._db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def admit(self, stories: list[Story], now: datetime) -> list[Admission]:
+        """Record new story versions (not yet delivered) and decide duplicates, stale versions and versions.
+
+        An identical story (same content hash) already held is a duplicate; a version created before
+        the newest one held is stale; otherwise it is accepted with a version above every one held.
+        """
+        admissions: list[Admission] = []
+        with self._tx() as db:
+            for story in stories:
+                digest = content_hash(story)
+                if db.execute(
+                    "SELECT 1 FROM versions WHERE id = ? AND content_hash = ?", (story.id, digest)
+                ).fetchone():
+                    admissions.append(Admission(Outcome.DUPLICATE, story))
+                    continue
+                latest = db.execute(
+                    "SELECT version, versioncreated FROM versions WHERE id = ? ORDER BY version DESC LIMIT 1",
+                    (story.id,),
+                ).fetchone()
+                if latest is not None and story.versioncreated < datetime.fromisoformat(latest[1]):
+                    admissions.append(Admission(Outcome.STALE, story))
+                    continue
+                version = story.version if latest is None else max(story.version, int(latest[0]) + 1)
+                final = story if version == story.version else story.model_copy(update={"version": version})
+                db.execute(
+                    "INSERT INTO versions (id, version, content_hash, versioncreated, language, story, accepted_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        final.id,
+                        final.version,
+                        digest,
+                        _iso(final.versioncreated),
+                        final.language,
+                        final.to_json().decode(),
+                        _iso(now),
+                    ),
+                )
+                admissions.append(Admission(Outcome.ACCEPTED, final))
+        return admissions
+
+    def forget(self, stories: list[Story]) -> None:
+        """Remove versions whose first delivery failed, so the sender's retry is not taken for a duplicate."""
+        with self._tx() as db:
+            db.executemany(
+                "DELETE FROM versions WHERE id = ? AND version = ? AND deliveries = 0",
+                [(s.id, s.version) for s in stories],
+            )
+
+    def delivered(self, stories: list[Story], now: datetime) -> None:
+        """Note that the broker confirmed these versions now.
+
+        Written without waiting for the disk: losing this note in a power cut only means the story
+        is published once more (at least once), while the acceptance itself is always synced.
+        """
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._tx() as db:
+                    db.executemany(
+                        "UPDATE versions SET delivered_at = ?, deliveries = deliveries + 1"
+                        " WHERE id = ? AND version = ?",
+                        [(_iso(now), s.id, s.version) for s in stories],
+                    )
+            finally:
+                self._db.execute("PRAGMA synchronous=FULL")
+
+    def mark_receipts(self, receipts: list[Receipt]) -> int:
+        """Mark versions the index confirmed (a receipt for version N covers every older version too)."""
+        with self._tx() as db:
+            changed = 0
+            for r in receipts:
+                if r.status is not None:
+                    continue  # a rendition's receipt: ingest tracks originals only
+                cursor = db.execute(
+                    "UPDATE versions SET receipt_at = ? WHERE id = ? AND version <= ? AND receipt_at IS NULL",
+                    (_iso(r.indexed_at), r.story_id, r.version),
+                )
+                changed += cursor.rowcount
+            return changed
+
+    def unconfirmed(self, now: datetime, grace: timedelta, limit: int = 500) -> list[Story]:
+        """Versions without a receipt whose last delivery (or acceptance) is older than the grace period."""
+        cutoff = _iso(now - grace)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT story FROM versions WHERE receipt_at IS NULL"
+                " AND COALESCE(delivered_at, accepted_at) <= ? ORDER BY accepted_at LIMIT ?",
+                (cutoff, limit),
+            ).fetchall()
+        return [Story.from_json(row[0]) for row in rows]
+
+    def prune(self, before: datetime) -> int:
+        """Drop confirmed versions accepted before `before`, keeping each story's newest version.
+
+        The newest version stays so that versions keep rising and an old re-delivery is still
+        recognised as stale; everything the index has not confirmed stays, whatever its age.
+        """
+        with self._tx() as db:
+            cursor = db.execute(
+                "DELETE FROM versions WHERE receipt_at IS NOT NULL AND accepted_at < ?"
+                " AND version < (SELECT MAX(newest.version) FROM versions AS newest WHERE newest.id = versions.id)",
+                (_iso(before),),
+            )
+            return cursor.rowcount
+
+    def get(self, story_id: str) -> list[tuple[int, bool]]:
+        """Versions held for a story, with whether each has a receipt (for tests and the API)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT version, receipt_at IS NOT NULL FROM versions WHERE id = ? ORDER BY version",
+                (story_id,),
+            ).fetchall()
+        return [(int(v), bool(r)) for v, r in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Totals for metrics: versions held, delivered, confirmed."""
+        with self._lock:
+            total, delivered, confirmed = self._db.execute(
+                "SELECT COUNT(*), COUNT(delivered_at), COUNT(receipt_at) FROM versions"
+            ).fetchone()
+        return {"versions": int(total), "delivered": int(delivered), "confirmed": int(confirmed)}
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,203 @@
+"""Feed poller: fetch configured http(s) feeds with ETag/Last-Modified, per-feed interval and backoff.
+
+Responses are bounded in size and time; redirects may only lead to http or https. A failing feed
+waits twice as long after each failure, up to the configured maximum.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from http.client import HTTPMessage
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from wirewatch_common.bus import DeliveryError
+
+from .pipeline import Ingestor, NoStories
+from .settings import FeedSource
+from .sources import ParseError
+
+log = logging.getLogger(__name__)
+
+ALLOWED_SCHEMES = frozenset(("http", "https"))
+
+
+class FetchError(Exception):
+    """A feed could not be fetched (network, status, size, time, scheme)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A fetch result: status 304 means not modified (no body)."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _check_scheme(url: str) -> None:
+    scheme = urlsplit(url).scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        msg = f"refused URL scheme {scheme!r}: only http and https feeds are polled"
+        raise FetchError(msg)
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(
+        self,
+        req: urllib.request.Request,
+        fp: IO[bytes],
+        code: int,
+        msg: str,
+        headers: HTTPMessage,
+        newurl: str,
+    ) -> urllib.request.Request | None:
+        _check_scheme(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_OPENER = urllib.request.build_opener(_HttpOnlyRedirects())
+
+
+def fetch(
+    url: str, *, etag: str | None, last_modified: str | None, max_bytes: int, timeout: float
+) -> Fetched:
+    """GET a feed conditionally; raise FetchError on anything but 200/304 within the size and time bounds."""
+    _check_scheme(url)
+    headers = {
+        "User-Agent": "wirewatch-ingest/0.1",
+        "Accept": "application/rss+xml, application/atom+xml, */*",
+    }
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above and on redirects
+    deadline = time.monotonic() + timeout
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                msg = f"feed declares {declared} bytes; the limit is {max_bytes}"
+                raise FetchError(msg)
+            chunks: list[bytes] = []
+            size = 0
+            while chunk := response.read(65536):
+                size += len(chunk)
+                if size > max_bytes:
+                    msg = f"feed is larger than the limit of {max_bytes} bytes"
+                    raise FetchError(msg)
+                if time.monotonic() > deadline:
+                    msg = f"feed took longer than {timeout:.0f}s"
+                    raise FetchError(msg)
+                chunks.append(chunk)
+            return Fetched(
+                status=response.status,
+                body=b"".join(chunks),
+                content_type=response.headers.get("Content-Type"),
+                etag=response.headers.get("ETag"),
+                last_modified=response.headers.get("Last-Modified"),
+            )
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return Fetched(status=304, etag=etag, last_modified=last_modified)
+        msg = f"HTTP {exc.code} from feed"
+        raise FetchError(msg) from exc
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        msg = f"fetch failed: {exc}"
+        raise FetchError(msg) from exc
+
+
+@dataclass
+class FeedState:
+    """What the poller remembers of one feed."""
+
+    source: FeedSource
+    etag: str | None = None
+    last_modified: str | None = None
+    next_due: float = 0.0
+    failures: int = 0
+
+
+Fetcher = Callable[..., Fetched]
+
+
+class FeedPoller:
+    """Worker: poll each due feed and ingest what changed."""
+
+    name = "feed-poller"
+
+    def __init__(
+        self,
+        feeds: Sequence[FeedSource],
+        ingestor: Ingestor,
+        *,
+        timeout: float = 20.0,
+        max_backoff: float = 3600.0,
+        fetcher: Fetcher = fetch,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.states = [FeedState(source) for source in feeds]
+        self._ingestor = ingestor
+        self._timeout = timeout
+        self._max_backoff = max_backoff
+        self._fetch = fetcher
+        self._monotonic = monotonic
+
+    def poll_due(self) -> dict[str, Any]:
+        """Poll every feed that is due; return {url: outcome} ('not modified', an ingest result, or an error)."""
+        outcomes: dict[str, Any] = {}
+        for state in self.states:
+            if self._monotonic() < state.next_due:
+                continue
+            outcomes[state.source.url] = self._poll(state)
+        return outcomes
+
+    def _poll(self, state: FeedState) -> Any:
+        url = state.source.url
+        try:
+            fetched = self._fetch(
+                url,
+                etag=state.etag,
+                last_modified=state.last_modified,
+                max_bytes=self._ingestor.limits.max_document_bytes,
+                timeout=self._timeout,
+            )
+            if fetched.status == 304:
+                outcome: Any = "not modified"
+            else:
+                outcome = self._ingestor.ingest(
+                    fetched.body, fetched.content_type or "application/rss+xml", via="feed"
+                )
+                outcome = outcome.to_dict()
+        except NoStories:
+            outcome = "no stories"
+        except (FetchError, ParseError, DeliveryError) as exc:
+            state.failures += 1
+            wait = min(self._max_backoff, state.source.interval_s * 2 ** (state.failures - 1))
+            state.next_due = self._monotonic() + wait
+            log.warning(
+                "feed poll failed",
+                extra={"url": url, "failures": state.failures, "retry_in_s": wait, "error": str(exc)[:300]},
+            )
+            return f"error: {exc}"
+        state.failures = 0
+        state.etag = fetched.etag or state.etag
+        state.last_modified = fetched.last_modified or state.last_modified
+        state.next_due = self._monotonic() + state.source.interval_s
+        return outcome
+
+    def run(self, stop: threading.Event) -> None:
+        """Poll until stopped."""
+        while not stop.is_set():
+            self.poll_due()
+            due = min((s.next_due for s in self.states), default=self._monotonic() + 60)
+            stop.wait(max(0.5, min(60.0, due - self._monotonic())))

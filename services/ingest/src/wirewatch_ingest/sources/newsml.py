@@ -1,0 +1,133 @@
+"""IPTC NewsML-G2 news items (alone or in a newsMessage), read with defusedxml.
+
+The item's `guid` is the story identity and its `version` the story version, so every version a
+provider sends of one item maps to one story id. Packages and non-text items (pictures, video)
+carry no story text and are skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from xml.etree.ElementTree import Element
+
+from wirewatch_common.story import Story, Subject
+
+from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs, text_to_paragraphs
+from .errors import InvalidStory, UnsupportedFormat
+from .newsml1 import parse_newsml1
+from .text import apply_conventions
+from .xmlsafe import attr, child, children, descendants, local, paragraphs_of, parse_date, parse_xml, text_of
+
+_NON_TEXT = ("picture", "graphic", "video", "audio")
+
+
+def _name(element: Element | None) -> str | None:
+    if element is None:
+        return None
+    named = child(element, "name")
+    return (
+        (text_of(named) if named is not None else None) or attr(element, "literal") or attr(element, "qcode")
+    )
+
+
+def _int(value: str | None, field: str) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        msg = f"{field} {value!r} is not a whole number"
+        raise InvalidStory(msg, field=field) from None
+
+
+def _body(item: Element) -> list[str]:
+    content_set = child(item, "contentSet")
+    for content in children(content_set, "inlineXML"):
+        body = child(content, "html", "body") or child(content, "nitf", "body", "body.content")
+        if body is None:
+            body = (
+                descendants(content, "body.content")[0] if descendants(content, "body.content") else content
+            )
+        paragraphs = paragraphs_of(body)
+        if paragraphs:
+            return paragraphs
+    for content in children(content_set, "inlineData"):
+        text = text_of(content)
+        ctype = (attr(content, "contenttype") or "").lower()
+        paragraphs = html_to_paragraphs(text) if "html" in ctype or "<p" in text else text_to_paragraphs(text)
+        if paragraphs:
+            return paragraphs
+    return []
+
+
+def _headline(meta: Element | None) -> str:
+    headlines = children(meta, "headline")
+    main = [h for h in headlines if (attr(h, "role") or "hlrole:main").endswith("main")]
+    chosen = main or headlines
+    return text_of(chosen[0]) if chosen else ""
+
+
+def news_item_draft(item: Element) -> Draft | None:
+    """Read one newsItem; None for a non-text item (picture, video, graphic)."""
+    item_meta = child(item, "itemMeta")
+    content_meta = child(item, "contentMeta")
+    item_class = attr(child(item_meta, "itemClass"), "qcode") or ""
+    if any(kind in item_class for kind in _NON_TEXT):
+        return None
+    draft = Draft(format="newsml", uri=attr(item, "guid"))
+    draft.version = _int(attr(item, "version"), "newsItem/@version")
+    draft.firstcreated = parse_date(text_of(child(item_meta, "firstCreated")))
+    draft.versioncreated = parse_date(text_of(child(item_meta, "versionCreated")))
+    status = (attr(child(item_meta, "pubStatus"), "qcode") or "usable").split(":")[-1]
+    draft.pubstatus = status
+    draft.provider = _name(child(item_meta, "provider"))
+    language = attr(child(content_meta, "language"), "tag") or attr(item, "lang")
+    draft.language = language
+    draft.headline = _headline(content_meta) or text_of(child(item_meta, "title"))
+    descriptions = children(content_meta, "description")
+    summaries = [d for d in descriptions if "caption" not in (attr(d, "role") or "")]
+    if summaries:
+        draft.summary = "\n".join(html_to_paragraphs(text_of(summaries[0])))
+    draft.byline = "; ".join(t for b in children(content_meta, "by") if (t := text_of(b).strip())) or None
+    draft.credit = text_of(child(content_meta, "creditline")) or None
+    draft.dateline = text_of(child(content_meta, "dateline")) or None
+    draft.places = [n for loc in children(content_meta, "located") if (n := _name(loc))]
+    urgency = _int(text_of(child(content_meta, "urgency")) or None, "contentMeta/urgency")
+    draft.urgency = urgency
+    draft.subjects = [
+        Subject(
+            name=name[:500], code=attr(s, "qcode"), scheme=(attr(s, "qcode") or ":").split(":")[0] or None
+        )
+        for s in children(content_meta, "subject")
+        if (name := _name(s))
+    ]
+    draft.keywords = [text_of(k) for k in children(content_meta, "keyword")]
+    sources = [n for s in children(content_meta, "infoSource") if (n := _name(s))]
+    draft.source = sources[0] if sources else None
+    rights = child(item, "rightsInfo")
+    draft.copyrightnotice = text_of(child(rights, "copyrightNotice")) or None
+    draft.usageterms = text_of(child(rights, "usageTerms")) or None
+    apply_conventions(draft, _body(item))
+    return draft
+
+
+def parse_newsml(data: bytes, *, received: datetime, limits: Limits) -> list[Story]:
+    """Parse a newsMessage or a single newsItem into stories, one per text item."""
+    root = parse_xml(data)
+    name = local(root.tag)
+    if name == "newsItem":
+        items = [root]
+    elif name == "newsMessage":
+        items = [i for s in children(root, "itemSet") for i in s if local(i.tag) == "newsItem"]
+    elif name == "packageItem":
+        items = []
+    elif name == "NewsML":
+        return parse_newsml1(root, received=received, limits=limits)
+    else:
+        msg = f"root element <{name}> is not a NewsML-G2 newsMessage, newsItem, packageItem or NewsML 1.x"
+        raise UnsupportedFormat(msg, line=1, field=name)
+    check_story_count(len(items), limits, "items")
+    drafts = [d for d in (news_item_draft(item) for item in items) if d is not None]
+    if len(drafts) > 1:  # in a message, an item with no text (a composite's shell) is skipped, not an error
+        drafts = [d for d in drafts if d.headline.strip() or d.body or d.summary]
+    return [finish(d, received=received, limits=limits) for d in drafts]

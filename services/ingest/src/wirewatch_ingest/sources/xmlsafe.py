@@ -1,0 +1,141 @@
+"""Untrusted XML, read only through defusedxml: no entity expansion, no external entities, no network."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from functools import lru_cache
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
+
+from .errors import MalformedDocument, UnsafeDocument
+
+_ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
+
+
+def refuse_entities(data: bytes) -> None:
+    """Refuse any document that declares entities (billion laughs, external entities), before any parser sees it."""
+    head = data
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        head = data.decode("utf-16", "replace").encode("utf-8", "replace")
+    match = _ENTITY.search(head)
+    if match:
+        line = head.count(b"\n", 0, match.start()) + 1
+        msg = "entity declarations are refused: ingest expands no entities and fetches nothing external"
+        raise UnsafeDocument(msg, line=line, field="DOCTYPE")
+
+
+def parse_xml(data: bytes) -> Element:
+    """Parse with defusedxml, mapping syntax errors (with their line) and forbidden constructs to ParseErrors."""
+    refuse_entities(data)
+    try:
+        root: Element = fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        msg = f"refused unsafe XML: {exc}"
+        raise UnsafeDocument(msg, field="DOCTYPE") from exc
+    except ParseError as exc:
+        line = exc.position[0] if getattr(exc, "position", None) else None
+        msg = f"XML is not well formed: {exc}"
+        raise MalformedDocument(msg, line=line) from exc
+    except (LookupError, UnicodeError, ValueError) as exc:  # unknown or lying encoding declaration
+        msg = f"XML cannot be decoded: {exc}"
+        raise MalformedDocument(msg, line=1, field="encoding") from exc
+    return root
+
+
+@lru_cache(maxsize=4096)
+def local(tag: str) -> str:
+    """Return an element's tag without its namespace (cached: a document repeats a few dozen tags)."""
+    return tag.rsplit("}", 1)[-1]
+
+
+def group(element: Element | None) -> dict[str, list[Element]]:
+    """Direct children by local name, built once for an element read field by field."""
+    out: dict[str, list[Element]] = {}
+    if element is not None:
+        for c in element:
+            if isinstance(c.tag, str):
+                out.setdefault(local(c.tag), []).append(c)
+    return out
+
+
+def children(element: Element | None, name: str) -> list[Element]:
+    """Direct children with a local name."""
+    if element is None:
+        return []
+    return [c for c in element if isinstance(c.tag, str) and local(c.tag) == name]
+
+
+def child(element: Element | None, *path: str) -> Element | None:
+    """First descendant along a path of local names, or None."""
+    current = element
+    for name in path:
+        found = children(current, name)
+        if not found:
+            return None
+        current = found[0]
+    return current
+
+
+def descendants(element: Element | None, name: str) -> list[Element]:
+    """Every descendant with a local name, in document order."""
+    if element is None:
+        return []
+    return [e for e in element.iter() if isinstance(e.tag, str) and local(e.tag) == name]
+
+
+def text_of(element: Element | None) -> str:
+    """All text inside an element, as one string."""
+    return "".join(element.itertext()) if element is not None else ""
+
+
+def attr(element: Element | None, name: str) -> str | None:
+    """An attribute by local name (xml:lang included), or None."""
+    if element is None:
+        return None
+    for key, value in element.attrib.items():
+        if key == name or local(key) == name:
+            return value
+    return None
+
+
+_BLOCK = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote", "hl2", "td"))
+
+
+def paragraphs_of(element: Element | None) -> list[str]:
+    """Paragraph texts of an XHTML or NITF body: each block element is one paragraph."""
+    if element is None:
+        return []
+    out: list[str] = []
+    blocks = [e for e in element.iter() if isinstance(e.tag, str) and local(e.tag) in _BLOCK]
+    if not blocks:
+        text = text_of(element).strip()
+        return [text] if text else []
+    for block in blocks:
+        if any(isinstance(c.tag, str) and local(c.tag) in _BLOCK for c in block.iter() if c is not block):
+            continue  # a container of blocks: its blocks speak for themselves
+        text = text_of(block).strip()
+        if text:
+            out.append(text)
+    return out
+
+
+_COMPACT = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})?(Z|[+-]\d{4})?$")
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """Read ISO 8601, compact NITF (20171023T123000+0000) or a date alone; naive values are UTC; None if unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    match = _COMPACT.match(value)
+    if match:
+        y, mo, d, h, mi, s, zone = match.groups()
+        value = f"{y}-{mo}-{d}T{h}:{mi}:{s or '00'}{zone or ''}"
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

@@ -1,0 +1,152 @@
+"""The SQLite ledger: duplicates, stale versions, version bumps, receipts, re-publish selection, durability."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from wirewatch_common.story import Receipt, RenditionStatus
+from wirewatch_ingest.ledger import Ledger, Outcome, content_hash
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # make_story's creation time
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    db = Ledger(tmp_path / "ledger.sqlite3")
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def receipt(story_id: str, version: int, **kw) -> Receipt:
+    return Receipt(story_id=story_id, version=version, language="en", indexed_at=T0, backend="tantivy", **kw)
+
+
+def test_identical_redelivery_is_a_duplicate_even_with_another_received_time(ledger, make_story) -> None:
+    story = make_story(received=T0)
+    again = make_story(received=T0 + timedelta(hours=1))
+    assert content_hash(story) == content_hash(again)
+    (first,) = ledger.admit([story], T0)
+    (second,) = ledger.admit([again], T0)
+    assert (first.outcome, second.outcome) == (Outcome.ACCEPTED, Outcome.DUPLICATE)
+    assert ledger.get(story.id) == [(1, False)]
+
+
+def test_changed_text_gets_a_higher_version(ledger, make_story) -> None:
+    ledger.admit([make_story()], T0)
+    (corrected,) = ledger.admit(
+        [make_story(body=["Dockworkers walked out on Wednesday."], versioncreated=T0 + timedelta(minutes=5))],
+        T0,
+    )
+    assert corrected.outcome is Outcome.ACCEPTED and corrected.story.version == 2
+    (newsml,) = ledger.admit(
+        [make_story(headline="New", version=7, versioncreated=T0 + timedelta(hours=1))], T0
+    )
+    assert newsml.story.version == 7  # a source's own higher version is kept
+    assert [v for v, _ in ledger.get(corrected.story.id)] == [1, 2, 7]
+
+
+def test_an_older_version_arriving_late_is_stale(ledger, make_story) -> None:
+    ledger.admit([make_story(version=3, versioncreated=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))], T0)
+    (late,) = ledger.admit([make_story(version=2, headline="Earlier")], T0)
+    assert late.outcome is Outcome.STALE
+    assert [v for v, _ in ledger.get(late.story.id)] == [3]
+
+
+def test_receipts_confirm_that_version_and_older_ones_only(ledger, make_story) -> None:
+    ledger.admit([make_story()], T0)
+    ledger.admit([make_story(headline="v2", versioncreated=T0 + timedelta(minutes=1))], T0)
+    ledger.admit([make_story(headline="v3", versioncreated=T0 + timedelta(minutes=2))], T0)
+    rendition = receipt("ww-test-0001", 3, status=RenditionStatus.TRANSLATED)
+    assert ledger.mark_receipts([rendition]) == 0  # a rendition's receipt confirms no original
+    assert ledger.mark_receipts([receipt("ww-test-0001", 2)]) == 2
+    assert ledger.get("ww-test-0001") == [(1, True), (2, True), (3, False)]
+
+
+def test_unconfirmed_waits_for_the_grace_period(ledger, make_story) -> None:
+    story = make_story()
+    ledger.admit([story], T0)
+    ledger.delivered([story], T0)
+    grace = timedelta(minutes=5)
+    assert ledger.unconfirmed(T0 + timedelta(minutes=4), grace) == []
+    assert [s.id for s in ledger.unconfirmed(T0 + timedelta(minutes=6), grace)] == [story.id]
+    ledger.mark_receipts([receipt(story.id, 1)])
+    assert ledger.unconfirmed(T0 + timedelta(hours=1), grace) == []
+
+
+def test_forget_drops_only_never_delivered_versions(ledger, make_story) -> None:
+    story = make_story()
+    ledger.admit([story], T0)
+    ledger.forget([story])
+    assert ledger.get(story.id) == []
+    ledger.admit([story], T0)
+    ledger.delivered([story], T0)
+    ledger.forget([story])
+    assert ledger.get(story.id) == [(1, False)]
+
+
+def test_the_ledger_survives_a_reopen(tmp_path: Path, make_story) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    first = Ledger(path)
+    story = make_story()
+    first.admit([story], T0)
+    first.close()
+    again = Ledger(path)
+    try:
+        assert [s.id for s in again.unconfirmed(T0 + timedelta(days=1), timedelta(0))] == [story.id]
+        assert again.unconfirmed(T0 + timedelta(days=1), timedelta(0))[0] == story
+    finally:
+        again.close()
+
+
+def _corpus_story(corpus: Path, name: str):
+    from wirewatch_ingest.normalize import Limits
+    from wirewatch_ingest.sources import parse_document
+
+    return parse_document((corpus / "agency" / name).read_bytes(), None, received=T0, limits=Limits())[1][0]
+
+
+def test_corpus_versions_of_one_item_are_ordered_by_their_creation_time(ledger, corpus: Path) -> None:
+    october = _corpus_story(corpus, "stt_newsml_test.xml")  # version 4, created 2017-10-18
+    december = _corpus_story(corpus, "stt_newsml_test_no_hl.xml")  # same guid, version 4, created 2017-12-19
+    assert october.id == december.id and october.version == december.version == 4
+    (first,) = ledger.admit([october], T0)
+    (second,) = ledger.admit([december], T0)
+    assert (first.story.version, second.story.version) == (4, 5)  # the later text gets a higher version
+    (again,) = ledger.admit([october], T0)
+    assert again.outcome is Outcome.DUPLICATE
+
+
+def test_corpus_item_arriving_after_a_newer_one_is_stale(ledger, corpus: Path) -> None:
+    ledger.admit([_corpus_story(corpus, "stt_newsml_test_no_hl.xml")], T0)
+    (late,) = ledger.admit([_corpus_story(corpus, "stt_newsml_test.xml")], T0)
+    assert late.outcome is Outcome.STALE
+
+
+def test_corpus_ninjs_twin_with_another_copyright_notice_is_a_new_version(ledger, corpus: Path) -> None:
+    (first,) = ledger.admit([_corpus_story(corpus, "ninjs2.json")], T0)
+    (twin,) = ledger.admit([_corpus_story(corpus, "ninjs5.json")], T0)  # same guid and text, longer notice
+    assert (first.outcome, twin.outcome) == (Outcome.ACCEPTED, Outcome.ACCEPTED)
+    assert (first.story.version, twin.story.version) == (4, 5)
+    (again,) = ledger.admit([_corpus_story(corpus, "ninjs5.json")], T0)
+    assert again.outcome is Outcome.DUPLICATE
+
+
+def test_prune_drops_confirmed_old_versions_but_keeps_the_newest_and_the_unconfirmed(
+    ledger, make_story
+) -> None:
+    ledger.admit([make_story()], T0)
+    ledger.admit([make_story(headline="v2", versioncreated=T0 + timedelta(minutes=1))], T0)
+    ledger.admit([make_story(id="ww-other", uri="urn:other")], T0)
+    ledger.mark_receipts([receipt("ww-test-0001", 2)])
+    assert ledger.prune(T0 + timedelta(days=31)) == 1
+    assert ledger.get("ww-test-0001") == [(2, True)]
+    assert ledger.get("ww-other") == [(1, False)]  # never confirmed: kept whatever its age
+    (late,) = ledger.admit([make_story()], T0)  # the pruned first version, re-delivered
+    assert late.outcome is Outcome.STALE
