@@ -1,0 +1,372 @@
+"""The desks' web API under /v1: search, one story with every language version, a live stream.
+
+Routes only translate HTTP to a `SearchRequest` and back; the backend does the work. Domain
+errors map to JSON errors in one place (`install_error_handlers`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import AwareDatetime, BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from wirewatch_common.settings import ApiKey, Role
+from wirewatch_common.story import STORY_ID_PATTERN
+
+from . import cursor
+from .backends.base import BackendUnavailable, SearchBackend
+from .model import MAX_FACET_SIZE, MAX_PAGE_SIZE, Facets, Hit, SearchRequest, Sort, StoryRecord
+from .query import QueryError, parse
+from .settings import IndexSettings
+
+log = logging.getLogger(__name__)
+
+MAX_FILTER_VALUES = 20
+STREAM_OVERLAP = timedelta(seconds=5)
+"""The stream looks back this far each poll (commits land after `indexed_at`) and de-duplicates."""
+HEARTBEAT_S = 15.0
+STREAM_MAX_PAGES = 10
+
+
+class ErrorBody(BaseModel):
+    """What went wrong, for a person and for a program."""
+
+    code: str = Field(examples=["bad_query"])
+    message: str = Field(examples=["a query may have at most 32 words or phrases; this one has 40"])
+
+
+class ErrorResponse(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: ErrorBody
+
+
+class SearchResponse(BaseModel):
+    """A page of stories, one hit each, with the cursor of the next page."""
+
+    total: int = Field(description="Matching stories (approximate above a few thousand).", examples=[42])
+    hits: list[Hit]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; absent on the last page."
+    )
+    facets: Facets | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The query, a filter or the cursor is not valid."},
+    401: {"model": ErrorResponse, "description": "No API key, or an unknown one."},
+    403: {"model": ErrorResponse, "description": "The key's role may not do this."},
+    503: {"model": ErrorResponse, "description": "The search backend is unavailable."},
+}
+
+
+class ApiError(Exception):
+    """An error with its HTTP status and a machine-readable code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def error(status: int, code: str, message: str) -> JSONResponse:
+    """A JSON error response."""
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain and framework errors to JSON bodies with a clear message."""
+
+    async def bad_query(_: Request, exc: Exception) -> JSONResponse:
+        return error(400, "bad_query", str(exc))
+
+    async def bad_cursor(_: Request, exc: Exception) -> JSONResponse:
+        return error(400, "bad_cursor", str(exc))
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("backend unavailable", extra={"error": str(exc)[:300]})
+        return error(503, "backend_unavailable", "the search backend is unavailable; retry shortly")
+
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        parts = []
+        for e in exc.errors():
+            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path"))
+            parts.append(f"{where}: {e.get('msg')}")
+        return error(400, "bad_request", "; ".join(parts) or "invalid request")
+
+    async def api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return error(exc.status, exc.code, exc.message)
+
+    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        response = error(exc.status_code, "http_error", str(exc.detail))
+        response.headers.update(exc.headers or {})
+        return response
+
+    app.add_exception_handler(QueryError, bad_query)
+    app.add_exception_handler(cursor.CursorError, bad_cursor)
+    app.add_exception_handler(BackendUnavailable, unavailable)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+
+
+def key_checker(keys: tuple[ApiKey, ...]) -> Callable[[Role], Callable[..., None]]:
+    """Build a dependency factory: `Depends(require("reader"))`; open when no keys are configured."""
+    known = [(k.role, k.key.get_secret_value().encode()) for k in keys]
+
+    def require(role: Role) -> Callable[..., None]:
+        def check(
+            x_api_key: Annotated[
+                str | None, Header(description="API key (or `Authorization: Bearer`).")
+            ] = None,
+            authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+        ) -> None:
+            if not known:
+                return
+            given = x_api_key or None
+            if given is None and authorization and authorization.lower().startswith("bearer "):
+                given = authorization[7:].strip()
+            if not given:
+                raise ApiError(401, "unauthorized", "send an API key in X-API-Key")
+            candidate = given.encode()
+            found: Role | None = None
+            for key_role, secret in known:  # compare with every key, in constant time each
+                if hmac.compare_digest(candidate, secret):
+                    found = key_role
+            if found is None:
+                raise ApiError(401, "unauthorized", "unknown API key")
+            if role == "writer" and found != "writer":
+                raise ApiError(403, "forbidden", "this needs a writer key")
+
+        return check
+
+    return require
+
+
+def _bounded(values: list[str], name: str) -> tuple[str, ...]:
+    if len(values) > MAX_FILTER_VALUES:
+        msg = f"at most {MAX_FILTER_VALUES} values for {name}"
+        raise QueryError(msg)
+    return tuple(v.strip() for v in values if v.strip())
+
+
+def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
+    """The /v1 routes over one backend."""
+    secret = (
+        settings.index_cursor_secret.get_secret_value().encode()
+        if settings.index_cursor_secret is not None
+        else secrets.token_bytes(32)
+    )
+    require = key_checker(settings.api_keys)
+    reader = [Depends(require("reader"))]
+    writer = [Depends(require("writer"))]
+    api = APIRouter(prefix="/v1", tags=["search"], responses=ERRORS)
+    max_q = settings.index_max_query_chars
+
+    def build_request(
+        q: str,
+        lang: list[str],
+        provider: list[str],
+        place: list[str],
+        date_from: datetime | None,
+        date_to: datetime | None,
+        sort: Sort,
+        size: int,
+        facets: bool,
+        facet_size: int,
+    ) -> SearchRequest:
+        if len(q) > max_q:
+            msg = f"the query is longer than {max_q} characters"
+            raise QueryError(msg)
+        return SearchRequest(
+            query=parse(q),
+            languages=_bounded(lang, "lang"),
+            providers=_bounded(provider, "provider"),
+            places=_bounded(place, "place"),
+            date_from=date_from,
+            date_to=date_to,
+            sort=sort,
+            size=size,
+            facets=facets,
+            facet_size=facet_size,
+        )
+
+    @api.get("/search", response_model=SearchResponse, response_model_exclude_none=True, dependencies=reader)
+    def search(
+        q: Annotated[
+            str,
+            Query(
+                description='Desk syntax: words, "exact phrases", OR, -exclude, prefix*, headline: or body:.',
+                openapi_examples={
+                    "words": {"summary": "Words, any language version", "value": "ceasefire idlib"},
+                    "syntax": {
+                        "summary": "Phrase, OR, exclusion, prefix, field",
+                        "value": '"grain corridor" odesa OR izmail -football negotiat* headline:strike',
+                    },
+                    "turkish": {
+                        "summary": "Turkish, finds English stories via renditions",
+                        "value": "ateşkes",
+                    },
+                    "arabic": {"summary": "Arabic, with or without diacritics", "value": "الهدنة"},
+                },
+            ),
+        ] = "",
+        lang: Annotated[
+            list[str], Query(description="Only match these language versions (repeatable).", examples=["tr"])
+        ] = [],  # noqa: B006 - FastAPI copies defaults per request
+        provider: Annotated[
+            list[str], Query(description="Provider or source name (repeatable).", examples=["Reuters"])
+        ] = [],  # noqa: B006
+        place: Annotated[
+            list[str], Query(description="Dateline place name or code (repeatable).", examples=["SY"])
+        ] = [],  # noqa: B006
+        date_from: Annotated[
+            AwareDatetime | None,
+            Query(alias="from", description="Version created at or after (ISO 8601 with offset)."),
+        ] = None,
+        date_to: Annotated[
+            AwareDatetime | None,
+            Query(alias="to", description="Version created before (ISO 8601 with offset)."),
+        ] = None,
+        sort: Annotated[Sort, Query(description="relevance (default) or newest.")] = "relevance",
+        size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Stories per page.")] = 20,
+        cursor_: Annotated[
+            str | None,
+            Query(alias="cursor", max_length=1000, description="next_cursor of the previous page."),
+        ] = None,
+        facets: Annotated[bool, Query(description="Count stories by provider, language and day.")] = False,
+        facet_size: Annotated[int, Query(ge=1, le=MAX_FACET_SIZE, description="Buckets per facet.")] = 10,
+    ) -> Response:
+        """Search every language version; one hit per story, best-matching rendition first."""
+        request = build_request(q, lang, provider, place, date_from, date_to, sort, size, facets, facet_size)
+        if cursor_:
+            request = replace(request, after=cursor.decode(cursor_, request, secret))
+        page = backend.search(request)
+        next_cursor = cursor.encode(page.next_after, request, secret) if page.next_after else None
+        body = SearchResponse(total=page.total, hits=page.hits, next_cursor=next_cursor, facets=page.facets)
+        # Already validated models: serialise once instead of letting FastAPI validate them again.
+        return Response(body.model_dump_json(exclude_none=True), media_type="application/json")
+
+    @api.get("/stories/{story_id}", response_model=StoryRecord, dependencies=reader)
+    def story(
+        story_id: Annotated[
+            str, Path(pattern=STORY_ID_PATTERN, description="Story id.", examples=["ww-ceasefire"])
+        ],
+    ) -> StoryRecord:
+        """One story: every language version side by side, provenance, and version history."""
+        record = backend.get_story(story_id)
+        if record is None:
+            msg = f"no story {story_id!r} in the index"
+            raise ApiError(404, "not_found", msg)
+        return record
+
+    @api.delete("/stories/{story_id}", dependencies=writer, status_code=200)
+    def delete_story(
+        story_id: Annotated[str, Path(pattern=STORY_ID_PATTERN, description="Story id.")],
+    ) -> dict[str, int]:
+        """Remove a story's language versions from search (writer role); its history stays."""
+        return {"deleted": backend.delete(story_id)}
+
+    @api.get(
+        "/stream",
+        dependencies=reader,
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+    )
+    async def stream(
+        http: Request,
+        q: Annotated[str, Query(description="Same syntax as /v1/search.", examples=["ceasefire"])] = "",
+        lang: Annotated[list[str], Query(description="Only these language versions.")] = [],  # noqa: B006
+        provider: Annotated[list[str], Query(description="Provider or source name.")] = [],  # noqa: B006
+        place: Annotated[list[str], Query(description="Dateline place name or code.")] = [],  # noqa: B006
+        max_events: Annotated[
+            int | None, Query(ge=1, le=10_000, description="Close the stream after this many stories.")
+        ] = None,
+    ) -> StreamingResponse:
+        """Server-Sent Events: each new or updated story version that matches, as an `event: story`."""
+        request = build_request(q, lang, provider, place, None, None, "newest", 50, False, 1)
+        interval = settings.index_stream_interval_s
+        return StreamingResponse(
+            _events(backend, request, http, interval, max_events),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return api
+
+
+async def _new_hits(backend: SearchBackend, request: SearchRequest) -> list[Hit]:
+    """Every hit indexed after `request.indexed_after`, oldest first, up to STREAM_MAX_PAGES pages."""
+    hits: list[Hit] = []
+    for _ in range(STREAM_MAX_PAGES):
+        page = await run_in_threadpool(backend.search, request)
+        hits.extend(page.hits)
+        if page.next_after is None:
+            break
+        request = replace(request, after=page.next_after)
+    return hits[::-1]
+
+
+async def _events(
+    backend: SearchBackend, request: SearchRequest, http: Request, interval: float, max_events: int | None
+) -> AsyncIterator[str]:
+    seen: dict[tuple[str, int, tuple[str, ...]], datetime] = {}
+    since = datetime.now(tz=UTC)
+    sent = 0
+    quiet = 0.0
+    yield ": connected\n\n"
+    while not await http.is_disconnected():
+        started = datetime.now(tz=UTC)
+        try:
+            hits = await _new_hits(backend, replace(request, indexed_after=since - STREAM_OVERLAP))
+        except BackendUnavailable:
+            yield 'event: error\ndata: {"code": "backend_unavailable"}\n\n'
+            hits = []
+        else:
+            since = started
+        for hit in hits:
+            key = (hit.story_id, hit.version, tuple(hit.languages))  # a new rendition is an update too
+            if key in seen:
+                continue
+            seen[key] = started
+            yield f"id: {hit.story_id}.{hit.language}.{hit.version}\nevent: story\ndata: {hit.model_dump_json()}\n\n"
+            sent += 1
+            quiet = 0.0
+            if max_events is not None and sent >= max_events:
+                return
+        # A version stays in the look-back window for STREAM_OVERLAP after the poll that saw it.
+        cutoff = started - STREAM_OVERLAP - timedelta(seconds=2 * interval)
+        for key in [k for k, t in seen.items() if t < cutoff]:
+            del seen[key]
+        await asyncio.sleep(interval)
+        quiet += interval
+        if quiet >= HEARTBEAT_S:
+            quiet = 0.0
+            yield ": keep-alive\n\n"
+
+
+def openapi_tags() -> list[dict[str, str]]:
+    """Tag descriptions for the OpenAPI document."""
+    return [
+        {
+            "name": "search",
+            "description": "Search every language version of the wire, read stories, follow live.",
+        },
+        {"name": "operations", "description": "Liveness, readiness and metrics."},
+    ]

@@ -1,0 +1,315 @@
+"""The Elasticsearch 9 backend: a versioned index behind an alias, external versioning, bulk writes.
+
+The client retries 429 and 5xx answers with exponential backoff; a bulk item rejected with 429
+is retried here, and anything else that fails a batch raises BackendUnavailable so the worker
+commits nothing. `setup()` fails fast with a readable reason when the cluster or credentials
+are wrong.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import TransportError
+from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
+
+from wirewatch_common.story import Story
+
+from .. import collapse, documents
+from ..documents import KIND_HISTORY
+from ..model import Bucket, Facets, Hit, SearchPage, SearchRequest, StoryRecord, VersionRecord, WriteResult
+from . import es_bodies as bodies
+from .base import BackendUnavailable, DocumentRejected
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = (429, 502, 503, 504)
+BULK_ATTEMPTS = 5
+
+
+def connect(
+    url: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    api_key: str | None = None,
+    ca_certs: str | None = None,
+    request_timeout: float = 30.0,
+) -> Elasticsearch:
+    """Open a client: TLS with an optional CA bundle, API key or basic auth, retries with backoff."""
+    options: dict[str, Any] = {
+        "request_timeout": request_timeout,
+        "max_retries": 5,
+        "retry_on_status": RETRY_STATUSES,
+        "retry_on_timeout": True,
+        "retry_backoff_base": 0.5,
+        "retry_backoff_cap": 10.0,
+    }
+    if api_key:
+        options["api_key"] = api_key
+    elif username:
+        options["basic_auth"] = (username, password or "")
+    if ca_certs:
+        options["ca_certs"] = ca_certs
+    return Elasticsearch(url, **options)
+
+
+class ElasticsearchBackend:
+    """SearchBackend on Elasticsearch; `alias` is what every read and write goes through."""
+
+    name = "elasticsearch"
+
+    def __init__(
+        self,
+        client: Elasticsearch,
+        *,
+        index_prefix: str = "wirewatch-stories",
+        refresh: bool = False,
+        bulk_backoff_s: float = 0.5,
+    ):
+        self.client = client
+        self.alias = index_prefix
+        self._refresh: bool | str = "wait_for" if refresh else False
+        self._bulk_backoff_s = bulk_backoff_s
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Check the cluster, install the template, create the versioned index and alias if missing."""
+        try:
+            info = self.client.info()
+        except AuthenticationException as exc:
+            msg = (
+                "Elasticsearch rejected the credentials (401): check WIREWATCH_ELASTICSEARCH_API_KEY "
+                "or WIREWATCH_ELASTICSEARCH_USERNAME/PASSWORD"
+            )
+            raise BackendUnavailable(msg) from exc
+        except AuthorizationException as exc:
+            msg = "the Elasticsearch user may not read cluster info (403): grant the index's privileges"
+            raise BackendUnavailable(msg) from exc
+        except TransportConnectionError as exc:
+            msg = f"cannot reach Elasticsearch: {exc.message}; check WIREWATCH_ELASTICSEARCH_URL and TLS settings"
+            raise BackendUnavailable(msg) from exc
+        except (ApiError, TransportError) as exc:
+            msg = f"Elasticsearch answered with an error at start-up: {exc}"
+            raise BackendUnavailable(msg) from exc
+        major = int(str(info["version"]["number"]).split(".")[0])
+        if major < 8:
+            msg = f"Elasticsearch {info['version']['number']} is too old: wirewatch needs 8.x or 9.x"
+            raise BackendUnavailable(msg)
+        self.client.indices.put_index_template(name=self.alias, **bodies.index_template(self.alias))
+        target = bodies.index_name(self.alias)
+        current = self._alias_target()
+        if current == target:
+            return
+        if not self.client.indices.exists(index=target):
+            self.client.indices.create(index=target)
+        if current is not None:
+            # A mapping change: copy the old index into the new one, then move the alias atomically.
+            log.info("reindexing for a new mapping", extra={"from": current, "to": target})
+            self.client.reindex(source={"index": current}, dest={"index": target}, wait_for_completion=True)
+        self.client.indices.update_aliases(**bodies.alias_swap(self.alias, current, target))
+
+    def _alias_target(self) -> str | None:
+        if not self.client.indices.exists_alias(name=self.alias):
+            return None
+        found = self.client.indices.get_alias(name=self.alias)
+        return next(iter(found.body), None)
+
+    def refresh(self) -> None:
+        """Elasticsearch refreshes on its own interval; nothing to do in this process."""
+
+    def health(self) -> bool:
+        """The cluster answers a ping."""
+        return bool(self.client.ping())
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
+
+    def drop(self) -> None:
+        """Delete the index, alias and template (tests only)."""
+        self.client.indices.delete(index=f"{self.alias}-v*", ignore_unavailable=True)
+        self.client.indices.delete_index_template(name=self.alias)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def write(self, stories: Sequence[Story]) -> WriteResult:
+        """Bulk-index language versions with external versioning; 409 conflicts are stale versions."""
+        batch = documents.newest_per_document(list(stories))
+        if not batch:
+            return WriteResult(written=[])
+        now = datetime.now(tz=UTC)
+        pending = [documents.build(s, now) for s in batch]
+        written: list[Story] = []
+        stale: list[Story] = []
+        for attempt in range(1, BULK_ATTEMPTS + 1):
+            items = self._bulk(pending)
+            retry = []
+            for doc, (current, history) in zip(pending, _pairs(items), strict=True):
+                status = _status(current)
+                if status == 409:
+                    stale.append(doc.source)
+                elif status in RETRY_STATUSES or _status(history) in RETRY_STATUSES:
+                    retry.append(doc)
+                elif status >= 300 or _status(history) >= 300:
+                    worst = max(status, _status(history))
+                    msg = (
+                        f"Elasticsearch refused {doc.doc_id}: {current.get('error') or history.get('error')}"
+                    )
+                    if 400 <= worst < 500:
+                        raise DocumentRejected(msg)  # the document's fault: the consumer dead-letters it
+                    raise BackendUnavailable(msg)
+                else:
+                    written.append(doc.source)
+            if not retry:
+                return WriteResult(written=written, stale=stale)
+            pending = retry
+            time.sleep(min(10.0, self._bulk_backoff_s * 2 ** (attempt - 1)))
+        msg = f"Elasticsearch kept rejecting {len(pending)} documents with 429/5xx"
+        raise BackendUnavailable(msg)
+
+    def _bulk(self, docs: Sequence[documents.IndexDoc]) -> list[dict[str, Any]]:
+        try:
+            response = self.client.bulk(operations=bodies.bulk_lines(docs, self.alias), refresh=self._refresh)
+        except (ApiError, TransportError) as exc:
+            msg = f"Elasticsearch bulk write failed: {exc}"
+            raise BackendUnavailable(msg) from exc
+        return [next(iter(item.values())) for item in response["items"]]
+
+    def delete(self, story_id: str) -> int:
+        """Delete a story's current language versions (version records stay)."""
+        body = {"bool": {"filter": [{"term": {"story_id": story_id}}, {"term": {"kind": "current"}}]}}
+        response = self.client.delete_by_query(index=self.alias, query=body, refresh=True)
+        return int(response["deleted"])
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return dict(self.client.search(index=self.alias, **body).body)
+        except (ApiError, TransportError) as exc:
+            msg = f"Elasticsearch search failed: {exc}"
+            raise BackendUnavailable(msg) from exc
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        """Collapse renditions per story in result order, then fetch highlights for the page."""
+        use_score = request.sort == "relevance" and not request.query.is_empty
+
+        def fetch(limit: int) -> list[collapse.Candidate[str]]:
+            found = self._search(bodies.window_body(request, limit))["hits"]["hits"]
+            out = []
+            for h in found:
+                value = float(h["sort"][0])
+                out.append(collapse.Candidate(value, int(h["sort"][1]), str(h["_id"])))
+            return out
+
+        chosen, next_after = collapse.page(
+            fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
+        )
+        hits = self._hits(request, chosen, use_score)
+        facets = None
+        total = len(hits)
+        if request.facets or chosen:
+            result = self._search(bodies.facets_body(request, request.facet_size))["aggregations"]
+            total = max(total, round(result["total"]["value"]))
+            if request.facets:
+                facets = _facets(result, request.facet_size)
+        return SearchPage(hits=hits, total=total, next_after=next_after, facets=facets)
+
+    def _hits(
+        self, request: SearchRequest, chosen: list[collapse.Candidate[str]], use_score: bool
+    ) -> list[Hit]:
+        if not chosen:
+            return []
+        found = self._search(bodies.hits_body(request, [c.ref for c in chosen]))["hits"]["hits"]
+        by_id = {h["_id"]: h for h in found}
+        story_ids = sorted({str(by_id[c.ref]["_source"]["source"]["id"]) for c in chosen if c.ref in by_id})
+        agg = self._search(bodies.languages_body(story_ids))["aggregations"]["s"]["buckets"]
+        languages = {b["key"]: sorted(x["key"] for x in b["l"]["buckets"]) for b in agg}
+        hits = []
+        for c in chosen:
+            h = by_id.get(c.ref)
+            if h is None:
+                continue  # deleted between the two requests
+            story = Story.model_validate(h["_source"]["source"])
+            built = documents.build(story)
+            marks = h.get("highlight", {})
+            headline_html = next((v[0] for k, v in marks.items() if k.startswith("headline_")), None)
+            snippet = next((v[0] for k, v in marks.items() if k.startswith("body_")), "")
+            hits.append(
+                Hit(
+                    story_id=story.id,
+                    version=story.version,
+                    language=story.language,
+                    original_language=built.original_language,
+                    languages=languages.get(story.id, [story.language]),
+                    headline=story.headline,
+                    headline_html=headline_html or _escape(story.headline),
+                    snippet=snippet,
+                    provider=built.providers[0] if built.providers else None,
+                    places=[p.name for p in story.dateline.places] if story.dateline else [],
+                    versioncreated=story.versioncreated,
+                    score=c.value if use_score else None,
+                )
+            )
+        return hits
+
+    def get_story(self, story_id: str) -> StoryRecord | None:
+        """All language versions of a story and its version records."""
+        found = self._search(bodies.story_body(story_id))["hits"]["hits"]
+        current: list[Story] = []
+        versions: list[VersionRecord] = []
+        for h in found:
+            src = h["_source"]
+            if src.get("kind") == KIND_HISTORY:
+                versions.append(VersionRecord.model_validate(src["record"]))
+            else:
+                current.append(Story.model_validate(src["source"]))
+        if not current and not versions:
+            return None
+        current.sort(key=lambda s: (s.translation is not None, s.language))
+        versions.sort(key=lambda v: (v.version, v.language))
+        original = next((s.language for s in current if s.translation is None), None)
+        if original is None:
+            original = next((s.translation.source_language for s in current if s.translation), None)
+        return StoryRecord(
+            story_id=story_id, original_language=original, renditions=current, versions=versions
+        )
+
+
+def _pairs(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Bulk items come back in request order: (current, history) per language version."""
+    return list(zip(items[0::2], items[1::2], strict=True))
+
+
+def _status(item: dict[str, Any]) -> int:
+    return int(item.get("status", 500))
+
+
+def _escape(text: str) -> str:
+    return html.escape(text)
+
+
+def _facets(aggs: dict[str, Any], size: int) -> Facets:
+    def buckets(name: str) -> list[Bucket]:
+        out = [
+            Bucket(
+                value=str(b.get("key_as_string", b["key"]))[:10] if name == "day" else str(b["key"]),
+                count=round(b["n"]["value"]),
+            )
+            for b in aggs[name]["buckets"]
+            if b["n"]["value"] > 0
+        ]
+        if name != "day":
+            out.sort(key=lambda b: (-b.count, b.value))
+            return out
+        return out[-size:]
+
+    return Facets(provider=buckets("provider"), language=buckets("language"), day=buckets("day"))

@@ -1,0 +1,334 @@
+"""Everything the Elasticsearch backend sends, as pure functions: template, bulk lines, queries.
+
+Kept apart from the client so tests can assert the exact bodies. Analysis per language runs
+in Elasticsearch (custom chains below); the prefix fields (`*_words`) get text folded by
+`analysis.fold` in Python, the same as tantivy's, so prefixes behave alike on both engines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..analysis import FAMILIES, Family, fold
+from ..documents import KIND_CURRENT, KIND_HISTORY, IndexDoc, history_id, micros, version_record
+from ..model import SearchRequest
+from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
+
+SCHEMA_VERSION = 1
+"""Suffix of the concrete index behind the alias; bump it when the mapping changes (then reindex)."""
+
+HEADLINE_BOOST = 2.0
+PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
+MAX_PREFIX_EXPANSIONS = 50
+
+ANALYSIS: dict[str, Any] = {
+    "filter": {
+        "ww_english_possessive": {"type": "stemmer", "language": "possessive_english"},
+        # Snowball English (Porter2), the stemmer tantivy uses, so both engines fold the same forms.
+        "ww_english_stemmer": {"type": "snowball", "language": "English"},
+        "ww_turkish_lowercase": {"type": "lowercase", "language": "turkish"},
+        "ww_turkish_stemmer": {"type": "stemmer", "language": "turkish"},
+        "ww_arabic_stemmer": {"type": "stemmer", "language": "arabic"},
+    },
+    "analyzer": {
+        "ww_en": {
+            "tokenizer": "standard",
+            "filter": ["ww_english_possessive", "lowercase", "ww_english_stemmer"],
+        },
+        # apostrophe: İdlib'deki → İdlib; Turkish lowercase: İ → i, I → ı.
+        "ww_tr": {
+            "tokenizer": "standard",
+            "filter": ["apostrophe", "ww_turkish_lowercase", "ww_turkish_stemmer"],
+        },
+        # Normalisation: diacritics, tatweel, alef forms, taa marbuta, alef maksura; then light10, which
+        # also strips the article and glued particles (tantivy gets those stripped by analysis.fold).
+        "ww_ar": {
+            "tokenizer": "standard",
+            "filter": ["lowercase", "decimal_digit", "arabic_normalization", "ww_arabic_stemmer"],
+        },
+        "ww_std": {"tokenizer": "standard", "filter": ["lowercase"]},
+    },
+}
+
+
+def _text_field(fam: Family, name: FieldName) -> str:
+    return f"{name}_{fam}"
+
+
+def mappings() -> dict[str, Any]:
+    """Field mappings: keywords for filters and facets, a text field per language family."""
+    keyword = {"type": "keyword"}
+    properties: dict[str, Any] = {
+        "kind": keyword,
+        "story_id": keyword,
+        "story_key": {"type": "long"},
+        "version": {"type": "long"},
+        "language": keyword,
+        "lang": keyword,
+        "status": keyword,
+        "searchable": {"type": "boolean"},
+        "provider": keyword,
+        "place": keyword,
+        "ts": {"type": "long"},
+        "indexed_ts": {"type": "long"},
+        "day": {"type": "date"},
+        "source": {"type": "object", "enabled": False},
+        "record": {"type": "object", "enabled": False},
+    }
+    for fam in FAMILIES:
+        for name in ("headline", "body"):
+            properties[_text_field(fam, name)] = {"type": "text", "analyzer": f"ww_{fam}"}
+    for field in PREFIX_FIELDS.values():
+        properties[field] = {"type": "text", "analyzer": "ww_std", "index_options": "docs", "norms": False}
+    return {
+        "dynamic": "strict",
+        "_source": {"excludes": list(PREFIX_FIELDS.values())},
+        "properties": properties,
+    }
+
+
+def index_template(alias: str) -> dict[str, Any]:
+    """The composable index template for `<alias>-v*` indices."""
+    return {
+        "index_patterns": [f"{alias}-v*"],
+        "priority": 200,
+        "template": {
+            "settings": {"analysis": ANALYSIS, "number_of_shards": 1, "refresh_interval": "1s"},
+            "mappings": mappings(),
+        },
+        "_meta": {"wirewatch_schema_version": SCHEMA_VERSION},
+    }
+
+
+def index_name(alias: str, version: int = SCHEMA_VERSION) -> str:
+    """The concrete index behind the alias for a schema version."""
+    return f"{alias}-v{version}"
+
+
+def alias_swap(alias: str, old: str | None, new: str) -> dict[str, Any]:
+    """Atomic alias move after a reindex: readers see the old index until the new one is complete."""
+    actions: list[dict[str, Any]] = [{"add": {"index": new, "alias": alias, "is_write_index": True}}]
+    if old is not None:
+        actions.insert(0, {"remove": {"index": old, "alias": alias}})
+    return {"actions": actions}
+
+
+def document(doc: IndexDoc) -> dict[str, Any]:
+    """The `_source` of a current language version."""
+    body: dict[str, Any] = {
+        "kind": KIND_CURRENT,
+        "story_id": doc.story_id,
+        "story_key": doc.story_key,
+        "version": doc.version,
+        "language": doc.language,
+        "lang": doc.lang,
+        "status": doc.status,
+        "searchable": doc.searchable,
+        "provider": list(doc.providers),
+        "place": list(doc.places),
+        "ts": micros(doc.versioncreated),
+        "indexed_ts": micros(doc.indexed_at),
+        "day": doc.versioncreated.isoformat(),
+        "source": doc.source.model_dump(mode="json", exclude_none=True),
+    }
+    if doc.searchable:
+        body[_text_field(doc.family, "headline")] = doc.headline
+        body[_text_field(doc.family, "body")] = doc.body
+        body[PREFIX_FIELDS["headline"]] = fold(doc.headline, doc.family)
+        body[PREFIX_FIELDS["body"]] = fold(doc.body, doc.family)
+    return body
+
+
+def bulk_lines(docs: Sequence[IndexDoc], alias: str) -> list[dict[str, Any]]:
+    """Bulk actions: each language version under `story.lang` with external_gte versioning.
+
+    `external_gte` lets a redelivered version overwrite itself (idempotent) while an older one
+    fails with a 409 conflict, so it never replaces a newer version. Version records are
+    written under their own ids (`story.lang@vN`).
+    """
+    lines: list[dict[str, Any]] = []
+    for doc in docs:
+        lines.append(
+            {
+                "index": {
+                    "_index": alias,
+                    "_id": doc.doc_id,
+                    "version": doc.version,
+                    "version_type": "external_gte",
+                }
+            }
+        )
+        lines.append(document(doc))
+        record = version_record(doc)
+        lines.append({"index": {"_index": alias, "_id": history_id(doc.source)}})
+        lines.append(
+            {
+                "kind": KIND_HISTORY,
+                "story_id": doc.story_id,
+                "story_key": doc.story_key,
+                "language": doc.language,
+                "version": doc.version,
+                "record": record.model_dump(mode="json", exclude_none=True),
+            }
+        )
+    return lines
+
+
+# -- queries -------------------------------------------------------------------------------------
+
+
+def _fields(scope: FieldName | None) -> list[str]:
+    names: tuple[FieldName, ...] = (scope,) if scope else ("headline", "body")
+    out = []
+    for name in names:
+        for fam in FAMILIES:
+            field = _text_field(fam, name)
+            out.append(f"{field}^{HEADLINE_BOOST:g}" if name == "headline" else field)
+    return out
+
+
+def leaf_query(leaf: Leaf) -> dict[str, Any]:
+    """One word, prefix or phrase across every language's fields (each analyses with its own chain)."""
+    if isinstance(leaf, Phrase):
+        return {
+            "multi_match": {"query": " ".join(leaf.words), "type": "phrase", "fields": _fields(leaf.field)}
+        }
+    if leaf.prefix:
+        values = sorted({fold(leaf.text, fam).lower() for fam in FAMILIES})
+        names: tuple[FieldName, ...] = (leaf.field,) if leaf.field else ("headline", "body")
+        should = [{"prefix": {PREFIX_FIELDS[name]: {"value": value}}} for name in names for value in values]
+        return {"bool": {"should": should, "minimum_should_match": 1}}
+    return {
+        "multi_match": {
+            "query": leaf.text,
+            "type": "best_fields",
+            "operator": "and",
+            "fields": _fields(leaf.field),
+        }
+    }
+
+
+def text_query(parsed: ParsedQuery) -> dict[str, Any] | None:
+    """The bool query for the desk's words; None for a browse."""
+    if parsed.is_empty:
+        return None
+    must = []
+    for clause in parsed.must:
+        if isinstance(clause, AnyOf):
+            must.append(
+                {"bool": {"should": [leaf_query(o) for o in clause.options], "minimum_should_match": 1}}
+            )
+        else:
+            must.append(leaf_query(clause))
+    query: dict[str, Any] = {"must": must or [{"match_all": {}}]}
+    if parsed.must_not:
+        query["must_not"] = [leaf_query(leaf) for leaf in parsed.must_not]
+    return {"bool": query}
+
+
+def filters(request: SearchRequest) -> list[dict[str, Any]]:
+    """Filter clauses: current, searchable versions; languages, providers, places, dates."""
+    out: list[dict[str, Any]] = [{"term": {"kind": KIND_CURRENT}}, {"term": {"searchable": True}}]
+    if request.languages:
+        out.append({"terms": {"lang": sorted({lang.split("-")[0].lower() for lang in request.languages})}})
+    if request.providers:
+        out.append({"terms": {"provider": list(request.providers)}})
+    if request.places:
+        out.append({"terms": {"place": [p.casefold() for p in request.places]}})
+    if request.date_from or request.date_to:
+        bounds: dict[str, int] = {}
+        if request.date_from:
+            bounds["gte"] = micros(request.date_from)
+        if request.date_to:
+            bounds["lt"] = micros(request.date_to)
+        out.append({"range": {"ts": bounds}})
+    if request.indexed_after:
+        out.append({"range": {"indexed_ts": {"gt": micros(request.indexed_after)}}})
+    return out
+
+
+def query(request: SearchRequest) -> dict[str, Any]:
+    """The full query of a search: text (scored) and filters (not scored)."""
+    text = text_query(request.query)
+    body: dict[str, Any] = {"filter": filters(request)}
+    if text is not None:
+        body["must"] = [text]
+    return {"bool": body}
+
+
+def window_body(request: SearchRequest, window: int) -> dict[str, Any]:
+    """Top `window` renditions in result order, only the fields collapsing needs."""
+    relevance = request.sort == "relevance" and not request.query.is_empty
+    sort: list[Any] = ["_score"] if relevance else [{"ts": "desc"}]
+    sort.append({"story_key": "asc"})
+    return {
+        "query": query(request),
+        "size": window,
+        "sort": sort,
+        "_source": False,
+        "docvalue_fields": ["story_key", "ts"],
+        "track_total_hits": False,
+    }
+
+
+def hits_body(request: SearchRequest, doc_ids: Sequence[str]) -> dict[str, Any]:
+    """The chosen renditions with their sources and highlighted headline and body."""
+    return {
+        "query": {"bool": {"must": [query(request)], "filter": [{"ids": {"values": list(doc_ids)}}]}},
+        "size": len(doc_ids),
+        "_source": ["source"],
+        "highlight": {
+            "encoder": "html",
+            "pre_tags": ["<mark>"],
+            "post_tags": ["</mark>"],
+            "require_field_match": False,
+            "fields": {
+                "headline_*": {"number_of_fragments": 0},
+                "body_*": {"fragment_size": 240, "number_of_fragments": 1, "no_match_size": 240},
+            },
+        },
+    }
+
+
+def facets_body(request: SearchRequest, size: int) -> dict[str, Any]:
+    """Facet aggregations counting stories (cardinality of story_key), no hits."""
+    stories = {"n": {"cardinality": {"field": "story_key"}}}
+    return {
+        "query": query(request),
+        "size": 0,
+        "track_total_hits": False,
+        "aggs": {
+            "total": {"cardinality": {"field": "story_key"}},
+            "provider": {"terms": {"field": "provider", "size": size}, "aggs": stories},
+            "language": {"terms": {"field": "lang", "size": size}, "aggs": stories},
+            "day": {"date_histogram": {"field": "day", "calendar_interval": "day"}, "aggs": stories},
+        },
+    }
+
+
+def languages_body(story_ids: Sequence[str]) -> dict[str, Any]:
+    """Which searchable languages each story on a page has."""
+    return {
+        "query": {
+            "bool": {
+                "filter": [
+                    {"terms": {"story_id": list(story_ids)}},
+                    {"term": {"kind": KIND_CURRENT}},
+                    {"term": {"searchable": True}},
+                ]
+            }
+        },
+        "size": 0,
+        "aggs": {
+            "s": {
+                "terms": {"field": "story_id", "size": len(story_ids)},
+                "aggs": {"l": {"terms": {"field": "language", "size": 50}}},
+            }
+        },
+    }
+
+
+def story_body(story_id: str) -> dict[str, Any]:
+    """Every document of a story, current and history."""
+    return {"query": {"term": {"story_id": story_id}}, "size": 1000}

@@ -1,0 +1,340 @@
+"""The embedded backend: a tantivy index on disk under the data dir.
+
+One process writes (the index worker, which takes tantivy's writer lock on its first write);
+any number read (the API), reloading when the index's `meta.json` changes after a commit.
+The index layout and analysis live in `tantivy_schema`, query building in `tantivy_query`;
+this module writes, collapses renditions into story hits, and reads stories back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import tantivy
+
+from wirewatch_common.story import Story
+
+from .. import collapse, documents
+from ..analysis import Family
+from ..documents import KIND_CURRENT, KIND_HISTORY, story_key
+from ..highlight import Matcher, mark, snippet
+from ..model import (
+    Bucket,
+    Facets,
+    Hit,
+    SearchPage,
+    SearchRequest,
+    StoryRecord,
+    VersionRecord,
+    WriteResult,
+)
+from .base import BackendUnavailable
+from .tantivy_query import QueryBuilder
+from .tantivy_schema import (
+    SCHEMA_VERSION,
+    Analyzers,
+    build_schema,
+    current_document,
+    doc_key,
+    history_document,
+)
+
+log = logging.getLogger(__name__)
+
+
+class TantivyBackend:
+    """SearchBackend on an on-disk tantivy index."""
+
+    name = "tantivy"
+
+    def __init__(self, data_dir: Path, *, writer_heap_bytes: int = 64_000_000, writer_threads: int = 0):
+        self.path = Path(data_dir) / "index" / f"tantivy-v{SCHEMA_VERSION}"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.schema = build_schema()
+        try:
+            self._index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        except ValueError as exc:
+            msg = f"cannot open the tantivy index at {self.path}: {exc}"
+            raise BackendUnavailable(msg) from exc
+        self._analyzers = Analyzers()
+        for fam, chain in self._analyzers.by_family.items():
+            self._index.register_tokenizer(f"ww_{fam}", chain)
+        self._query = QueryBuilder(self.schema, self._analyzers)
+        self._heap = writer_heap_bytes
+        self._threads = writer_threads
+        self._writer: tantivy.IndexWriter | None = None
+        self._lock = threading.Lock()
+        self._meta_seen: tuple[int, int] | None = None
+        self.refresh()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Reload the searcher when another process committed (meta.json changed)."""
+        meta = self.path / "meta.json"
+        try:
+            st = meta.stat()
+        except FileNotFoundError:
+            return
+        seen = (st.st_mtime_ns, st.st_size)
+        if seen != self._meta_seen:
+            with self._lock:
+                self._index.reload()
+                self._meta_seen = seen
+
+    def health(self) -> bool:
+        """The index directory is readable and the searcher answers."""
+        return self._index.searcher().num_docs >= 0
+
+    def close(self) -> None:
+        """Drop the writer (releases tantivy's lock file) after merges finish."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.wait_merging_threads()
+                self._writer = None
+
+    def _get_writer(self) -> tantivy.IndexWriter:
+        if self._writer is None:
+            try:
+                self._writer = self._index.writer(self._heap, self._threads)
+            except ValueError as exc:
+                msg = f"cannot take the tantivy writer lock at {self.path}: {exc}"
+                raise BackendUnavailable(msg) from exc
+        return self._writer
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _current_versions(self, keys: list[int]) -> dict[int, int]:
+        if not keys:
+            return {}
+        searcher = self._index.searcher()
+        q = tantivy.Query.term_set_query(self.schema, "doc_key", keys)
+        hits = searcher.search(q, limit=len(keys) * 2 + 10, count=False).hits
+        addrs = [addr for _, addr in hits]
+        found = searcher.fast_field_values("doc_key", addrs)
+        versions = searcher.fast_field_values("version", addrs)
+        return {
+            int(k): int(v) for k, v in zip(found, versions, strict=True) if k is not None and v is not None
+        }
+
+    def write(self, stories: Sequence[Story]) -> WriteResult:
+        """Add or replace language versions and record their versions; durable (committed) on return."""
+        batch = documents.newest_per_document(list(stories))
+        if not batch:
+            return WriteResult(written=[])
+        now = datetime.now(tz=UTC)
+        docs = [documents.build(s, now) for s in batch]
+        with self._lock:
+            try:
+                writer = self._get_writer()
+                existing = self._current_versions([doc_key(d.doc_id) for d in docs])
+                written, stale = [], []
+                for doc in docs:
+                    history_key = doc_key(documents.history_id(doc.source))
+                    writer.delete_documents_by_term("doc_key", history_key)
+                    writer.add_document(history_document(doc))
+                    key = doc_key(doc.doc_id)
+                    if existing.get(key, 0) > doc.version:
+                        stale.append(doc.source)  # an older version never replaces a newer one
+                        continue
+                    writer.delete_documents_by_term("doc_key", key)
+                    writer.add_document(current_document(doc))
+                    written.append(doc.source)
+                writer.commit()
+                self._index.reload()
+            except (ValueError, OSError) as exc:
+                self._rollback()
+                msg = f"tantivy write failed: {exc}"
+                raise BackendUnavailable(msg) from exc
+        return WriteResult(written=written, stale=[s for s in stale if s not in written])
+
+    def _rollback(self) -> None:
+        if self._writer is not None:
+            try:
+                self._writer.rollback()
+            except ValueError:
+                self._writer = None
+
+    def delete(self, story_id: str) -> int:
+        """Remove a story's current language versions (history is kept)."""
+        with self._lock:
+            searcher = self._index.searcher()
+            q = self._query.and_(
+                [self._query.term("story_key", story_key(story_id)), self._query.term("kind", KIND_CURRENT)]
+            )
+            count = len(searcher.search(q, limit=10_000, count=False).hits)
+            writer = self._get_writer()
+            writer.delete_documents_by_query(q)
+            writer.commit()
+            self._index.reload()
+        return int(count)
+
+    # -- query building ------------------------------------------------------------------------
+
+    def build_query(self, request: SearchRequest, searcher: tantivy.Searcher) -> tantivy.Query:
+        """The engine query of a request (what `search` runs; the benchmark times it bare)."""
+        return self._query.build(request, searcher)[0]
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        """One hit per story, exact cursor paging, highlighted snippets, facets on request."""
+        self.refresh()
+        searcher = self._index.searcher()
+        query, matchers = self._query.build(request, searcher)
+        use_score = request.sort == "relevance" and not request.query.is_empty
+
+        def fetch(limit: int) -> list[collapse.Candidate[tantivy.DocAddress]]:
+            if use_score:
+                hits = searcher.search(query, limit=limit, count=False).hits
+            else:
+                hits = searcher.search(query, limit=limit, count=False, order_by_field="sort_ts").hits
+            addrs = [addr for _, addr in hits]
+            keys = searcher.fast_field_values("story_key", addrs)
+            return [
+                collapse.Candidate(float(value), int(key), addr)
+                for (value, addr), key in zip(hits, keys, strict=True)
+                if key is not None
+            ]
+
+        chosen, next_after = collapse.page(
+            fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
+        )
+        languages = self._languages(searcher, [c.story_key for c in chosen])
+        hits = [self._hit(searcher, c, matchers, languages, use_score) for c in chosen]
+        facets = None
+        if request.facets:
+            facets, total = self._facets(searcher, query, request.facet_size)
+        else:
+            total = round(searcher.cardinality(query, "story_key")) if chosen or request.after else 0
+        return SearchPage(hits=hits, total=max(total, len(hits)), next_after=next_after, facets=facets)
+
+    def _languages(self, searcher: tantivy.Searcher, keys: list[int]) -> dict[str, list[str]]:
+        if not keys:
+            return {}
+        q = self._query.and_(
+            [
+                tantivy.Query.term_set_query(self.schema, "story_key", keys),
+                self._query.term("kind", KIND_CURRENT),
+                self._query.term("searchable", "1"),
+            ]
+        )
+        agg = {"s": {"terms": {"field": "story_id", "size": len(keys)}, "aggs": _LANG_AGG}}
+        result = searcher.aggregate(q, agg)
+        return {b["key"]: sorted(x["key"] for x in b["l"]["buckets"]) for b in result["s"]["buckets"]}
+
+    def _hit(
+        self,
+        searcher: tantivy.Searcher,
+        c: collapse.Candidate[tantivy.DocAddress],
+        matchers: dict[Family, Matcher],
+        languages: dict[str, list[str]],
+        use_score: bool,
+    ) -> Hit:
+        doc = searcher.doc(c.ref)
+        story = Story.from_json(_source(doc))
+        built = documents.build(story)
+        matcher = matchers[built.family]
+        body = [story.summary, *story.body] if story.summary else story.body
+        return Hit(
+            story_id=story.id,
+            version=story.version,
+            language=story.language,
+            original_language=built.original_language,
+            languages=languages.get(story.id, [story.language]),
+            headline=story.headline,
+            headline_html=mark(story.headline, matcher),
+            snippet=snippet(body, matcher),
+            provider=built.providers[0] if built.providers else None,
+            places=[p.name for p in story.dateline.places] if story.dateline else [],
+            versioncreated=story.versioncreated,
+            score=c.value if use_score else None,
+        )
+
+    def _facets(self, searcher: tantivy.Searcher, query: tantivy.Query, size: int) -> tuple[Facets, int]:
+        """Facets and the story total; counting stories per bucket is the costly part, so it is bounded."""
+        stories = {"n": {"cardinality": {"field": "story_key"}}}
+        histogram = {"date_histogram": {"field": "day", "fixed_interval": "1d"}}
+        first = searcher.aggregate(
+            query,
+            {
+                "total": {"cardinality": {"field": "story_key"}},
+                "provider": {"terms": {"field": "provider", "size": size}, "aggs": stories},
+                # A story has one version per language: documents per language are stories per language.
+                "language": {"terms": {"field": "lang", "size": size}},
+                "day": histogram,
+            },
+        )
+        days = [b for b in first["day"]["buckets"] if b["doc_count"] > 0][-size:]
+        day_buckets: list[Bucket] = []
+        if days:
+            # Count stories only in the `size` most recent days that have matches.
+            since = datetime.fromisoformat(days[0]["key_as_string"].replace("Z", "+00:00"))
+            recent = self._query.and_(
+                [
+                    query,
+                    tantivy.Query.range_query(
+                        self.schema, "ts", tantivy.FieldType.Integer, documents.micros(since), 2**62
+                    ),
+                ]
+            )
+            second = searcher.aggregate(recent, {"day": histogram | {"aggs": stories}})
+            for b in second["day"]["buckets"]:
+                count = round(b["n"]["value"])
+                if count > 0:
+                    day_buckets.append(Bucket(value=b["key_as_string"][:10], count=count))
+
+        def terms(name: str) -> list[Bucket]:
+            out = [
+                Bucket(value=str(b["key"]), count=round(b["n"]["value"]) if "n" in b else int(b["doc_count"]))
+                for b in first[name]["buckets"]
+            ]
+            return sorted((b for b in out if b.count > 0), key=lambda b: (-b.count, b.value))
+
+        facets = Facets(provider=terms("provider"), language=terms("language"), day=day_buckets[-size:])
+        return facets, round(first["total"]["value"])
+
+    # -- reading a story -----------------------------------------------------------------------
+
+    def get_story(self, story_id: str) -> StoryRecord | None:
+        """All language versions of a story, original first, and its version history."""
+        self.refresh()
+        searcher = self._index.searcher()
+        q = self._query.term("story_key", story_key(story_id))
+        hits = searcher.search(q, limit=1000, count=False).hits
+        current: list[Story] = []
+        versions: list[VersionRecord] = []
+        for _, addr in hits:
+            doc = searcher.doc(addr)
+            raw = _source(doc)
+            if doc.get_first("story_id") != story_id:
+                continue  # a 63-bit hash collision: astronomically rare, still checked
+            if doc.get_first("kind") == KIND_HISTORY:
+                versions.append(VersionRecord.model_validate_json(raw))
+            else:
+                current.append(Story.from_json(raw))
+        if not current and not versions:
+            return None
+        current.sort(key=lambda s: (s.translation is not None, s.language))
+        versions.sort(key=lambda v: (v.version, v.language))
+        original = next((s.language for s in current if s.translation is None), None)
+        if original is None:
+            original = next((s.translation.source_language for s in current if s.translation), None)
+        return StoryRecord(
+            story_id=story_id, original_language=original, renditions=current, versions=versions
+        )
+
+
+def _source(doc: tantivy.Document) -> bytes:
+    raw = doc.get_first("source")
+    if not isinstance(raw, bytes):
+        msg = "an index document has no stored source: the index was written by another program"
+        raise BackendUnavailable(msg)
+    return raw
+
+
+_LANG_AGG = {"l": {"terms": {"field": "language", "size": 50}}}

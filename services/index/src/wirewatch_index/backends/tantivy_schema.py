@@ -1,0 +1,137 @@
+"""The tantivy index layout: fields, analysis chains, and documents built from stories.
+
+Text is folded in Python (`analysis.fold`) and then analysed by a tantivy chain per language
+family: simple tokenizer, lowercase, Snowball stemmer. Prefix queries use unstemmed copies.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import tantivy
+
+from .. import documents
+from ..analysis import FAMILIES, SNOWBALL, Family, fold
+from ..documents import KIND_CURRENT, KIND_HISTORY, IndexDoc, story_key
+from ..query import FieldName
+
+SCHEMA_VERSION = 1
+"""Part of the index directory name: a schema change builds a new index (replay the topics)."""
+
+MAX_TOKEN_CHARS = 64
+_RAW = "raw"
+PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
+
+
+def analyzer(fam: Family) -> tantivy.TextAnalyzer:
+    """The tantivy chain of a language family (after `fold`)."""
+    builder = (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
+        .filter(tantivy.Filter.lowercase())
+    )
+    if fam in SNOWBALL:
+        builder = builder.filter(tantivy.Filter.stemmer(SNOWBALL[fam]))
+    return builder.build()
+
+
+def text_field(fam: Family, name: FieldName) -> str:
+    """The stemmed text field of a family: `headline_tr`, `body_ar`..."""
+    return f"{name}_{fam}"
+
+
+def build_schema() -> tantivy.Schema:
+    """Fields of every document, current or history."""
+    sb = tantivy.SchemaBuilder()
+    for name in ("kind", "story_id", "language", "lang", "status", "searchable", "provider", "place"):
+        sb.add_text_field(
+            name, stored=name in ("kind", "story_id", "language"), fast=True, tokenizer_name=_RAW
+        )
+    for name in ("doc_key", "story_key", "version", "ts", "sort_ts", "indexed_ts"):
+        sb.add_integer_field(name, stored=False, indexed=True, fast=True)
+    sb.add_date_field("day", indexed=True, fast=True)
+    for fam in FAMILIES:
+        for field in ("headline", "body"):
+            sb.add_text_field(text_field(fam, field), tokenizer_name=f"ww_{fam}")
+    # Unstemmed words (folded, lowercased) for prefix queries: a stemmer cannot stem half a word.
+    for name in PREFIX_FIELDS.values():
+        sb.add_text_field(name, tokenizer_name="ww_std", index_option="freq")
+    sb.add_bytes_field("source", stored=True)
+    return sb.build()
+
+
+def newest_key(doc: IndexDoc) -> int:
+    """Milliseconds * 1024 + 10 bits of the story key: newest-first order with (almost) no ties.
+
+    Ties would stop the collapse from proving a page complete; the value stays below 2**53, so it
+    survives the float in `SortKey` exactly.
+    """
+    return documents.micros(doc.versioncreated) // 1000 * 1024 + (doc.story_key & 1023)
+
+
+def doc_key(doc_id: str) -> int:
+    """Integer id of a document, so version checks read fast fields instead of stored text."""
+    return story_key(doc_id)
+
+
+class Analyzers:
+    """One analyzer per family, with a small cache for highlighting and query words."""
+
+    def __init__(self) -> None:
+        self.by_family = {fam: analyzer(fam) for fam in FAMILIES}
+        self._plain = analyzer("std")
+        self._cache: dict[tuple[Family, bool, str], list[str]] = {}
+
+    def tokens(self, text: str, fam: Family, *, stem: bool = True) -> list[str]:
+        """Analyse like the engine: fold, then the family's chain (without its stemmer if not `stem`)."""
+        key = (fam, stem, text)
+        found = self._cache.get(key)
+        if found is None:
+            found = (self.by_family[fam] if stem else self._plain).analyze(fold(text, fam))
+            if len(self._cache) > 50_000:
+                self._cache.clear()
+            self._cache[key] = found
+        return found
+
+
+def current_document(doc: IndexDoc) -> tantivy.Document:
+    """The searchable document of one language version (text folded for its family)."""
+    d = tantivy.Document()
+    d.add_text("kind", KIND_CURRENT)
+    d.add_text("story_id", doc.story_id)
+    d.add_text("language", doc.language)
+    d.add_text("lang", doc.lang)
+    d.add_text("status", doc.status)
+    d.add_text("searchable", "1" if doc.searchable else "0")
+    for p in doc.providers:
+        d.add_text("provider", p)
+    for p in doc.places:
+        d.add_text("place", p)
+    d.add_integer("doc_key", doc_key(doc.doc_id))
+    d.add_integer("story_key", doc.story_key)
+    d.add_integer("version", doc.version)
+    d.add_integer("ts", documents.micros(doc.versioncreated))
+    d.add_integer("sort_ts", newest_key(doc))
+    d.add_integer("indexed_ts", documents.micros(doc.indexed_at))
+    d.add_date("day", doc.versioncreated.astimezone(UTC))
+    if doc.searchable:
+        headline, body = fold(doc.headline, doc.family), fold(doc.body, doc.family)
+        d.add_text(text_field(doc.family, "headline"), headline)
+        d.add_text(text_field(doc.family, "body"), body)
+        d.add_text(PREFIX_FIELDS["headline"], headline)
+        d.add_text(PREFIX_FIELDS["body"], body)
+    d.add_bytes("source", doc.source.to_json())
+    return d
+
+
+def history_document(doc: IndexDoc) -> tantivy.Document:
+    """The version record of one language version, kept after newer versions replace it."""
+    d = tantivy.Document()
+    d.add_text("kind", KIND_HISTORY)
+    d.add_text("story_id", doc.story_id)
+    d.add_text("language", doc.language)
+    d.add_integer("doc_key", doc_key(documents.history_id(doc.source)))
+    d.add_integer("story_key", doc.story_key)
+    d.add_integer("version", doc.version)
+    d.add_bytes("source", documents.version_record(doc).model_dump_json().encode())
+    return d

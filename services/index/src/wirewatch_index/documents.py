@@ -1,0 +1,131 @@
+"""Search documents built from stories: one per story and language, plus one history record per version.
+
+Pure functions shared by both backends, so tantivy and Elasticsearch index the same fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from wirewatch_common.story import RenditionStatus, Story, primary_language
+
+from .analysis import Family, family
+from .model import VersionRecord
+
+KIND_CURRENT = "current"
+KIND_HISTORY = "history"
+STATUS_ORIGINAL = "original"
+
+
+def story_key(story_id: str) -> int:
+    """A stable 63-bit integer per story: the tie-breaker of result order and the collapse key."""
+    return int.from_bytes(hashlib.sha256(story_id.encode()).digest()[:8], "big") >> 1
+
+
+def micros(when: datetime) -> int:
+    """Microseconds since the epoch, for integer sort and range fields."""
+    return int(when.timestamp() * 1_000_000)
+
+
+def history_id(story: Story) -> str:
+    """Id of a version record: `@` appears in no story id or language tag, so it never collides."""
+    return f"{story.document_id}@v{story.version}"
+
+
+@dataclass(frozen=True)
+class IndexDoc:
+    """The fields of one language version as both backends index them."""
+
+    doc_id: str
+    story_id: str
+    story_key: int
+    version: int
+    language: str
+    lang: str
+    family: Family
+    original_language: str | None
+    status: str
+    searchable: bool
+    versioncreated: datetime
+    indexed_at: datetime
+    providers: tuple[str, ...]
+    places: tuple[str, ...]
+    headline: str
+    body: str
+    source: Story
+
+
+def status_of(story: Story) -> str:
+    """`original`, or the rendition's status (`translated`, `unavailable`, `failed`)."""
+    return STATUS_ORIGINAL if story.translation is None else story.translation.status.value
+
+
+def providers_of(story: Story) -> tuple[str, ...]:
+    """Provider and originating source names, the values the provider filter matches."""
+    names = [p.name for p in (story.provider, story.source) if p is not None]
+    return tuple(dict.fromkeys(names))
+
+
+def places_of(story: Story) -> tuple[str, ...]:
+    """Dateline place names and codes, lowercased, the values the place filter matches."""
+    if story.dateline is None:
+        return ()
+    values = []
+    for place in story.dateline.places:
+        values.append(place.name.casefold())
+        if place.code:
+            values.append(place.code.casefold())
+    return tuple(dict.fromkeys(values))
+
+
+def build(story: Story, indexed_at: datetime | None = None) -> IndexDoc:
+    """Describe one story version in one language for indexing."""
+    t = story.translation
+    searchable = story.pubstatus == "usable" and (t is None or t.status is RenditionStatus.TRANSLATED)
+    texts = [*story.body]
+    if story.summary:
+        texts.insert(0, story.summary)
+    return IndexDoc(
+        doc_id=story.document_id,
+        story_id=story.id,
+        story_key=story_key(story.id),
+        version=story.version,
+        language=story.language,
+        lang=primary_language(story.language),
+        family=family(story.language),
+        original_language=story.language if t is None else t.source_language,
+        status=status_of(story),
+        searchable=searchable,
+        versioncreated=story.versioncreated,
+        indexed_at=indexed_at or datetime.now(tz=UTC),
+        providers=providers_of(story),
+        places=places_of(story),
+        headline=story.headline if searchable else "",
+        body="\n".join(texts) if searchable else "",
+        source=story,
+    )
+
+
+def version_record(doc: IndexDoc) -> VersionRecord:
+    """The history entry for an indexed language version."""
+    t = doc.source.translation
+    return VersionRecord(
+        language=doc.language,
+        version=doc.version,
+        versioncreated=doc.versioncreated,
+        indexed_at=doc.indexed_at,
+        headline=doc.source.headline,
+        status=None if t is None else t.status,
+    )
+
+
+def newest_per_document(stories: list[Story]) -> list[Story]:
+    """Keep the highest version of each language version in a batch (the last one on a tie)."""
+    best: dict[str, Story] = {}
+    for s in stories:
+        seen = best.get(s.document_id)
+        if seen is None or s.version >= seen.version:
+            best[s.document_id] = s
+    return list(best.values())

@@ -1,0 +1,85 @@
+"""Highlighted snippets computed from the original text, so folding never shows in what desks read.
+
+The engine indexes folded text (Turkish lowercase, Arabic without diacritics); highlighting
+here runs each original word through the same analysis and marks it when its term matched.
+Everything returned is HTML-escaped except the `<mark>` tags we add.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from .analysis import WORD
+
+SCAN_CHARS = 20_000
+"""Only the first characters of a long body are scanned for a match (the lede is what matters)."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """Analysed query terms and prefixes of one language family, and the analyser that made them."""
+
+    analyze: Callable[[str], list[str]]
+    plain: Callable[[str], list[str]]
+    terms: frozenset[str]
+    prefixes: tuple[str, ...] = ()
+    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+
+    def __call__(self, word: str) -> bool:
+        """Tell whether an original word matches one of the terms (stemmed) or prefixes (unstemmed)."""
+        verdict = self._memo.get(word)
+        if verdict is None:
+            verdict = bool(self.terms) and any(token in self.terms for token in self.analyze(word))
+            if not verdict and self.prefixes:
+                verdict = any(t.startswith(self.prefixes) for t in self.plain(word))
+            if len(self._memo) < 100_000:  # one matcher per search; bounded all the same
+                self._memo[word] = verdict
+        return verdict
+
+
+def _spans(
+    text: str, matches: Callable[[str], bool], start: int = 0, stop: int = SCAN_CHARS, first: bool = False
+) -> list[tuple[int, int]]:
+    spans = []
+    for m in WORD.finditer(text, start, stop):
+        if matches(m.group()):
+            spans.append((m.start(), m.end()))
+            if first:
+                break
+    return spans
+
+
+def mark(text: str, matches: Callable[[str], bool]) -> str:
+    """Escape the whole text and wrap matching words in `<mark>`."""
+    return _render(text, _spans(text, matches), 0, len(text))
+
+
+def _render(text: str, spans: Iterable[tuple[int, int]], start: int, end: int) -> str:
+    out = []
+    pos = start
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    return "".join(out)
+
+
+def snippet(paragraphs: Iterable[str], matches: Callable[[str], bool], max_chars: int = 240) -> str:
+    """Return an escaped excerpt of about `max_chars` around the first match, matches marked."""
+    text = " ".join(p.strip() for p in paragraphs if p.strip())
+    if not text:
+        return ""
+    found = _spans(text, matches, first=True)  # only the first match places the excerpt
+    start = 0
+    if found and found[0][0] > max_chars // 3:
+        start = text.rfind(" ", 0, found[0][0] - max_chars // 4) + 1
+    end = len(text) if len(text) - start <= max_chars else text.rfind(" ", start, start + max_chars)
+    if end <= start:
+        end = min(len(text), start + max_chars)
+    body = _render(text, _spans(text, matches, start, end), start, end)
+    return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")

@@ -1,0 +1,84 @@
+"""The index worker: a bus.Consumer handler that writes each polled batch and then confirms it.
+
+Per batch: parse every message (a bad one makes the consumer isolate and dead-letter it), write
+the batch to the backend in one durable step, publish one receipt per written story version and
+language, and only then return, so the consumer commits the offsets. A backend that is down
+raises TransientError: nothing is committed and the same batch is polled again after a backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from prometheus_client import Counter
+
+from wirewatch_common.bus import DeliveryError, Message, Outgoing, TransientError
+from wirewatch_common.story import Receipt, Story
+from wirewatch_common.topics import receipt_headers
+
+from .backends.base import BackendUnavailable, SearchBackend
+
+log = logging.getLogger(__name__)
+
+INDEXED = Counter("wirewatch_index_documents_total", "Language versions written to the backend.", ["backend"])
+STALE = Counter(
+    "wirewatch_index_stale_total", "Older versions that arrived after a newer one (not written).", ["backend"]
+)
+
+Publish = Callable[[Sequence[Outgoing]], Any]
+"""Publishes messages and returns only when the broker confirmed them (Producer.publish_many)."""
+
+
+def receipt_for(story: Story, backend: str, now: datetime) -> Receipt:
+    """The receipt that tells ingest this version in this language is searchable."""
+    return Receipt(
+        story_id=story.id,
+        version=story.version,
+        language=story.language,
+        status=None if story.translation is None else story.translation.status,
+        indexed_at=now,
+        backend=backend,
+    )
+
+
+class IndexHandler:
+    """Handle one batch of story and rendition messages."""
+
+    def __init__(self, backend: SearchBackend, publish: Publish, receipts_topic: str) -> None:
+        self.backend = backend
+        self._publish = publish
+        self._receipts_topic = receipts_topic
+
+    def __call__(self, batch: Sequence[Message]) -> None:
+        """Write the batch, then publish receipts; raise TransientError to retry without committing."""
+        stories = [m.story() for m in batch]
+        try:
+            result = self.backend.write(stories)
+        except BackendUnavailable as exc:
+            raise TransientError(str(exc)) from exc
+        now = datetime.now(tz=UTC)
+        receipts = [receipt_for(s, self.backend.name, now) for s in result.written]
+        try:
+            self._publish(
+                [
+                    Outgoing(self._receipts_topic, r.story_id, r.to_json(), receipt_headers(r))
+                    for r in receipts
+                ]
+            )
+        except DeliveryError as exc:
+            # The documents are written; redelivery rewrites them idempotently and receipts go out then.
+            raise TransientError(str(exc)) from exc
+        INDEXED.labels(self.backend.name).inc(len(result.written))
+        STALE.labels(self.backend.name).inc(len(result.stale))
+        for story in result.stale:
+            log.info(
+                "older version ignored",
+                extra={"story_id": story.id, "version": story.version, "language": story.language},
+            )
+        log.info(
+            "indexed batch",
+            extra={"size": len(batch), "written": len(result.written), "stale": len(result.stale)},
+        )

@@ -1,0 +1,188 @@
+"""The backend contract: every SearchBackend must pass these, tantivy always, Elasticsearch when reachable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from wirewatch_index.backends.base import SearchBackend
+from wirewatch_index.model import SearchPage, SearchRequest
+from wirewatch_index.query import parse
+from wirewatch_index.testing import CEASEFIRE, DAY, DERBY, SAMPLES, SECIM, STRIKE, original, rendition
+
+pytestmark = pytest.mark.integration
+
+
+def search(backend: SearchBackend, q: str = "", **options) -> SearchPage:
+    return backend.search(SearchRequest(query=parse(q), **options))
+
+
+def ids(page: SearchPage) -> list[str]:
+    return [h.story_id for h in page.hits]
+
+
+def test_english_stemming(loaded):
+    assert set(ids(search(loaded, "ceasefires"))) == {"ww-ceasefire", "ww-derby"}
+    hit = next(h for h in search(loaded, "ceasefires").hits if h.story_id == "ww-ceasefire")
+    assert hit.language == "en"
+    assert "<mark>" in hit.headline_html + hit.snippet
+
+
+def test_turkish_casing_and_apostrophe_suffixes(loaded):
+    assert ids(search(loaded, "istanbul")) == ["ww-secim"]  # İSTANBUL'DA in the headline
+    assert ids(search(loaded, "Isparta")) == ["ww-secim"]
+    assert ids(search(loaded, "ığdır")) == ["ww-secim"]  # Iğdır'da: dotless ı, suffix after apostrophe
+    page = (
+        search(loaded, "İdlib'deki", lang=("tr",))
+        if False
+        else search(loaded, "İdlib'deki", languages=("tr",))
+    )
+    assert ids(page) == ["ww-ceasefire"] and page.hits[0].language == "tr"
+
+
+def test_arabic_normalisation_with_and_without_diacritics_and_article(loaded):
+    for q in ("الهدنة", "هدنة", "الهُدْنَةُ", "هدنه", "اطلاق", "إطلاق"):
+        page = search(loaded, q)
+        assert ids(page) == ["ww-ceasefire"], q
+        assert page.hits[0].language == "ar", q
+
+
+def test_query_in_another_language_finds_the_english_story_through_its_rendition(loaded):
+    page = search(loaded, "ateşkesler")
+    assert ids(page) == ["ww-ceasefire"]
+    hit = page.hits[0]
+    assert hit.language == "tr" and hit.original_language == "en"
+    assert hit.languages == ["ar", "en", "tr"]
+    assert "<mark>ateşkes</mark>" in hit.headline_html + hit.snippet
+    assert search(loaded, "ateşkes", languages=("en",)).hits == []
+
+
+def test_phrase_or_exclusion_prefix_and_field(loaded):
+    assert ids(search(loaded, '"talks resume"')) == ["ww-ceasefire"]  # the derby has "resume" elsewhere
+    assert set(ids(search(loaded, "grain OR derby"))) == {"ww-strike", "ww-derby"}
+    assert ids(search(loaded, "ceasefire -football")) == ["ww-ceasefire"]
+    assert set(ids(search(loaded, "negotiat*"))) == {"ww-strike", "ww-ceasefire"}
+    assert ids(search(loaded, "headline:talks")) == ["ww-derby", "ww-ceasefire"] or set(
+        ids(search(loaded, "headline:talks"))
+    ) == {"ww-derby", "ww-ceasefire"}
+    assert ids(search(loaded, "headline:dockworkers")) == []
+    assert ids(search(loaded, "body:dockworkers")) == ["ww-strike"]
+
+
+def test_filters_provider_language_place_and_dates(loaded):
+    assert set(ids(search(loaded, providers=("AP",)))) == {"ww-strike", "ww-derby"}
+    assert ids(search(loaded, places=("sy",))) == ["ww-ceasefire"]
+    assert ids(search(loaded, places=("Odesa",))) == ["ww-strike"]
+    assert set(ids(search(loaded, languages=("tr",)))) == {"ww-ceasefire", "ww-secim"}
+    late = search(loaded, date_from=DAY + timedelta(hours=4))
+    assert set(ids(late)) == {"ww-strike", "ww-secim"}
+    early = search(loaded, date_to=DAY + timedelta(hours=4))
+    assert set(ids(early)) == {"ww-ceasefire", "ww-derby"}
+
+
+def test_sort_newest_and_relevance(loaded):
+    assert ids(search(loaded, sort="newest")) == ["ww-strike", "ww-secim", "ww-derby", "ww-ceasefire"]
+    page = search(loaded, "ceasefire", sort="relevance")
+    scores = [h.score for h in page.hits]
+    assert all(s is not None for s in scores) and scores == sorted(scores, reverse=True)
+
+
+def test_facets_count_stories_not_renditions(loaded):
+    facets = search(loaded, facets=True).facets
+    assert facets is not None
+    assert {(b.value, b.count) for b in facets.provider} == {("AP", 2), ("Reuters", 1), ("Anadolu", 1)}
+    assert {(b.value, b.count) for b in facets.language} == {("en", 3), ("tr", 2), ("ar", 1)}
+    assert [(b.value, b.count) for b in facets.day] == [("2026-11-24", 3), ("2026-11-25", 1)]
+    assert search(loaded, "ceasefire", facets=True).facets.provider[0].value in ("AP", "Reuters")
+
+
+@pytest.mark.parametrize("sort", ["newest", "relevance"])
+def test_cursor_paging_has_no_gaps_or_repeats(backend, sort):
+    stories = []
+    for i in range(23):
+        s = original(
+            f"ww-page-{i:02d}",
+            f"Flood warning {i} for the river valley",
+            ["Rivers rose overnight." if i % 2 else "Rivers rose again overnight, flood defences held."],
+            versioncreated=DAY + timedelta(minutes=i % 5),  # ties on purpose
+        )
+        stories += [s, rendition(s, "tr", f"Sel uyarısı {i}", ["Nehirler gece yükseldi."])]
+    backend.write(stories)
+    seen: list[str] = []
+    after = None
+    for _ in range(20):
+        page = search(backend, "flood OR sel", sort=sort, size=5, after=after)
+        assert len(page.hits) <= 5
+        seen += ids(page)
+        after = page.next_after
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == 23
+
+
+def test_newer_version_replaces_older_and_older_never_overwrites(backend):
+    v1 = STRIKE
+    v2 = original(
+        STRIKE.id,
+        "Port strike ends, grain ships sail",
+        ["The union accepted the offer."],
+        version=2,
+        provider={"name": "AP"},
+        versioncreated=DAY + timedelta(days=1, hours=2),
+    )
+    backend.write([v1])
+    result = backend.write([v2])
+    assert result.written == [v2]
+    assert ids(search(backend, "sail")) == [STRIKE.id]
+    assert ids(search(backend, "dockworkers")) == []
+    late = backend.write([v1])  # a redelivered older version arrives after the newer one
+    assert late.written == [] and late.stale == [v1]
+    assert ids(search(backend, "sail")) == [STRIKE.id]
+    assert search(backend, "sail").hits[0].version == 2
+    record = backend.get_story(STRIKE.id)
+    assert record is not None
+    assert [(v.language, v.version) for v in record.versions] == [("en", 1), ("en", 2)]
+    assert [s.version for s in record.renditions] == [2]
+
+
+def test_batch_with_two_versions_keeps_the_newest(backend):
+    v2 = STRIKE.model_copy(update={"version": 2, "headline": "Strike over"})
+    backend.write([v2, STRIKE])
+    assert search(backend, "strike").hits[0].version == 2
+
+
+def test_redelivery_leaves_one_hit_and_story_has_renditions_side_by_side(loaded):
+    loaded.write(SAMPLES)
+    loaded.write(SAMPLES[:3])
+    page = search(loaded, "Idlib")
+    assert ids(page) == ["ww-ceasefire"]
+    assert page.total == 1
+    record = loaded.get_story("ww-ceasefire")
+    assert record is not None and record.original_language == "en"
+    assert [s.language for s in record.renditions] == ["en", "ar", "tr"]
+    assert record.renditions[1].translation is not None
+    assert {(v.language, v.version) for v in record.versions} == {("en", 1), ("ar", 1), ("tr", 1)}
+    assert loaded.get_story("ww-missing") is None
+
+
+def test_failed_rendition_is_kept_but_not_searchable(backend):
+    failed = rendition(DERBY, "ar", "", [], status="failed")
+    backend.write([DERBY, failed])
+    assert search(backend, "derby").hits[0].languages == ["en"]
+    record = backend.get_story(DERBY.id)
+    assert record is not None and [s.language for s in record.renditions] == ["en", "ar"]
+
+
+def test_delete_removes_every_language_version(loaded):
+    assert loaded.delete(CEASEFIRE.id) == 3
+    assert ids(search(loaded, "Idlib")) == []
+    assert ids(search(loaded, "istanbul")) == [SECIM.id]
+
+
+def test_hostile_query_text_is_only_text(loaded):
+    for q in ['headline:"<script>"', "title:(a OR", "*:*", "body:", '"', "-", "a AND b NOT c", "\\"]:
+        page = search(loaded, q)
+        for hit in page.hits:
+            assert "<script>" not in hit.snippet + hit.headline_html
+    assert len(search(loaded, "*:*").hits) == 4  # nothing searchable left: a browse, not an error

@@ -1,0 +1,328 @@
+"""What the Elasticsearch backend sends, through elasticsearch-py's real transport to a loopback stub.
+
+No Elasticsearch server runs here; the stub answers like one (product header included) and
+records every request, so these tests pin the template, bulk lines, queries, auth and retries.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from wirewatch_index.backends import es_bodies
+from wirewatch_index.backends.base import BackendUnavailable
+from wirewatch_index.backends.elasticsearch import ElasticsearchBackend, connect
+from wirewatch_index.model import SearchRequest
+from wirewatch_index.query import parse
+from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR, STRIKE
+
+pytestmark = pytest.mark.integration
+
+INFO = {
+    "name": "stub",
+    "cluster_name": "stub",
+    "version": {"number": "9.1.0"},
+    "tagline": "You Know, for Search",
+}
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    def ndjson(self) -> list[Any]:
+        return [json.loads(line) for line in self.body.decode().splitlines() if line]
+
+
+Responder = Callable[[Seen], tuple[int, Any]]
+
+
+@dataclass
+class Stub:
+    url: str
+    seen: list[Seen] = field(default_factory=list)
+    routes: list[tuple[str, str, Responder]] = field(default_factory=list)
+
+    def on(self, method: str, path_prefix: str, responder: Responder) -> None:
+        self.routes.insert(0, (method, path_prefix, responder))
+
+    def requests(self, method: str, path_prefix: str) -> list[Seen]:
+        return [s for s in self.seen if s.method == method and s.path.startswith(path_prefix)]
+
+
+@pytest.fixture
+def stub() -> Iterator[Stub]:
+    state = Stub(url="")
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _answer(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            seen = Seen(
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.rfile.read(length),
+            )
+            state.seen.append(seen)
+            status, payload = 404, {"error": "no route"}
+            for method, prefix, responder in state.routes:
+                if method == self.command and self.path.startswith(prefix):
+                    status, payload = responder(seen)
+                    break
+            raw = b"" if payload is None else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("X-Elastic-Product", "Elasticsearch")
+            self.send_header("Content-Type", "application/vnd.elasticsearch+json; compatible-with=9")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(raw)
+
+        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    state.on("GET", "/", lambda s: (200, INFO))
+    state.on("PUT", "/_index_template/", lambda s: (200, {"acknowledged": True}))
+    state.on("HEAD", "/_alias/", lambda s: (404, None))
+    state.on("HEAD", "/ww-v1", lambda s: (404, None))
+    state.on("PUT", "/ww-v1", lambda s: (200, {"acknowledged": True, "index": "ww-v1"}))
+    state.on("POST", "/_aliases", lambda s: (200, {"acknowledged": True}))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def _backend(stub: Stub, **auth: Any) -> ElasticsearchBackend:
+    client = connect(stub.url, **auth)
+    client = client.options(retry_backoff_base=0.01, retry_backoff_cap=0.05)
+    return ElasticsearchBackend(client, index_prefix="ww", bulk_backoff_s=0.01)
+
+
+def _bulk_ok(seen: Seen) -> tuple[int, Any]:
+    lines = seen.ndjson()
+    items = [{"index": {"_id": a["index"]["_id"], "status": 201}} for a in lines[0::2]]
+    return 200, {"errors": False, "took": 1, "items": items}
+
+
+def test_setup_installs_template_with_language_chains_and_creates_versioned_index_behind_alias(stub):
+    backend = _backend(stub, api_key="c2VjcmV0LWtleQ==")
+    backend.setup()
+    template = stub.requests("PUT", "/_index_template/ww")[0]
+    assert template.headers["authorization"] == "ApiKey c2VjcmV0LWtleQ=="
+    body = template.json()
+    assert body == es_bodies.index_template("ww")
+    analyzers = body["template"]["settings"]["analysis"]["analyzer"]
+    assert analyzers["ww_tr"]["filter"] == ["apostrophe", "ww_turkish_lowercase", "ww_turkish_stemmer"]
+    assert "arabic_normalization" in analyzers["ww_ar"]["filter"]
+    props = body["template"]["mappings"]["properties"]
+    assert props["headline_tr"] == {"type": "text", "analyzer": "ww_tr"}
+    assert props["provider"] == {"type": "keyword"}
+    assert stub.requests("PUT", "/ww-v1")
+    assert stub.requests("POST", "/_aliases")[0].json() == {
+        "actions": [{"add": {"index": "ww-v1", "alias": "ww", "is_write_index": True}}]
+    }
+
+
+def test_mapping_change_reindexes_then_swaps_alias(stub):
+    stub.on("HEAD", "/_alias/", lambda s: (200, None))
+    stub.on("GET", "/_alias/", lambda s: (200, {"ww-v0": {"aliases": {"ww": {}}}}))
+    stub.on("POST", "/_reindex", lambda s: (200, {"total": 0, "failures": []}))
+    _backend(stub).setup()
+    assert stub.requests("POST", "/_reindex")[0].json() == {
+        "source": {"index": "ww-v0"},
+        "dest": {"index": "ww-v1"},
+    }
+    assert stub.requests("POST", "/_aliases")[0].json()["actions"][0] == {
+        "remove": {"index": "ww-v0", "alias": "ww"}
+    }
+
+
+def test_wrong_credentials_and_unreachable_cluster_fail_with_a_clear_reason(stub):
+    stub.on("GET", "/", lambda s: (401, {"error": {"type": "security_exception"}, "status": 401}))
+    with pytest.raises(BackendUnavailable, match="rejected the credentials"):
+        _backend(stub, username="elastic", password="wrong").setup()
+    assert stub.seen[-1].headers["authorization"].startswith("Basic ")
+    closed = ElasticsearchBackend(connect("http://127.0.0.1:9", request_timeout=2).options(max_retries=0))
+    with pytest.raises(BackendUnavailable, match="cannot reach Elasticsearch"):
+        closed.setup()
+
+
+def test_bulk_lines_use_story_language_ids_and_external_versioning(stub):
+    stub.on("PUT", "/_bulk", _bulk_ok)
+    backend = _backend(stub)
+    result = backend.write([CEASEFIRE, CEASEFIRE_TR])
+    assert len(result.written) == 2
+    request = stub.requests("PUT", "/_bulk")[0]
+    assert request.headers["content-type"].startswith("application/vnd.elasticsearch+x-ndjson")
+    lines = request.ndjson()
+    assert lines[0] == {
+        "index": {"_index": "ww", "_id": "ww-ceasefire.en", "version": 1, "version_type": "external_gte"}
+    }
+    assert lines[1]["headline_en"] == CEASEFIRE.headline and lines[1]["kind"] == "current"
+    assert lines[2] == {"index": {"_index": "ww", "_id": "ww-ceasefire.en@v1"}}
+    assert lines[3]["record"]["version"] == 1
+    assert lines[4]["index"]["_id"] == "ww-ceasefire.tr"
+    assert (
+        lines[5]["headline_words"] == "idlib ateşkes sürüyor, görüşmeler yeniden başlıyor"
+    )  # folded for prefixes
+
+
+def test_conflicts_are_stale_and_rejected_items_are_retried_alone(stub):
+    calls: list[int] = []
+
+    def bulk(seen: Seen) -> tuple[int, Any]:
+        calls.append(1)
+        lines = seen.ndjson()
+        items = []
+        for action in lines[0::2]:
+            doc_id = action["index"]["_id"]
+            status = 201
+            if doc_id == "ww-strike.en" and len(calls) == 1:
+                status = 429
+            if doc_id == "ww-ceasefire.en":
+                status = 409
+            items.append({"index": {"_id": doc_id, "status": status}})
+        return 200, {"errors": True, "items": items}
+
+    stub.on("PUT", "/_bulk", bulk)
+    result = _backend(stub).write([CEASEFIRE, STRIKE])
+    assert result.stale == [CEASEFIRE] and result.written == [STRIKE]
+    second = stub.requests("PUT", "/_bulk")[1].ndjson()
+    assert [a["index"]["_id"] for a in second[0::2]] == ["ww-strike.en", "ww-strike.en@v1"]
+
+
+def test_whole_request_503_is_retried_by_the_client_then_a_dead_cluster_raises(stub):
+    attempts: list[int] = []
+
+    def flaky(seen: Seen) -> tuple[int, Any]:
+        attempts.append(1)
+        return (503, {"error": "busy"}) if len(attempts) == 1 else _bulk_ok(seen)
+
+    stub.on("PUT", "/_bulk", flaky)
+    assert len(_backend(stub).write([STRIKE]).written) == 1
+    assert len(attempts) == 2
+    stub.on("PUT", "/_bulk", lambda s: (503, {"error": "down"}))
+    with pytest.raises(BackendUnavailable):
+        _backend(stub).write([STRIKE])
+
+
+def test_query_bodies_are_built_from_the_parsed_tree_not_a_query_string():
+    request = SearchRequest(
+        query=parse('ceasefire "talks resume" -football negot* headline:idlib'), providers=("AP",)
+    )
+    body = es_bodies.window_body(request, 84)
+    text = body["query"]["bool"]["must"][0]["bool"]
+    assert text["must"][0] == {
+        "multi_match": {
+            "query": "ceasefire",
+            "type": "best_fields",
+            "operator": "and",
+            "fields": [
+                "headline_en^2",
+                "headline_ar^2",
+                "headline_tr^2",
+                "headline_std^2",
+                "body_en",
+                "body_ar",
+                "body_tr",
+                "body_std",
+            ],
+        }
+    }
+    assert text["must"][1]["multi_match"]["type"] == "phrase"
+    assert text["must"][2]["bool"]["should"][0] == {"prefix": {"headline_words": {"value": "negot"}}}
+    assert text["must"][3]["multi_match"]["fields"][0] == "headline_en^2"
+    assert len(text["must"][3]["multi_match"]["fields"]) == 4
+    assert text["must_not"][0]["multi_match"]["query"] == "football"
+    assert {"terms": {"provider": ["AP"]}} in body["query"]["bool"]["filter"]
+    assert body["sort"] == ["_score", {"story_key": "asc"}]
+    assert body["size"] == 84 and body["_source"] is False
+    assert "query_string" not in json.dumps(body)
+    assert es_bodies.window_body(SearchRequest(sort="newest"), 10)["sort"][0] == {"ts": "desc"}
+
+
+def test_search_collapses_renditions_and_reads_highlights(stub):
+    def search(seen: Seen) -> tuple[int, Any]:
+        body = seen.json()
+        if "docvalue_fields" in body:
+            hits = [
+                {"_id": "ww-ceasefire.tr", "sort": [3.5, 7]},
+                {"_id": "ww-ceasefire.en", "sort": [2.0, 7]},
+                {"_id": "ww-strike.en", "sort": [1.0, 9]},
+            ]
+            return 200, {"hits": {"hits": hits}}
+        if "highlight" in body:
+            ids = body["query"]["bool"]["filter"][0]["ids"]["values"]
+            assert ids == ["ww-ceasefire.tr", "ww-strike.en"]
+            hits = [
+                {
+                    "_id": "ww-ceasefire.tr",
+                    "_source": {"source": CEASEFIRE_TR.model_dump(mode="json")},
+                    "highlight": {"body_tr": ["varılan <mark>ateşkes</mark>"]},
+                },
+                {"_id": "ww-strike.en", "_source": {"source": STRIKE.model_dump(mode="json")}},
+            ]
+            return 200, {"hits": {"hits": hits}}
+        if "s" in body.get("aggs", {}):
+            buckets = [{"key": "ww-ceasefire", "l": {"buckets": [{"key": "en"}, {"key": "tr"}]}}]
+            return 200, {"hits": {"hits": []}, "aggregations": {"s": {"buckets": buckets}}}
+        aggs = {
+            "total": {"value": 2},
+            "provider": {
+                "buckets": [{"key": "Reuters", "n": {"value": 1}}, {"key": "AP", "n": {"value": 1}}]
+            },
+            "language": {"buckets": [{"key": "tr", "n": {"value": 1}}]},
+            "day": {"buckets": [{"key_as_string": "2026-11-24T00:00:00.000Z", "key": 0, "n": {"value": 2}}]},
+        }
+        return 200, {"hits": {"hits": []}, "aggregations": aggs}
+
+    stub.on("POST", "/ww/_search", search)
+    page = _backend(stub).search(SearchRequest(query=parse("ateşkes"), facets=True, size=5))
+    assert [(h.story_id, h.language) for h in page.hits] == [("ww-ceasefire", "tr"), ("ww-strike", "en")]
+    assert page.hits[0].languages == ["en", "tr"]
+    assert page.hits[0].snippet == "varılan <mark>ateşkes</mark>"
+    assert page.total == 2 and page.next_after is None
+    assert page.facets is not None and [b.value for b in page.facets.provider] == ["AP", "Reuters"]
+    assert page.facets.day[0].value == "2026-11-24"
+
+
+def test_a_document_the_mapping_refuses_is_not_transient(stub):
+    from wirewatch_index.backends.base import DocumentRejected
+
+    def bulk(seen: Seen) -> tuple[int, Any]:
+        items = [
+            {
+                "index": {
+                    "_id": a["index"]["_id"],
+                    "status": 400,
+                    "error": {"type": "mapper_parsing_exception"},
+                }
+            }
+            for a in seen.ndjson()[0::2]
+        ]
+        return 200, {"errors": True, "items": items}
+
+    stub.on("PUT", "/_bulk", bulk)
+    with pytest.raises(DocumentRejected, match="mapper_parsing_exception"):
+        _backend(stub).write([STRIKE])
