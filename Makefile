@@ -6,7 +6,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
-export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml services/*/pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: help run test test-unit lint format bench schemas clean

@@ -7,15 +7,18 @@ from pathlib import Path
 import pytest
 
 from wirewatch_common.settings import settings_table
+from wirewatch_stack.cli import all_settings_classes
 
 pytestmark = pytest.mark.unit
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_settings_table_matches_the_settings_model():
-    assert settings_table() in README.read_text(encoding="utf-8"), (
-        "README's settings table is stale: paste the output of `python -m wirewatch_common.settings`"
+def test_readme_settings_table_matches_every_settings_model():
+    classes = all_settings_classes()
+    assert len(classes) == 4, "the shared settings and the three services' own"
+    assert settings_table(classes) in README.read_text(encoding="utf-8"), (
+        "README's settings table is stale: paste the output of `wirewatch settings`"
     )
 
 

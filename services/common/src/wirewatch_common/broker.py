@@ -6,10 +6,8 @@ never relies on the broker for durability (the ingest ledger re-publishes what i
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -17,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
+
+from .processes import kill_process_group, stop_process_group
 
 log = logging.getLogger(__name__)
 
@@ -161,15 +161,8 @@ class EmbeddedBroker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the broker's process group: SIGTERM, then SIGKILL after `timeout`."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
+        if process is not None:
+            stop_process_group(process, timeout)
             log.info("broker stopped", extra={"pid": process.pid})
         if self._log_handle is not None:
             self._log_handle.close()
@@ -178,9 +171,7 @@ class EmbeddedBroker:
     def kill(self) -> None:
         """Kill the broker at once (SIGKILL), as a crash would; for fault tests."""
         if self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait(10)
+            kill_process_group(self._process)
             self._process = None
 
     def __enter__(self) -> Self:

@@ -6,6 +6,7 @@ environment at import time. Secrets are `SecretStr`, so logging the settings mas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -145,15 +146,16 @@ def env_name(field: str) -> str:
     return f"WIREWATCH_{field.upper()}"
 
 
-def settings_table() -> str:
-    """Render every setting as the Markdown table the README carries (a test keeps them equal)."""
+def settings_table(classes: Sequence[type[Settings]] = (Settings,)) -> str:
+    """Render the settings of `classes` as the README's Markdown table, each variable once."""
     rows = ["| Variable | Default | What it sets |", "|---|---|---|"]
-    for name, info in Settings.model_fields.items():
-        default = info.default
-        shown = "" if default in (None, ()) else f"`{default}`"
-        rows.append(f"| `{env_name(name)}` | {shown} | {info.description} |")
+    seen: set[str] = set()
+    for cls in classes:
+        for name, info in cls.model_fields.items():
+            if name in seen:
+                continue
+            seen.add(name)
+            default = info.default
+            shown = "" if default in (None, ()) else f"`{default}`"
+            rows.append(f"| `{env_name(name)}` | {shown} | {info.description} |")
     return "\n".join(rows) + "\n"
-
-
-if __name__ == "__main__":
-    print(settings_table(), end="")  # noqa: T201 - `python -m wirewatch_common.settings` prints the README table

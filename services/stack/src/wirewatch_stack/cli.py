@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import signal
 import sys
 import threading
@@ -11,7 +12,7 @@ from types import FrameType
 
 from wirewatch_common.broker import BrokerError
 from wirewatch_common.logs import configure_logging
-from wirewatch_common.settings import Settings
+from wirewatch_common.settings import Settings, settings_table
 
 from .supervisor import Supervisor, installed_services
 
@@ -33,15 +34,40 @@ def _up(settings: Settings) -> int:
     return 0
 
 
+SERVICE_SETTINGS = (
+    ("wirewatch_ingest.settings", "IngestSettings"),
+    ("wirewatch_translate.settings", "TranslateSettings"),
+    ("wirewatch_index.settings", "IndexSettings"),
+)
+
+
+def all_settings_classes() -> list[type[Settings]]:
+    """The shared settings, then each installed service's own, in README order."""
+    classes: list[type[Settings]] = [Settings]
+    for module_name, class_name in SERVICE_SETTINGS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        classes.append(getattr(module, class_name))
+    return classes
+
+
+def _settings(settings: Settings) -> int:
+    sys.stdout.write(settings_table(all_settings_classes()))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run a sub-command."""
     parser = argparse.ArgumentParser(prog="wirewatch", description="Multilingual news monitoring.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="run the embedded stack in the foreground (Ctrl-C stops it)")
+    commands.add_parser("settings", help="print every WIREWATCH_ setting as the README's Markdown table")
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging("wirewatch", settings.log_level, settings.log_format)
-    handlers = {"up": _up}
+    handlers = {"up": _up, "settings": _settings}
     return handlers[args.command](settings)
 
 

@@ -6,10 +6,8 @@ Ctrl-C on `wirewatch up` leaves nothing behind. A child that dies is restarted w
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -22,6 +20,7 @@ from typing import IO
 
 from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin
+from wirewatch_common.processes import stop_process_group
 from wirewatch_common.settings import Settings
 from wirewatch_common.topics import load_contract
 
@@ -104,15 +103,7 @@ class Child:
         process = self.process
         if process is None:
             return
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout)
+        stop_process_group(process, timeout)
         if self._pump is not None:
             self._pump.join(5)
         self.process = None

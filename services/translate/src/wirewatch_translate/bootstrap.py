@@ -1,0 +1,97 @@
+"""Wire the translate service once: engine, translator, pending store, consumer, re-translator, API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from wirewatch_common.bus import Consumer, Producer
+from wirewatch_common.service import BrokerCheck, create_app
+from wirewatch_common.topics import load_contract
+
+from .app import router
+from .engine import DecodeOptions, Engine, EngineOptions
+from .pending import PendingStore
+from .settings import TranslateSettings
+from .translator import StoryTranslator
+from .worker import Retranslator, StoryHandler, publisher
+
+
+def make_engine(settings: TranslateSettings) -> Engine:
+    """The engine the settings describe (no model is loaded until first used)."""
+    return Engine(
+        settings.models_path,
+        EngineOptions(
+            device=settings.translate_device,
+            compute_type=settings.translate_compute_type,
+            inter_threads=settings.translate_inter_threads,
+            intra_threads=settings.translate_intra_threads,
+        ),
+        DecodeOptions(
+            max_batch_tokens=settings.translate_max_batch_tokens,
+            beam_size=settings.translate_beam_size,
+            max_decoding_length=settings.translate_max_decoding_length,
+            max_sentence_tokens=settings.translate_max_sentence_tokens,
+        ),
+        pivot=settings.translate_pivot,
+    )
+
+
+def pending_store(settings: TranslateSettings) -> PendingStore:
+    """The store of stories waiting for a model, under the data dir."""
+    return PendingStore(settings.data_dir / "translate" / "pending.sqlite3")
+
+
+@dataclass
+class TranslateService:
+    """Every part of a running translate service, for `main()` and for tests."""
+
+    app: FastAPI
+    engine: Engine
+    translator: StoryTranslator
+    store: PendingStore
+    producer: Producer
+    consumer: Consumer
+    retranslator: Retranslator
+
+
+def build(
+    settings: TranslateSettings,
+    *,
+    stories_topic: str | None = None,
+    renditions_topic: str | None = None,
+    deadletter_topic: str | None = None,
+) -> TranslateService:
+    """Build the service from settings; topics default to the contract's."""
+    contract = load_contract()
+    engine = make_engine(settings)
+    translator = StoryTranslator(engine, settings.targets)
+    store = pending_store(settings)
+    producer = Producer.from_settings(settings)
+    publish = publisher(producer, renditions_topic or contract.renditions.name)
+    handler = StoryHandler(translator, store, publish, settings.kafka_max_attempts)
+    consumer = Consumer.from_settings(
+        settings,
+        [stories_topic or contract.stories.name],
+        settings.translate_group_id,
+        handler,
+        producer=producer,
+        dead_letter_topic=deadletter_topic or contract.deadletter.name,
+    )
+    retranslator = Retranslator(
+        engine, translator, store, publish, interval=settings.translate_rescan_seconds
+    )
+    check = BrokerCheck(settings)
+    app = create_app(
+        "translate",
+        checks={"broker": check},
+        workers=[consumer, retranslator],
+        on_shutdown=[check.close, producer.close, store.close],
+    )
+    app.include_router(
+        router(
+            engine, settings.api_keys, max_chars=settings.translate_max_text_chars, rescan=retranslator.rescan
+        )
+    )
+    return TranslateService(app, engine, translator, store, producer, consumer, retranslator)

@@ -1,0 +1,218 @@
+"""The translation engine: one CTranslate2 model and SentencePiece tokenizer per pair, loaded lazily and kept.
+
+Sentences are tokenized with the package's own SentencePiece model, grouped into length-sorted,
+token-budgeted batches (`translate_batch(batch_type="tokens")`) and decoded back. Identical
+sentences are translated once per call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ctranslate2  # type: ignore[import-untyped]
+import sentencepiece as spm
+from prometheus_client import Counter, Histogram
+
+from .batcher import plan_batches
+from .models import installed_packages
+from .routes import PackageInfo, Pair, Route, plan_route
+
+log = logging.getLogger(__name__)
+
+SENTENCES = Counter("wirewatch_translate_sentences_total", "Sentences translated.", ["pair"])
+CALL_SECONDS = Histogram(
+    "wirewatch_translate_call_seconds", "Time to translate one group of sentences with one model.", ["pair"]
+)
+
+
+class UntranslatableText(ValueError):
+    """The text cannot be translated faithfully (a sentence longer than the model accepts)."""
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How models are loaded: device, quantization, threads."""
+
+    device: str = "cpu"
+    compute_type: str = "int8"
+    inter_threads: int = 1
+    intra_threads: int = 0
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """How sentences are batched and decoded; Argos's own defaults for beam and length penalty."""
+
+    max_batch_tokens: int = 1024
+    beam_size: int = 4
+    length_penalty: float = 0.2
+    max_decoding_length: int = 256
+    min_decoding_length: int = 1  # a sentence never vanishes from a rendition
+    max_sentence_tokens: int = 1024
+
+
+def resolve_device(device: str) -> str:
+    """Turn `auto` into `cuda` when CTranslate2 sees a GPU, else `cpu`."""
+    if device != "auto":
+        return device
+    return "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+
+
+class LoadedModel:
+    """A package's CTranslate2 translator and SentencePiece tokenizer."""
+
+    def __init__(self, info: PackageInfo, options: EngineOptions) -> None:
+        self.info = info
+        device = resolve_device(options.device)
+        compute_type = options.compute_type
+        if device == "cuda" and compute_type == "int8":
+            compute_type = "int8_float16"
+        self.translator: Any = ctranslate2.Translator(
+            str(info.path / "model"),
+            device=device,
+            compute_type=compute_type,
+            inter_threads=options.inter_threads,
+            intra_threads=options.intra_threads,
+        )
+        self.tokenizer = spm.SentencePieceProcessor(model_file=str(info.path / "sentencepiece.model"))
+
+    def encode(self, sentences: Sequence[str]) -> list[list[str]]:
+        """Tokenize sentences into pieces."""
+        return [list(p) for p in self.tokenizer.encode(list(sentences), out_type=str)]
+
+    def decode(self, pieces: Sequence[str]) -> str:
+        """Detokenize pieces, dropping the package's target prefix."""
+        if self.info.target_prefix and pieces and pieces[0] == self.info.target_prefix:
+            pieces = pieces[1:]
+        return str(self.tokenizer.decode_pieces(list(pieces))).strip()
+
+    def submit(self, batch: list[list[str]], options: DecodeOptions) -> list[Any]:
+        """Queue one batch on the model's workers; with inter_threads > 1 batches run in parallel."""
+        return self._translate_batch(batch, options, asynchronous=True)
+
+    def translate_tokens(self, batch: list[list[str]], options: DecodeOptions) -> list[list[str]]:
+        """Translate one batch of tokenized sentences; returns the best hypothesis of each."""
+        return [list(r.hypotheses[0]) for r in self._translate_batch(batch, options, asynchronous=False)]
+
+    def _translate_batch(
+        self, batch: list[list[str]], options: DecodeOptions, *, asynchronous: bool
+    ) -> list[Any]:
+        prefix = [[self.info.target_prefix] for _ in batch] if self.info.target_prefix else None
+        results = self.translator.translate_batch(
+            batch,
+            target_prefix=prefix,
+            max_batch_size=options.max_batch_tokens,
+            batch_type="tokens",
+            beam_size=options.beam_size,
+            num_hypotheses=1,
+            length_penalty=options.length_penalty,
+            max_decoding_length=options.max_decoding_length,
+            min_decoding_length=options.min_decoding_length,
+            max_input_length=0,  # lengths are checked before, never silently truncated
+            replace_unknowns=True,
+            asynchronous=asynchronous,
+        )
+        return list(results)
+
+
+def translate_sentences(
+    model: LoadedModel, sentences: Sequence[str], options: DecodeOptions
+) -> tuple[list[str], list[int]]:
+    """Translate sentences through one model in token-budgeted batches; return texts and source lengths."""
+    unique = list(dict.fromkeys(sentences))
+    tokens = model.encode(unique)
+    for sentence, pieces in zip(unique, tokens, strict=True):
+        if len(pieces) > options.max_sentence_tokens:
+            msg = (
+                f"a sentence of {len(pieces)} tokens exceeds the limit of {options.max_sentence_tokens} "
+                f"({model.info.name}): {sentence[:80]!r}..."
+            )
+            raise UntranslatableText(msg)
+    out: list[str] = [""] * len(unique)
+    pair = f"{model.info.from_code}-{model.info.to_code}"
+    started = time.perf_counter()
+    batches = plan_batches([len(t) for t in tokens], options.max_batch_tokens)
+    pending = [(batch, model.submit([tokens[i] for i in batch], options)) for batch in batches]
+    for batch, futures in pending:
+        for index, future in zip(batch, futures, strict=True):
+            out[index] = model.decode(future.result().hypotheses[0])
+    CALL_SECONDS.labels(pair).observe(time.perf_counter() - started)
+    SENTENCES.labels(pair).inc(len(sentences))
+    by_sentence = dict(zip(unique, out, strict=True))
+    lengths = dict(zip(unique, (len(t) for t in tokens), strict=True))
+    return [by_sentence[s] for s in sentences], [lengths[s] for s in sentences]
+
+
+class Engine:
+    """Installed packages, routes between languages, and the loaded models of this process."""
+
+    def __init__(
+        self,
+        models_dir: Path,
+        options: EngineOptions = EngineOptions(),
+        decode: DecodeOptions = DecodeOptions(),
+        pivot: str = "en",
+        scan: Callable[[Path], dict[Pair, PackageInfo]] = installed_packages,
+    ) -> None:
+        self.models_dir = models_dir
+        self.options = options
+        self.decode = decode
+        self.pivot = pivot
+        self._scan = scan
+        self._lock = threading.Lock()
+        self._packages: dict[Pair, PackageInfo] | None = None
+        self._models: dict[Path, LoadedModel] = {}
+
+    def packages(self) -> dict[Pair, PackageInfo]:
+        """Installed packages by pair (scanned once, then on `refresh`)."""
+        with self._lock:
+            if self._packages is None:
+                self._packages = self._scan(self.models_dir)
+            return dict(self._packages)
+
+    def refresh(self) -> dict[Pair, PackageInfo]:
+        """Re-read the models directory, e.g. after an install; loaded models of removed packages are dropped."""
+        found = self._scan(self.models_dir)
+        with self._lock:
+            self._packages = found
+            live = {info.path for info in found.values()}
+            for path in [p for p in self._models if p not in live]:
+                del self._models[path]
+        return dict(found)
+
+    def route(self, source: str, target: str) -> Route | None:
+        """Packages from source to target, direct or through the pivot; None when a pair is missing."""
+        return plan_route(self.packages(), source, target, self.pivot)
+
+    def model(self, info: PackageInfo) -> LoadedModel:
+        """The loaded model of a package, loading it on first use."""
+        with self._lock:
+            loaded = self._models.get(info.path)
+            if loaded is None:
+                started = time.perf_counter()
+                loaded = LoadedModel(info, self.options)
+                self._models[info.path] = loaded
+                log.info(
+                    "model loaded",
+                    extra={
+                        "package": info.name,
+                        "version": info.version,
+                        "seconds": round(time.perf_counter() - started, 3),
+                    },
+                )
+            return loaded
+
+    def loaded(self) -> list[PackageInfo]:
+        """Packages whose models this process holds."""
+        with self._lock:
+            return [m.info for m in self._models.values()]
+
+    def translate(self, info: PackageInfo, sentences: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Translate sentences with one package; see `translate_sentences`."""
+        return translate_sentences(self.model(info), sentences, self.decode)

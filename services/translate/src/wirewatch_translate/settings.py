@@ -1,0 +1,79 @@
+"""Settings of the translate service: the shared ones plus WIREWATCH_TRANSLATE_*."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field
+from pydantic_settings import NoDecode
+
+from wirewatch_common.settings import Settings
+from wirewatch_common.story import normalize_language, primary_language
+
+
+def parse_languages(value: Any) -> Any:
+    """Normalise a comma-separated list of language codes ('ar, TR') to primary subtags ('ar,tr')."""
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    if isinstance(value, str):
+        codes = [primary_language(normalize_language(p)) for p in value.split(",") if p.strip()]
+        return ",".join(dict.fromkeys(codes))
+    return value
+
+
+Languages = Annotated[str, NoDecode, BeforeValidator(parse_languages)]
+
+
+class TranslateSettings(Settings):
+    """Settings of the translate service; every field is one WIREWATCH_ variable."""
+
+    translate_targets: Languages = Field(
+        default="ar,tr", description="Target languages of the renditions, comma-separated."
+    )
+    translate_pivot: str = Field(
+        default="en", description="Language to pivot through when no direct package exists (fr→en→ar)."
+    )
+    translate_package_index: str = Field(
+        default="https://raw.githubusercontent.com/argosopentech/argospm-index/main/",
+        description="Folder URL of the Argos package index (index.json) that `install LANG...` reads.",
+    )
+    translate_device: Literal["cpu", "cuda", "auto"] = Field(
+        default="cpu", description="CTranslate2 device; auto uses CUDA when a GPU is visible."
+    )
+    translate_compute_type: str = Field(
+        default="int8", description="CTranslate2 compute type (int8 on CPU; int8_float16 is used on CUDA)."
+    )
+    translate_inter_threads: int = Field(
+        default=1, ge=1, description="CTranslate2 batches run in parallel per model."
+    )
+    translate_intra_threads: int = Field(
+        default=0, ge=0, description="CTranslate2 threads per batch; 0 lets it use every core."
+    )
+    translate_max_batch_tokens: int = Field(
+        default=1024, ge=16, description="Token budget of one translate_batch call (padded source tokens)."
+    )
+    translate_beam_size: int = Field(default=4, ge=1, description="Beam size (Argos's default is 4).")
+    translate_max_decoding_length: int = Field(
+        default=256, ge=1, description="Most target tokens generated per sentence."
+    )
+    translate_max_sentence_tokens: int = Field(
+        default=1024,
+        ge=8,
+        description="A sentence with more source tokens fails its story instead of being silently cut.",
+    )
+    translate_max_text_chars: int = Field(
+        default=20_000, ge=1, description="Longest text POST /v1/translate accepts."
+    )
+    translate_rescan_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the models dir is re-read; stories left unavailable are then re-translated.",
+    )
+    translate_group_id: str = Field(
+        default="wirewatch-translate", description="Consumer group of the worker."
+    )
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The target languages as a tuple of primary subtags."""
+        return tuple(t for t in self.translate_targets.split(",") if t)

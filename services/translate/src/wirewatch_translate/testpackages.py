@@ -1,0 +1,121 @@
+"""Build tiny but real Argos packages offline: TEST PACKAGES THAT PRODUCE MEANINGLESS TEXT.
+
+Each package is a zipped `.argosmodel` with `metadata.json`, a SentencePiece model trained on the
+sample text written for wirewatch, and a random-weight CTranslate2 Transformer. Every loading and
+translation path is real; the output is nonsense in the target language's script.
+
+    python -m wirewatch_translate.testpackages DIR [en-ar en-tr ar-en tr-en]
+
+writes `translate-<from>_<to>-test.argosmodel` files into DIR; install them with
+`wirewatch-translate install --from-path DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import sentencepiece as spm
+
+from .randommodel import TINY_SHAPE, build_random_model
+from .sampletext import SAMPLE_TEXT
+
+TEST_PAIRS: tuple[tuple[str, str], ...] = (("en", "ar"), ("en", "tr"), ("ar", "en"), ("tr", "en"))
+TEST_VERSION = "0.0.1-test"
+TEST_LABEL = "TEST PACKAGE: random weights, produces meaningless text. Never use for real translation."
+LANGUAGE_NAMES = {"en": "English", "ar": "Arabic", "tr": "Turkish"}
+_EOS_BIAS = 1.5  # makes the random decoder stop after a handful of pieces instead of running to the limit
+_OUTSIDE_TARGET_BIAS = -50.0  # pieces never seen in the target sample text are never emitted
+
+
+def package_name(from_code: str, to_code: str) -> str:
+    """Return Argos's own name for a pair's package, e.g. `translate-en_ar`."""
+    return f"translate-{from_code}_{to_code}"
+
+
+def _train_tokenizer(from_code: str, to_code: str) -> spm.SentencePieceProcessor:
+    lines = [line for code in (from_code, to_code) for line in SAMPLE_TEXT[code].strip().splitlines()]
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(
+        sentence_iterator=iter(lines),
+        model_writer=model,
+        vocab_size=400,
+        hard_vocab_limit=False,
+        character_coverage=1.0,
+        model_type="unigram",
+        minloglevel=2,
+    )
+    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+
+
+def build_test_package(output_dir: Path, from_code: str, to_code: str, seed: int = 0) -> Path:
+    """Write one `.argosmodel` test package for a pair and return its path."""
+    tokenizer = _train_tokenizer(from_code, to_code)
+    vocab = [tokenizer.id_to_piece(i) for i in range(tokenizer.get_piece_size())]
+    target_pieces = {
+        piece
+        for line in SAMPLE_TEXT[to_code].strip().splitlines()
+        for piece in tokenizer.encode(line, out_type=str)
+    }
+    bias = np.array([0.0 if p in target_pieces else _OUTSIDE_TARGET_BIAS for p in vocab], dtype=np.float32)
+    bias[tokenizer.eos_id()] = _EOS_BIAS
+    name = package_name(from_code, to_code)
+    top = f"{name}-test"
+    metadata = {
+        "package_version": TEST_VERSION,
+        "argos_version": "1.9.0",
+        "from_code": from_code,
+        "from_name": LANGUAGE_NAMES.get(from_code, from_code),
+        "to_code": to_code,
+        "to_name": LANGUAGE_NAMES.get(to_code, to_code),
+        "type": "translate",
+        "description": TEST_LABEL,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    archive = output_dir / f"{top}.argosmodel"
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(tmp) / "model"
+        build_random_model(
+            model_dir, vocab, vocab, shape=TINY_SHAPE, seed=seed, quantization="int8", output_bias=bias
+        )
+        with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f"{top}/metadata.json", json.dumps(metadata, indent=2))
+            zf.writestr(f"{top}/README.md", f"# {name} {TEST_VERSION}\n\n{TEST_LABEL}\n")
+            zf.writestr(f"{top}/sentencepiece.model", tokenizer.serialized_model_proto())
+            for path in sorted(model_dir.iterdir()):
+                zf.write(path, f"{top}/model/{path.name}")
+    return archive
+
+
+def build_test_packages(output_dir: Path, pairs: Sequence[tuple[str, str]] = TEST_PAIRS) -> list[Path]:
+    """Write test packages for every pair (seeded, so builds are reproducible)."""
+    return [build_test_package(output_dir, src, tgt, seed=i) for i, (src, tgt) in enumerate(pairs)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Command line: build test packages into a folder."""
+    parser = argparse.ArgumentParser(
+        prog="python -m wirewatch_translate.testpackages",
+        description="Build tiny Argos TEST packages (random weights, meaningless output) for demos and tests.",
+    )
+    parser.add_argument("output_dir", type=Path)
+    parser.add_argument("pairs", nargs="*", default=[f"{s}-{t}" for s, t in TEST_PAIRS], help="e.g. en-ar")
+    args = parser.parse_args(argv)
+    pairs = []
+    for pair in args.pairs:
+        src, _, tgt = pair.partition("-")
+        if src not in SAMPLE_TEXT or tgt not in SAMPLE_TEXT:
+            parser.error(f"pair {pair!r}: test packages exist for {', '.join(sorted(SAMPLE_TEXT))} only")
+        pairs.append((src, tgt))
+    for path in build_test_packages(args.output_dir, pairs):
+        print(f"{path}  ({TEST_LABEL})")  # noqa: T201 - command-line output
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Stories in, renditions out: one per target language, with provenance, batched across stories.
+
+Every sentence of every story that needs the same package is translated in one engine call, so
+batches fill across paragraphs and stories. Pairs without a package pivot through English; a
+missing pair yields an `unavailable` rendition instead of an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from prometheus_client import Counter
+
+from wirewatch_common.story import RenditionStatus, Story, Translation, primary_language
+
+from .routes import PackageInfo, Route
+from .segment import split_sentences
+
+log = logging.getLogger(__name__)
+
+RENDITIONS = Counter("wirewatch_renditions_total", "Renditions produced.", ["target", "status"])
+UNAVAILABLE = Counter(
+    "wirewatch_renditions_unavailable_total",
+    "Renditions without a model for their pair.",
+    ["source", "target"],
+)
+ENGINE = "argos-translate"
+
+
+class Translates(Protocol):
+    """What the story translator needs from an engine (the real one, or a test's)."""
+
+    def route(self, source: str, target: str) -> Route | None:
+        """Packages from source to target, or None."""
+        ...
+
+    def translate(self, info: PackageInfo, sentences: Sequence[str]) -> tuple[list[str], list[int]]:
+        """Translated sentences and their source token counts."""
+        ...
+
+
+@dataclass
+class _Job:
+    """One story into one target language, hop by hop."""
+
+    story: Story
+    target: str
+    route: Route
+    texts: list[list[str]]  # headline, summary, then each paragraph -> its sentences
+    seconds: float = 0.0
+    shape: list[int] = field(default_factory=list)
+
+
+def _texts(story: Story) -> list[list[str]]:
+    """Split a story's headline, summary and paragraphs into sentence lists, one list per paragraph."""
+    lang = primary_language(story.language)
+    units = [story.headline, story.summary or "", *story.body]
+    return [split_sentences(unit, lang) for unit in units]
+
+
+def targets_for(story: Story, targets: Sequence[str]) -> list[str]:
+    """Target languages a story needs: never its own language (its original serves)."""
+    own = primary_language(story.language)
+    return [t for t in dict.fromkeys(primary_language(t) for t in targets) if t != own]
+
+
+def _rendition(story: Story, target: str, status: RenditionStatus, *, when: datetime, **extra: Any) -> Story:
+    fields = story.model_dump(exclude={"translation", "language_detected", "language"})
+    provenance = Translation(
+        of_id=story.id,
+        of_version=story.version,
+        source_language=primary_language(story.language),
+        target_language=target,
+        status=status,
+        engine=ENGINE,
+        translated_at=when,
+        **{k: v for k, v in extra.items() if k in Translation.model_fields},
+    )
+    texts = {k: v for k, v in extra.items() if k in ("headline", "summary", "body")}
+    if status is not RenditionStatus.TRANSLATED:
+        texts = {"headline": "", "summary": None, "body": []}
+    return Story.model_validate({**fields, **texts, "language": target, "translation": provenance})
+
+
+class StoryTranslator:
+    """Turn batches of stories into renditions through an engine."""
+
+    def __init__(
+        self,
+        engine: Translates,
+        targets: Sequence[str],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
+    ) -> None:
+        self.engine = engine
+        self.targets = list(targets)
+        self._clock = clock
+        self._reported_missing: set[tuple[str, str]] = set()
+
+    def unavailable(self, story: Story, target: str, reason: str) -> Story:
+        """An `unavailable` rendition, counted; logged once per pair until that pair is installed."""
+        source = primary_language(story.language)
+        UNAVAILABLE.labels(source, target).inc()
+        RENDITIONS.labels(target, RenditionStatus.UNAVAILABLE.value).inc()
+        if (source, target) not in self._reported_missing:
+            self._reported_missing.add((source, target))
+            log.warning(
+                "no model for language pair; renditions are marked unavailable until one is installed",
+                extra={"source": source, "target": target, "reason": reason},
+            )
+        return _rendition(story, target, RenditionStatus.UNAVAILABLE, when=self._clock(), error=reason)
+
+    def failed(self, story: Story, target: str, error: str) -> Story:
+        """A `failed` rendition carrying the engine's error."""
+        RENDITIONS.labels(target, RenditionStatus.FAILED.value).inc()
+        return _rendition(story, target, RenditionStatus.FAILED, when=self._clock(), error=error[:2000])
+
+    def forget_missing(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Log a pair again if it goes missing after it was installed."""
+        self._reported_missing.difference_update(pairs)
+
+    def translate(self, stories: Sequence[Story], targets: Sequence[str] | None = None) -> list[Story]:
+        """Return renditions for every story and target; raises if the engine fails (the caller retries)."""
+        jobs: list[_Job] = []
+        out: list[Story] = []
+        for story in stories:
+            source = primary_language(story.language)
+            for target in targets_for(story, self.targets if targets is None else targets):
+                route = self.engine.route(source, target)
+                if route is None:
+                    out.append(self.unavailable(story, target, f"no model installed for {source}→{target}"))
+                    continue
+                jobs.append(_Job(story, target, route, _texts(story)))
+        hops = max((len(j.route) for j in jobs), default=0)
+        for hop in range(hops):
+            self._run_hop(hop, [j for j in jobs if len(j.route) > hop])
+        when = self._clock()
+        for job in jobs:
+            out.append(self._finish(job, when))
+        return out
+
+    def _run_hop(self, hop: int, jobs: list[_Job]) -> None:
+        by_package: dict[PackageInfo, list[_Job]] = {}
+        for job in jobs:
+            by_package.setdefault(job.route[hop], []).append(job)
+        for info, group in by_package.items():
+            flat = [s for job in group for unit in job.texts for s in unit]
+            started = time.perf_counter()
+            translated, lengths = self.engine.translate(info, flat)
+            elapsed = time.perf_counter() - started
+            total_tokens = max(1, sum(lengths))
+            position = 0
+            for job in group:
+                count = sum(len(unit) for unit in job.texts)
+                share = sum(lengths[position : position + count]) / total_tokens
+                job.seconds += elapsed * share
+                rest = iter(translated[position : position + count])
+                job.texts = [[next(rest) for _ in unit] for unit in job.texts]
+                position += count
+
+    def _finish(self, job: _Job, when: datetime) -> Story:
+        joined = [" ".join(filter(None, unit)) for unit in (job.texts[0], job.texts[1])]
+        body = [" ".join(filter(None, unit)) for unit in job.texts[2:]]
+        headline = joined[0] or (body[0] if body else "")
+        RENDITIONS.labels(job.target, RenditionStatus.TRANSLATED.value).inc()
+        return _rendition(
+            job.story,
+            job.target,
+            RenditionStatus.TRANSLATED,
+            when=when,
+            headline=headline,
+            summary=joined[1] or None,
+            body=body,
+            package=" + ".join(info.name for info in job.route),
+            package_version=" + ".join(info.version for info in job.route),
+            pivot=[info.to_code for info in job.route[:-1]],
+            duration_ms=round(job.seconds * 1000, 3),
+        )

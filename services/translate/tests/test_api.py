@@ -1,0 +1,97 @@
+"""POST /v1/translate through FastAPI's TestClient with the real engine and test packages."""
+
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from wirewatch_common.settings import parse_api_keys
+from wirewatch_translate.app import router
+from wirewatch_translate.engine import Engine
+
+pytestmark = pytest.mark.integration
+
+READER = "reader-key-0123456789"
+WRITER = "writer-key-0123456789"
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+
+def _client(models_dir, keys="", max_chars=2000):
+    app = FastAPI()
+    calls = []
+    app.include_router(
+        router(
+            Engine(models_dir),
+            parse_api_keys(keys),
+            max_chars=max_chars,
+            rescan=lambda: calls.append(1) or {"ok": 1},
+        )
+    )
+    return TestClient(app), calls
+
+
+def test_translate_open_without_keys_keeps_paragraphs_and_provenance(models_dir):
+    client, _ = _client(models_dir)
+    response = client.post(
+        "/v1/translate",
+        json={
+            "text": "Talks resume on Friday. Prices rose.\n\nDr. Smith agreed.",
+            "source": "en",
+            "target": "ar",
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert ARABIC.search(body["text"]) and body["text"].count("\n") == 1
+    assert body["package"] == "translate-en_ar" and body["package_version"] == "0.0.1-test"
+    assert (body["source"], body["target"], body["pivot"]) == ("en", "ar", [])
+
+
+def test_source_is_guessed_and_pairs_pivot(models_dir):
+    client, _ = _client(models_dir)
+    body = client.post(
+        "/v1/translate", json={"text": "قالت الهيئة إن الصادرات ستستأنف.", "target": "tr"}
+    ).json()
+    assert body["source"] == "ar" and body["pivot"] == ["en"]
+    same = client.post("/v1/translate", json={"text": "Hello.", "source": "en", "target": "en-GB"}).json()
+    assert same["text"] == "Hello." and same["package"] is None
+
+
+def test_clear_4xx_for_unknown_languages_and_long_text(models_dir):
+    client, _ = _client(models_dir, max_chars=100)
+    bad_tag = client.post("/v1/translate", json={"text": "Hi.", "source": "en", "target": "not a language"})
+    assert bad_tag.status_code == 422 and "BCP 47" in bad_tag.json()["detail"]
+    no_model = client.post("/v1/translate", json={"text": "Bonjour.", "source": "fr", "target": "ar"})
+    assert no_model.status_code == 422 and "no model for fr→ar" in no_model.json()["detail"]
+    assert "en→ar" in no_model.json()["detail"], "the error names what is installed"
+    too_long = client.post("/v1/translate", json={"text": "x" * 101, "source": "en", "target": "ar"})
+    assert too_long.status_code == 413 and "limit is 100" in too_long.json()["detail"]
+    missing = client.post("/v1/translate", json={"text": "Hi."})
+    assert missing.status_code == 422
+
+
+def test_api_keys_are_checked_by_role(models_dir):
+    client, calls = _client(models_dir, keys=f"reader:{READER},writer:{WRITER}")
+    payload = {"text": "Hi.", "source": "en", "target": "tr"}
+    assert client.post("/v1/translate", json=payload).status_code == 401
+    assert (
+        client.post("/v1/translate", json=payload, headers={"X-API-Key": "wrong-key-0123456789"}).status_code
+        == 401
+    )
+    assert client.post("/v1/translate", json=payload, headers={"X-API-Key": READER}).status_code == 200
+    assert (
+        client.post("/v1/translate", json=payload, headers={"Authorization": f"Bearer {WRITER}"}).status_code
+        == 200
+    )
+    assert client.post("/v1/retranslate", headers={"X-API-Key": READER}).status_code == 403
+    assert calls == []
+    assert client.post("/v1/retranslate", headers={"X-API-Key": WRITER}).json() == {"ok": 1}
+    models = client.get("/v1/models", headers={"X-API-Key": READER}).json()
+    assert {(p["source"], p["target"]) for p in models["packages"]} == {
+        ("en", "ar"),
+        ("en", "tr"),
+        ("ar", "en"),
+        ("tr", "en"),
+    }
+    assert [p["loaded"] for p in models["packages"] if p["target"] == "tr" and p["source"] == "en"] == [True]

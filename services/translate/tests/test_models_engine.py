@@ -1,0 +1,202 @@
+"""Real Argos test packages (meaningless output) through the real install, CTranslate2 and SentencePiece."""
+
+import json
+import re
+import zipfile
+from datetime import UTC, datetime
+
+import pytest
+
+from wirewatch_common.story import RenditionStatus, Story
+from wirewatch_translate.cli import main as cli_main
+from wirewatch_translate.engine import DecodeOptions, Engine, UntranslatableText
+from wirewatch_translate.models import ModelError, install_from_index, install_from_path, installed_packages
+from wirewatch_translate.testpackages import TEST_LABEL, TEST_VERSION
+from wirewatch_translate.translator import StoryTranslator
+
+pytestmark = pytest.mark.integration
+
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+LATIN = re.compile(r"[A-Za-zçğıöşüÇĞİÖŞÜ]")
+WHEN = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+
+
+def _story(**fields):
+    base = {
+        "id": "ww-1",
+        "uri": "urn:test:1",
+        "version": 1,
+        "firstcreated": WHEN,
+        "versioncreated": WHEN,
+        "language": "en",
+        "headline": "Port strike halts grain exports",
+        "body": [
+            "Dockworkers walked out on Tuesday. Dr. Smith said talks resume.",
+            "Prices rose 3.5 percent.",
+        ],
+    }
+    return Story.model_validate(base | fields)
+
+
+def test_test_packages_are_labelled_real_argos_archives(test_archives):
+    archive = test_archives[("en", "ar")]
+    with zipfile.ZipFile(archive) as zf:
+        names = zf.namelist()
+        meta = json.loads(zf.read("translate-en_ar-test/metadata.json"))
+        readme = zf.read("translate-en_ar-test/README.md").decode()
+    assert {"translate-en_ar-test/sentencepiece.model", "translate-en_ar-test/model/model.bin"} <= set(names)
+    assert meta["from_code"] == "en" and meta["to_code"] == "ar" and meta["package_version"] == TEST_VERSION
+    assert TEST_LABEL in readme and meta["description"] == TEST_LABEL
+
+
+def test_install_from_folder_lists_pairs_and_touches_no_home(test_archives, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    models = tmp_path / "models"
+    installed = install_from_path(models, test_archives[("en", "ar")].parent)
+    assert sorted(i.pair for i in installed) == [("ar", "en"), ("en", "ar"), ("en", "tr"), ("tr", "en")]
+    assert set(installed_packages(models)) == {i.pair for i in installed}
+    assert all(i.version == TEST_VERSION and i.name.startswith("translate-") for i in installed)
+    assert not home.exists(), "argostranslate must not write under the home directory"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelError, match=r"no \.argosmodel"):
+        install_from_path(models, tmp_path / "empty")
+
+
+def test_install_rejects_what_is_not_a_package(tmp_path):
+    bogus = tmp_path / "bogus.argosmodel"
+    bogus.write_text("not a zip")
+    with pytest.raises(ModelError, match="not a zip"):
+        install_from_path(tmp_path / "models", bogus)
+    with pytest.raises(ModelError, match="does not exist"):
+        install_from_path(tmp_path / "models", tmp_path / "missing.argosmodel")
+
+
+def test_cli_list_and_install(test_archives, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("WIREWATCH_MODEL_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("WIREWATCH_DATA_DIR", str(tmp_path / "data"))
+    assert cli_main(["list"]) == 0
+    assert "no translation packages" in capsys.readouterr().out
+    assert cli_main(["install", "--from-path", str(test_archives[("tr", "en")])]) == 0
+    assert cli_main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "tr→en\ttranslate-tr_en\t0.0.1-test" in out
+    assert cli_main(["install", "--from-path", str(tmp_path / "nothing")]) == 2
+
+
+def test_engine_translates_into_the_target_script_and_pivots(models_dir):
+    engine = Engine(models_dir)
+    translator = StoryTranslator(engine, ["ar", "tr"], clock=lambda: WHEN)
+    renditions = {
+        (r.id, r.language): r
+        for r in translator.translate(
+            [
+                _story(),
+                _story(
+                    id="ww-2",
+                    language="ar",
+                    headline="إضراب في الميناء",
+                    body=["قالت الهيئة إن الصادرات ستستأنف. وتستأنف المحادثات."],
+                ),
+            ]
+        )
+    }
+    assert set(renditions) == {("ww-1", "ar"), ("ww-1", "tr"), ("ww-2", "tr")}, (
+        "no ar rendition of an ar story"
+    )
+    ar = renditions[("ww-1", "ar")]
+    assert ARABIC.search(ar.headline) and not LATIN.search(ar.headline + " ".join(ar.body))
+    assert len(ar.body) == 2, "paragraph structure preserved"
+    tr = renditions[("ww-1", "tr")]
+    assert LATIN.search(tr.headline) and not ARABIC.search(tr.headline)
+    t = tr.translation
+    assert t.status is RenditionStatus.TRANSLATED and t.engine == "argos-translate"
+    assert (t.source_language, t.target_language, t.package, t.package_version) == (
+        "en",
+        "tr",
+        "translate-en_tr",
+        TEST_VERSION,
+    )
+    assert t.of_id == "ww-1" and t.of_version == 1 and t.duration_ms is not None and t.translated_at == WHEN
+    pivoted = renditions[("ww-2", "tr")].translation
+    assert pivoted.pivot == ["en"] and pivoted.package == "translate-ar_en + translate-en_tr"
+    assert {i.pair for i in engine.loaded()} == {("en", "ar"), ("en", "tr"), ("ar", "en")}, "loaded lazily"
+
+
+def test_missing_pair_is_unavailable_and_found_after_refresh(install):
+    models = install(("en", "ar"))
+    engine = Engine(models)
+    translator = StoryTranslator(engine, ["ar", "tr"], clock=lambda: WHEN)
+    statuses = {r.language: r.translation.status for r in translator.translate([_story()])}
+    assert statuses == {"ar": RenditionStatus.TRANSLATED, "tr": RenditionStatus.UNAVAILABLE}
+    install(("en", "tr"), models_dir=models)
+    assert engine.route("en", "tr") is None, "the scan is cached until refresh"
+    engine.refresh()
+    assert engine.route("en", "tr") is not None
+
+
+def test_a_sentence_over_the_token_limit_raises_instead_of_being_cut(models_dir):
+    engine = Engine(models_dir, decode=DecodeOptions(max_sentence_tokens=40))
+    info = engine.route("en", "ar")[0]
+    with pytest.raises(UntranslatableText, match="exceeds the limit of 40"):
+        engine.translate(info, ["Fine.", "word " * 200])
+
+
+def test_identical_sentences_translate_once_and_batches_match_single_calls(models_dir):
+    engine = Engine(models_dir, decode=DecodeOptions(max_batch_tokens=64))
+    info = engine.route("en", "ar")[0]
+    sentences = [
+        "Talks resume on Friday.",
+        "Prices rose 3.5 percent in early trading.",
+        "Talks resume on Friday.",
+    ]
+    batched, lengths = engine.translate(info, sentences)
+    assert batched[0] == batched[2] and lengths[0] == lengths[2]
+    singles = [engine.translate(info, [s])[0][0] for s in sentences]
+    assert batched == singles
+
+
+def test_install_by_language_from_an_index_over_http_and_offline_error(test_archives, tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    folder = test_archives[("en", "ar")].parent
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    )
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    index = [
+        {
+            "type": "translate",
+            "from_code": src,
+            "to_code": tgt,
+            "package_version": TEST_VERSION,
+            "links": [f"{base}/{path.name}"],
+        }
+        for (src, tgt), path in test_archives.items()
+    ]
+    (folder / "index.json").write_text(json.dumps(index))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        installed = install_from_index(tmp_path / "models", ["tr"], index_url=base)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+    assert sorted(i.pair for i in installed) == [("en", "tr"), ("tr", "en")], "the pair and its reverse"
+    assert set(installed_packages(tmp_path / "models")) == {("en", "tr"), ("tr", "en")}
+    with pytest.raises(ModelError, match="could not be downloaded"):
+        install_from_index(tmp_path / "models", ["tr"], index_url=base)  # server gone: offline
+
+
+def test_parallel_batches_give_the_same_text(models_dir):
+    from wirewatch_translate.engine import EngineOptions
+
+    sentences = [f"Talks resume on day {i}. Prices rose {i}.5 percent." for i in range(12)]
+    decode = DecodeOptions(max_batch_tokens=48)
+    serial = Engine(models_dir, decode=decode)
+    parallel = Engine(models_dir, EngineOptions(inter_threads=2, intra_threads=1), decode)
+    info = serial.route("en", "tr")[0]
+    assert serial.translate(info, sentences) == parallel.translate(info, sentences)

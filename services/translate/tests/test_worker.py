@@ -1,0 +1,204 @@
+"""The consumer against a real tansu broker and the tiny TEST packages (meaningless output)."""
+
+import logging
+import re
+import threading
+import time
+import uuid
+
+import pytest
+from prometheus_client import REGISTRY
+
+from wirewatch_common.bus import Consumer, Message, Producer
+from wirewatch_common.story import RenditionStatus, Story
+from wirewatch_translate.bootstrap import build
+from wirewatch_translate.models import install_from_path
+from wirewatch_translate.settings import TranslateSettings
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+DEADLINE = 60.0
+ARABIC = re.compile(r"[\u0600-\u06FF]")
+
+
+def _settings(broker, tmp_path, **extra):
+    return TranslateSettings(
+        _env_file=None,
+        kafka_bootstrap_servers=broker.bootstrap_servers,
+        data_dir=tmp_path / "data",
+        model_dir=tmp_path / "models",
+        log_format="text",
+        kafka_max_attempts=2,
+        translate_group_id=f"translate-{uuid.uuid4().hex[:8]}",
+        translate_rescan_seconds=3600,
+        **extra,
+    )
+
+
+class Collector:
+    """Read a topic from the beginning in a background thread."""
+
+    def __init__(self, broker, topic, producer):
+        self.messages: list[Message] = []
+        settings = TranslateSettings(_env_file=None, kafka_bootstrap_servers=broker.bootstrap_servers)
+        self.consumer = Consumer.from_settings(
+            settings,
+            [topic],
+            f"collect-{uuid.uuid4().hex[:8]}",
+            self.messages.extend,
+            producer=producer,
+            dead_letter_topic="unused",
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.consumer.run, args=(self.stop,), daemon=True)
+        self.thread.start()
+
+    def wait(self, done, what):
+        deadline = time.monotonic() + DEADLINE
+        while not done(self.messages):
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {len(self.messages)} seen"
+            time.sleep(0.2)
+
+    def close(self):
+        self.stop.set()
+        self.thread.join(15)
+
+
+def _renditions(messages):
+    return [Story.from_json(m.value) for m in messages]
+
+
+def _by(renditions, status=None):
+    return {(r.id, r.language): r for r in renditions if status is None or r.translation.status is status}
+
+
+@pytest.fixture
+def topics(new_topic):
+    return {
+        "stories": new_topic(2, "-stories"),
+        "renditions": new_topic(2, "-renditions"),
+        "dlq": new_topic(1, "-dlq"),
+    }
+
+
+def test_renditions_unavailable_then_translated_and_poison_dead_lettered(
+    broker, topics, tmp_path, test_archives, make_story, caplog
+):
+    settings = _settings(broker, tmp_path, translate_max_sentence_tokens=64)
+    install_from_path(settings.models_path, test_archives[("en", "ar")])
+    install_from_path(settings.models_path, test_archives[("ar", "en")])
+    service = build(
+        settings,
+        stories_topic=topics["stories"],
+        renditions_topic=topics["renditions"],
+        deadletter_topic=topics["dlq"],
+    )
+    producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
+    renditions = Collector(broker, topics["renditions"], producer)
+    dead = Collector(broker, topics["dlq"], producer)
+    stop = threading.Event()
+    worker = threading.Thread(target=service.consumer.run, args=(stop,), daemon=True)
+    unavailable_before = (
+        REGISTRY.get_sample_value("wirewatch_renditions_unavailable_total", {"source": "en", "target": "tr"})
+        or 0.0
+    )
+    caplog.set_level(logging.INFO)
+    worker.start()
+    try:
+        english = make_story(id="ww-en-1")
+        english2 = make_story(
+            id="ww-en-2", headline="Central bank holds rates", body=["The U.S. dollar rose."]
+        )
+        arabic = make_story(
+            id="ww-ar-1",
+            language="ar",
+            headline="إضراب في الميناء",
+            body=["قالت الهيئة إن الصادرات ستستأنف."],
+        )
+        producer.publish_stories(topics["stories"], [english, english2, arabic])
+        renditions.wait(lambda ms: len(ms) >= 5, "first renditions")
+        first = _renditions(renditions.messages)
+        assert sorted((r.id, r.language) for r in first) == [
+            ("ww-ar-1", "tr"),
+            ("ww-en-1", "ar"),
+            ("ww-en-1", "tr"),
+            ("ww-en-2", "ar"),
+            ("ww-en-2", "tr"),
+        ], "one rendition per target, and none into the story's own language"
+        ar = _by(first)[("ww-en-1", "ar")]
+        assert ar.translation.status is RenditionStatus.TRANSLATED and ARABIC.search(ar.headline)
+        assert ar.translation.package == "translate-en_ar" and ar.translation.package_version == "0.0.1-test"
+        assert len(ar.body) == 2 and ar.uri == english.uri
+        missing = _by(first, RenditionStatus.UNAVAILABLE)
+        assert set(missing) == {("ww-en-1", "tr"), ("ww-en-2", "tr"), ("ww-ar-1", "tr")}
+        assert "en→tr" in missing[("ww-en-1", "tr")].translation.error
+        lines = [r for r in caplog.records if r.getMessage().startswith("no model for language pair")]
+        assert sorted((r.source, r.target) for r in lines) == [("ar", "tr"), ("en", "tr")], (
+            "one line per pair"
+        )
+        after = REGISTRY.get_sample_value(
+            "wirewatch_renditions_unavailable_total", {"source": "en", "target": "tr"}
+        )
+        assert after - unavailable_before == 2
+        assert service.store.count() == 3
+
+        # install the missing pair, then the documented re-translation (no re-ingest)
+        install_from_path(settings.models_path, test_archives[("en", "tr")])
+        outcome = service.retranslator.rescan()
+        assert outcome["retranslated"] == 3 and outcome["pending"] == 0
+        renditions.wait(lambda ms: len(ms) >= 8, "re-translated renditions")
+        late = _by(_renditions(renditions.messages[5:]))
+        assert set(late) == set(missing)
+        assert all(r.translation.status is RenditionStatus.TRANSLATED for r in late.values())
+        assert late[("ww-ar-1", "tr")].translation.pivot == ["en"]
+        assert not ARABIC.search(late[("ww-en-1", "tr")].headline)
+
+        # a story the translator throws on is retried, gets failed renditions, is dead-lettered; the next passes
+        poison = make_story(id="ww-poison", body=["word " * 300])
+        after_poison = make_story(id="ww-after", headline="Talks resume on Friday")
+        producer.publish_stories(topics["stories"], [poison, after_poison])
+        dead.wait(lambda ms: len(ms) == 1, "the dead letter")
+        letter = dead.messages[0]
+        assert letter.key == "ww-poison" and letter.header("wirewatch-attempts") == "2"
+        assert "exceeds the limit of 64" in letter.header("wirewatch-error")
+        renditions.wait(
+            lambda ms: (
+                {("ww-after", "ar"), ("ww-after", "tr"), ("ww-poison", "ar"), ("ww-poison", "tr")}
+                <= {(r.id, r.language) for r in _renditions(ms)}
+            ),
+            "renditions after the poison story",
+        )
+        final = _by(_renditions(renditions.messages))
+        assert final[("ww-after", "ar")].translation.status is RenditionStatus.TRANSLATED
+        assert final[("ww-after", "tr")].translation.status is RenditionStatus.TRANSLATED
+        assert final[("ww-poison", "ar")].translation.status is RenditionStatus.FAILED
+        assert "UntranslatableText" in final[("ww-poison", "ar")].translation.error
+    finally:
+        stop.set()
+        worker.join(15)
+        renditions.close()
+        dead.close()
+        producer.close()
+        service.producer.close()
+        service.store.close()
+
+
+def test_retranslate_command_wiring(broker, tmp_path, monkeypatch, install, make_story):
+    from wirewatch_common.bus import Admin
+    from wirewatch_common.topics import load_contract
+    from wirewatch_translate.cli import retranslate_now
+    from wirewatch_translate.pending import PendingStore
+
+    admin = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
+    try:
+        admin.provision(load_contract())  # the command publishes on the contract's renditions topic
+    finally:
+        admin.close()
+    settings = _settings(broker, tmp_path)
+    install(("en", "ar"), models_dir=settings.models_path)
+    store = PendingStore(settings.data_dir / "translate" / "pending.sqlite3")
+    store.add(make_story(id="ww-wait-ar"), "ar", "no model installed for en→ar")
+    store.add(make_story(id="ww-wait-tr"), "tr", "no model installed for en→tr")
+    store.close()
+    outcome = retranslate_now(settings)
+    assert outcome == {"retranslated": 1, "pending": 1, "installed": 1}, "en→tr still has no model"
