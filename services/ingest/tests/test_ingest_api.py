@@ -155,7 +155,7 @@ def test_writer_key_is_required_when_keys_are_configured(broker, make_settings, 
     settings = make_settings(broker.bootstrap_servers, api_keys=f"writer:{writer},reader:{reader}")
     with TestClient(build_app(settings, contract=make_contract())) as client:
         assert post(client, AGENCY, "text/plain").status_code == 401
-        assert post(client, AGENCY, "text/plain", **{"x-api-key": reader}).status_code == 401
+        assert post(client, AGENCY, "text/plain", **{"x-api-key": reader}).status_code == 403
         assert post(client, AGENCY, "text/plain", **{"x-api-key": writer + "x"}).status_code == 401
         assert post(client, AGENCY, "text/plain", **{"x-api-key": writer}).status_code == 202
         assert post(client, AGENCY, "text/plain", authorization=f"Bearer {writer}").status_code == 202

@@ -7,7 +7,6 @@ errors map to JSON errors in one place (`install_error_handlers`).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +21,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from wirewatch_common.auth import AccessDenied, authorize
 from wirewatch_common.settings import ApiKey, Role
 from wirewatch_common.story import STORY_ID_PATTERN
 
@@ -128,7 +128,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
 def key_checker(keys: tuple[ApiKey, ...]) -> Callable[[Role], Callable[..., None]]:
     """Build a dependency factory: `Depends(require("reader"))`; open when no keys are configured."""
-    known = [(k.role, k.key.get_secret_value().encode()) for k in keys]
 
     def require(role: Role) -> Callable[..., None]:
         def check(
@@ -137,22 +136,10 @@ def key_checker(keys: tuple[ApiKey, ...]) -> Callable[[Role], Callable[..., None
             ] = None,
             authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
         ) -> None:
-            if not known:
-                return
-            given = x_api_key or None
-            if given is None and authorization and authorization.lower().startswith("bearer "):
-                given = authorization[7:].strip()
-            if not given:
-                raise ApiError(401, "unauthorized", "send an API key in X-API-Key")
-            candidate = given.encode()
-            found: Role | None = None
-            for key_role, secret in known:  # compare with every key, in constant time each
-                if hmac.compare_digest(candidate, secret):
-                    found = key_role
-            if found is None:
-                raise ApiError(401, "unauthorized", "unknown API key")
-            if role == "writer" and found != "writer":
-                raise ApiError(403, "forbidden", "this needs a writer key")
+            try:
+                authorize(keys, role, x_api_key, authorization)
+            except AccessDenied as denied:
+                raise ApiError(denied.status, denied.code, denied.message) from denied
 
         return check
 

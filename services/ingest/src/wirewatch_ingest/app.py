@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from wirewatch_common.auth import AccessDenied, authorize
 from wirewatch_common.bus import DeliveryError
 from wirewatch_common.settings import ApiKey
 
@@ -23,22 +23,6 @@ log = logging.getLogger(__name__)
 
 def _error(status: int, error: str, message: str, **where: object) -> JSONResponse:
     return JSONResponse({"error": error, "message": message, **where}, status_code=status)
-
-
-def authorised(keys: Sequence[ApiKey], x_api_key: str | None, authorization: str | None) -> bool:
-    """Tell whether the request carries a writer key (constant-time compare); open when no keys are set."""
-    if not keys:
-        return True
-    given = x_api_key
-    if given is None and authorization and authorization.lower().startswith("bearer "):
-        given = authorization[7:].strip()
-    if not given:
-        return False
-    matched = False
-    for key in keys:
-        if key.role == "writer" and hmac.compare_digest(key.key.get_secret_value().encode(), given.encode()):
-            matched = True
-    return matched
 
 
 async def _read_capped(request: Request, limit: int) -> bytes | None:
@@ -87,8 +71,10 @@ def stories_router(ingestor: Ingestor, keys: Sequence[ApiKey]) -> APIRouter:
         authorization: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Ingest one document (agency text, IPTC 7901/ANPA, ninjs, NewsML-G2, NITF, RSS/Atom/RDF)."""
-        if not authorised(keys, x_api_key, authorization):
-            return _error(401, "Unauthorized", "send a writer API key in X-API-Key or Authorization: Bearer")
+        try:
+            authorize(keys, "writer", x_api_key, authorization)
+        except AccessDenied as denied:
+            return _error(denied.status, denied.code, denied.message)
         limit = ingestor.limits.max_document_bytes
         body = await _read_capped(request, limit)
         if body is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -10,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, status
 from pydantic import BaseModel, Field
 
+from wirewatch_common.auth import AccessDenied, authorize
 from wirewatch_common.settings import ApiKey, Role
 from wirewatch_common.story import normalize_language, primary_language
 
@@ -47,30 +47,18 @@ def _language(tag: str, field: str) -> str:
 
 def key_check(keys: Sequence[ApiKey], roles: tuple[Role, ...]) -> Callable[..., None]:
     """Dependency that accepts `X-API-Key: KEY` or `Authorization: Bearer KEY` with one of `roles`."""
+    needed: Role = "reader" if "reader" in roles else "writer"
 
     def check(
         x_api_key: Annotated[str | None, Header()] = None,
         authorization: Annotated[str | None, Header()] = None,
     ) -> None:
-        if not keys:
-            return  # no keys configured: open API for loopback use
-        given = x_api_key
-        if given is None and authorization and authorization.lower().startswith("bearer "):
-            given = authorization[7:].strip()
-        if not given:
+        try:
+            authorize(keys, needed, x_api_key, authorization)
+        except AccessDenied as denied:
             raise HTTPException(
-                status.HTTP_401_UNAUTHORIZED,
-                "an API key is required (X-API-Key header)",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        matched: Role | None = None
-        for key in keys:  # compare with every key, in constant time, so timing tells nothing
-            if hmac.compare_digest(given.encode(), key.key.get_secret_value().encode()):
-                matched = key.role
-        if matched is None:
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
-        if matched not in roles:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this endpoint needs a {' or '.join(roles)} key")
+                denied.status, denied.message, headers={"WWW-Authenticate": "Bearer"}
+            ) from denied
 
     return check
 
