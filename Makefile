@@ -22,8 +22,8 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 	$(UV) sync --frozen --all-packages
 	rm -f .venv/.synced-* && touch $@
 
-run: $(STAMP) ## start the embedded stack in the foreground (Ctrl-C stops it)
-	WIREWATCH_LOG_FORMAT=$${WIREWATCH_LOG_FORMAT:-text} $(UV) run --frozen wirewatch up
+run: $(STAMP) ## start the embedded stack with the sample stories, in the foreground (Ctrl-C stops it)
+	WIREWATCH_LOG_FORMAT=$${WIREWATCH_LOG_FORMAT:-text} $(UV) run --frozen wirewatch up --load samples
 
 test: $(STAMP) ## run the whole test suite (unit, integration, slow)
 	$(UV) run --frozen pytest

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,8 @@ from wirewatch_common.topics import load_contract
 from wirewatch_stack.supervisor import ServiceSpec, Supervisor
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -68,11 +72,12 @@ def test_supervisor_provisions_restarts_a_crashed_service_and_stops_everything(t
     assert (settings.data_dir / "logs" / "flaky.log").read_text().count("service start") == 2
 
 
-def test_wirewatch_up_stops_cleanly_on_ctrl_c(tmp_path):
-    port = free_port()
-    env = dict(os.environ, WIREWATCH_BROKER_PORT=str(port), WIREWATCH_DATA_DIR=str(tmp_path / "data"))
+def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tmp_path):
+    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX")}
+    env = dict(os.environ, WIREWATCH_DATA_DIR=str(tmp_path / "data"), WIREWATCH_LOG_FORMAT="text")
+    env.update({f"WIREWATCH_{name}_PORT": str(port) for name, port in ports.items()})
     proc = subprocess.Popen(
-        [sys.executable, "-m", "wirewatch_stack.cli", "up"],
+        [sys.executable, "-m", "wirewatch_stack.cli", "up", "--load", str(SAMPLES)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env=env,
@@ -82,24 +87,36 @@ def test_wirewatch_up_stops_cleanly_on_ctrl_c(tmp_path):
     lines: list[str] = []
     try:
         assert proc.stdout is not None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         for line in proc.stdout:
             lines.append(line)
-            if "ready" in line and "Ctrl-C" in line:
+            if "wirewatch | loaded" in line:
                 break
             assert time.monotonic() < deadline, "".join(lines)
-        broker_line = next(line for line in lines if "tansu on" in line)
-        broker_pid = int(broker_line.split("(pid ")[1].split(",")[0])
-        assert process_alive(broker_pid)
+        text = "".join(lines)
+        assert "(0 failed)" in text, text
+        pids = [int(line.split("(pid ")[1].split(",")[0].rstrip(")\n")) for line in lines if "(pid " in line]
+        assert len(pids) == 4, text  # the broker and the three services
+        assert all(process_alive(pid) for pid in pids)
+        search = f"http://127.0.0.1:{ports['INDEX']}/v1/search?q=deprem"
+        while True:
+            with urllib.request.urlopen(search, timeout=5) as response:
+                hits = json.load(response)["hits"]
+            if hits:
+                break
+            assert time.monotonic() < deadline, "the Turkish sample never became searchable"
+            time.sleep(0.5)
+        assert hits[0]["language"] == "tr"
         os.kill(proc.pid, signal.SIGINT)
-        assert proc.wait(30) == 0
+        assert proc.wait(60) == 0
         lines.extend(proc.stdout.readlines())
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
         proc.stdout.close()
-    assert not process_alive(broker_pid), "the broker must not outlive `wirewatch up`"
+    for pid in pids:
+        assert not process_alive(pid), "nothing may outlive `wirewatch up`"
     assert "wirewatch | stopped" in "".join(lines)
 
 

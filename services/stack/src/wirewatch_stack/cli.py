@@ -4,20 +4,40 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from wirewatch_common.broker import BrokerError
 from wirewatch_common.logs import configure_logging
 from wirewatch_common.settings import Settings, settings_table
 
+from .client import documents, upload
 from .supervisor import Supervisor, installed_services
 
 
-def _up(settings: Settings) -> int:
+def _ingest_url(settings: Settings) -> str:
+    return f"http://{settings.host}:{settings.ingest_port}"
+
+
+def send_documents(base_url: str, paths: Sequence[Path], api_key: str | None, out: IO[str]) -> int:
+    """Upload files and folders to the ingest API, one result line each; return how many failed."""
+    files = list(documents(paths))
+    failed = 0
+    for number, path in enumerate(files, 1):
+        result = upload(base_url, path, api_key)
+        failed += not result.ok
+        out.write(f"[{number}/{len(files)}] {result.line()}\n")
+        out.flush()
+    return failed
+
+
+def _up(settings: Settings, args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -27,11 +47,23 @@ def _up(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     supervisor = Supervisor(settings, installed_services(settings))
     try:
-        supervisor.run(stop)
+        supervisor.start()
+        if args.load and any(spec.name == "ingest" for spec in supervisor.services):
+            failed = send_documents(_ingest_url(settings), args.load, args.api_key, sys.stdout)
+            sys.stdout.write(f"wirewatch | loaded {', '.join(map(str, args.load))} ({failed} failed)\n")
+        while not stop.wait(0.5):
+            supervisor.watch_once()
     except BrokerError as exc:
         print(f"wirewatch: {exc}", file=sys.stderr)  # noqa: T201 - the user's terminal
         return 2
+    finally:
+        supervisor.shutdown()
     return 0
+
+
+def _ingest(settings: Settings, args: argparse.Namespace) -> int:
+    url = args.url or _ingest_url(settings)
+    return 1 if send_documents(url, args.paths, args.api_key, sys.stdout) else 0
 
 
 SERVICE_SETTINGS = (
@@ -53,7 +85,7 @@ def all_settings_classes() -> list[type[Settings]]:
     return classes
 
 
-def _settings(settings: Settings) -> int:
+def _settings(settings: Settings, args: argparse.Namespace) -> int:
     sys.stdout.write(settings_table(all_settings_classes()))
     return 0
 
@@ -62,13 +94,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run a sub-command."""
     parser = argparse.ArgumentParser(prog="wirewatch", description="Multilingual news monitoring.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="run the embedded stack in the foreground (Ctrl-C stops it)")
+    up = commands.add_parser("up", help="run the embedded stack in the foreground (Ctrl-C stops it)")
+    up.add_argument(
+        "--load", type=Path, nargs="*", default=[], help="files or folders to ingest once it is ready"
+    )
+    up.add_argument("--api-key", default=os.environ.get("WIREWATCH_CLI_API_KEY"), help=argparse.SUPPRESS)
+    ingest = commands.add_parser("ingest", help="send files or folders to the running ingest API")
+    ingest.add_argument("paths", type=Path, nargs="+", help="files or folders (every file inside)")
+    ingest.add_argument("--url", help="ingest API base URL (default: from WIREWATCH_HOST/INGEST_PORT)")
+    ingest.add_argument(
+        "--api-key",
+        default=os.environ.get("WIREWATCH_CLI_API_KEY"),
+        help="writer key (or WIREWATCH_CLI_API_KEY)",
+    )
     commands.add_parser("settings", help="print every WIREWATCH_ setting as the README's Markdown table")
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging("wirewatch", settings.log_level, settings.log_format)
-    handlers = {"up": _up, "settings": _settings}
-    return handlers[args.command](settings)
+    handlers = {"up": _up, "ingest": _ingest, "settings": _settings}
+    return handlers[args.command](settings, args)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ from wirewatch_common.processes import stop_process_group
 from wirewatch_common.settings import Settings
 from wirewatch_common.topics import load_contract
 
+from .client import wait_ready
+
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "wirewatch.services"
@@ -94,6 +96,10 @@ class Child:
                 self._out.write(f"{self.spec.name:>9} | {line.decode('utf-8', 'replace')}")
                 self._out.flush()
 
+    def running(self) -> bool:
+        """Tell whether the process is up."""
+        return self.exited() is None
+
     def exited(self) -> int | None:
         """Return the exit code if the process has ended."""
         return None if self.process is None else self.process.poll()
@@ -119,8 +125,10 @@ class Supervisor:
         *,
         out: IO[str] = sys.stdout,
         backoff: tuple[float, float] = (1.0, 30.0),
+        ready_timeout: float = 60.0,
     ) -> None:
         self.settings = settings
+        self.ready_timeout = ready_timeout
         self.services = list(services)
         self.out = out
         self.backoff = backoff
@@ -155,7 +163,13 @@ class Supervisor:
             child = Child(spec, env, self.log_dir, self.out)
             child.start()
             self.children.append(child)
-            self._say(f"{spec.name:<9} {spec.url or ''} (pid {child.process.pid if child.process else '?'})")
+            pid = child.process.pid if child.process else "?"
+            # Dependency order: the next service starts once this one answers /readyz.
+            if spec.url and not wait_ready(spec.url, self.ready_timeout, alive=child.running):
+                self._say(
+                    f"{spec.name:<9} not ready in {self.ready_timeout:.0f}s; see {self.log_dir}/{spec.name}.log"
+                )
+            self._say(f"{spec.name:<9} {spec.url or ''} (pid {pid})")
         if not self.services:
             self._say("services  none installed yet: running the broker only")
         self._say(f"ready     logs in {self.log_dir}; Ctrl-C stops everything")

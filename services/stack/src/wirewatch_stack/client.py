@@ -1,0 +1,107 @@
+"""Talking to the running services over HTTP (standard library only): readiness and document upload."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CONTENT_TYPES = {
+    ".txt": "text/plain; charset=utf-8",
+    ".tst": "text/plain",
+    ".json": "application/json",
+    ".rss": "application/rss+xml",
+    ".atom": "application/atom+xml",
+    ".xml": "application/xml",
+}
+"""By file ending; the ingest service sniffs further where a type is generic."""
+
+
+def content_type_for(path: Path) -> str:
+    """Pick the content type for a file: `.rss.xml` and `.atom.xml` name feeds, other endings map directly."""
+    suffixes = [s.lower() for s in path.suffixes]
+    for suffix in reversed(suffixes):
+        if suffix in (".rss", ".atom"):
+            return CONTENT_TYPES[suffix]
+    return CONTENT_TYPES.get(suffixes[-1] if suffixes else "", "application/octet-stream")
+
+
+def documents(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named, and the files inside folders named (sorted, hidden names and READMEs skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and not child.name.startswith(".") and child.stem.upper() != "README":
+                    yield child
+        else:
+            yield path
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What the ingest API answered for one file."""
+
+    path: Path
+    status: int
+    body: dict[str, object]
+
+    @property
+    def ok(self) -> bool:
+        """202 means accepted."""
+        return self.status == 202
+
+    def line(self) -> str:
+        """One result line for the terminal."""
+        if self.ok:
+            stories = self.body.get("stories")
+            stories = stories if isinstance(stories, list) else []
+            outcomes = ", ".join(
+                f"{s['id']} v{s['version']} {s['outcome']}" for s in stories if isinstance(s, dict)
+            )
+            return f"ok     {self.path}: {self.body.get('format')} → {outcomes}"
+        message = self.body.get("message") or self.body.get("detail") or self.body
+        return f"failed {self.path}: HTTP {self.status} {message}"
+
+
+def upload(base_url: str, path: Path, api_key: str | None = None, timeout: float = 60.0) -> Upload:
+    """POST one file to the ingest API."""
+    headers = {"content-type": content_type_for(path)}
+    if api_key:
+        headers["x-api-key"] = api_key
+    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own ingest API
+        f"{base_url}/v1/stories", data=path.read_bytes(), headers=headers, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return Upload(path, response.status, json.loads(response.read() or b"{}"))
+    except urllib.error.HTTPError as exc:
+        try:
+            body = json.loads(exc.read() or b"{}")
+        except ValueError:
+            body = {"message": exc.reason}
+        return Upload(path, exc.code, body if isinstance(body, dict) else {"message": body})
+    except (urllib.error.URLError, OSError) as exc:
+        return Upload(path, 0, {"message": f"ingest API unreachable at {base_url}: {exc}"})
+
+
+def ready(base_url: str, timeout: float = 2.0) -> bool:
+    """Tell whether a service answers 200 on /readyz."""
+    try:
+        with urllib.request.urlopen(f"{base_url}/readyz", timeout=timeout) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_ready(base_url: str, deadline_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+    """Poll /readyz until it answers 200, the process behind it dies, or the deadline passes."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline and alive():
+        if ready(base_url):
+            return True
+        time.sleep(0.25)
+    return False

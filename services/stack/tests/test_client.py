@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from wirewatch_common.broker import free_port
+from wirewatch_stack.cli import send_documents
+from wirewatch_stack.client import content_type_for, documents
+
+pytestmark = pytest.mark.unit
+
+SAMPLES = Path(__file__).resolve().parents[3] / "samples"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("story.txt", "text/plain; charset=utf-8"),
+        ("item.newsml.xml", "application/xml"),
+        ("wire.rss.xml", "application/rss+xml"),
+        ("briefs.atom.xml", "application/atom+xml"),
+        ("item.ninjs.json", "application/json"),
+        ("ANPA.TST", "text/plain"),
+        ("noext", "application/octet-stream"),
+    ],
+)
+def test_content_type_follows_the_file_name(name, expected):
+    assert content_type_for(Path(name)) == expected
+
+
+def test_folders_expand_to_their_documents_without_readmes():
+    found = list(documents([SAMPLES]))
+    assert len(found) == 7
+    assert all(p.name != "README.md" for p in found)
+
+
+def test_unreachable_api_fails_every_file_with_a_clear_line(tmp_path):
+    doc = tmp_path / "one.txt"
+    doc.write_text("Headline\n\nBody.\n")
+    out = io.StringIO()
+    failed = send_documents(f"http://127.0.0.1:{free_port()}", [doc], None, out)
+    assert failed == 1
+    assert "[1/1] failed" in out.getvalue()
+    assert "ingest API unreachable" in out.getvalue()
