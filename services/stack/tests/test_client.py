@@ -44,3 +44,42 @@ def test_unreachable_api_fails_every_file_with_a_clear_line(tmp_path):
     assert failed == 1
     assert "[1/1] failed" in out.getvalue()
     assert "ingest API unreachable" in out.getvalue()
+
+
+def test_models_command_delegates_to_the_translate_service(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, WIREWATCH_DATA_DIR=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "wirewatch_stack.cli", "models", "list"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"no translation packages in {tmp_path / 'models'}" in result.stdout
+
+
+def test_search_against_no_api_fails_plainly():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wirewatch_stack.cli",
+            "search",
+            "x",
+            "--url",
+            f"http://127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "search API unreachable" in result.stderr

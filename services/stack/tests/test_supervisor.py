@@ -107,6 +107,16 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
             assert time.monotonic() < deadline, "the Turkish sample never became searchable"
             time.sleep(0.5)
         assert hits[0]["language"] == "tr"
+        cli = subprocess.run(
+            [sys.executable, "-m", "wirewatch_stack.cli", "search", "deprem", "--lang", "tr"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert "1 stories" in cli.stdout
+        assert "deprem" in cli.stdout
         os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0
         lines.extend(proc.stdout.readlines())

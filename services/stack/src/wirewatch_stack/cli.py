@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import signal
 import sys
@@ -17,7 +18,7 @@ from wirewatch_common.broker import BrokerError
 from wirewatch_common.logs import configure_logging
 from wirewatch_common.settings import Settings, settings_table
 
-from .client import documents, upload
+from .client import SearchFailed, documents, hits_table, search, upload
 from .supervisor import Supervisor, installed_services
 
 
@@ -85,6 +86,28 @@ def all_settings_classes() -> list[type[Settings]]:
     return classes
 
 
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    url = args.url or f"http://{settings.host}:{settings.index_port}"
+    try:
+        answer = search(url, " ".join(args.query), args.lang, args.size, args.api_key)
+    except SearchFailed as exc:
+        sys.stderr.write(f"wirewatch: {exc}\n")
+        return 1
+    sys.stdout.write(
+        json.dumps(answer, ensure_ascii=False, indent=2) + "\n" if args.json else hits_table(answer)
+    )
+    return 0
+
+
+def _models(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from wirewatch_translate.cli import main as translate_cli
+    except ModuleNotFoundError:
+        sys.stderr.write("wirewatch: the translate service is not installed here\n")
+        return 2
+    return translate_cli(args.rest)
+
+
 def _settings(settings: Settings, args: argparse.Namespace) -> int:
     sys.stdout.write(settings_table(all_settings_classes()))
     return 0
@@ -107,11 +130,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("WIREWATCH_CLI_API_KEY"),
         help="writer key (or WIREWATCH_CLI_API_KEY)",
     )
+    found = commands.add_parser("search", help="search the running index API and print a table (or JSON)")
+    found.add_argument(
+        "query", nargs="+", help='desk syntax: words, "phrases", OR, -exclude, prefix*, headline:'
+    )
+    found.add_argument("--lang", help="only this language version, e.g. ar")
+    found.add_argument("--size", type=int, default=20, help="how many stories (default 20)")
+    found.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    found.add_argument("--url", help="index API base URL (default: from WIREWATCH_HOST/INDEX_PORT)")
+    found.add_argument("--api-key", default=os.environ.get("WIREWATCH_CLI_API_KEY"), help="reader key")
+    models = commands.add_parser(
+        "models", help="translation packages: list | install LANG... | install --from-path P"
+    )
+    models.add_argument("rest", nargs=argparse.REMAINDER, help="passed to wirewatch-translate")
     commands.add_parser("settings", help="print every WIREWATCH_ setting as the README's Markdown table")
     args = parser.parse_args(argv)
     settings = Settings()
     configure_logging("wirewatch", settings.log_level, settings.log_format)
-    handlers = {"up": _up, "ingest": _ingest, "settings": _settings}
+    handlers = {"up": _up, "ingest": _ingest, "search": _search, "models": _models, "settings": _settings}
     return handlers[args.command](settings, args)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -105,3 +106,46 @@ def wait_ready(base_url: str, deadline_s: float, alive: Callable[[], bool] = lam
             return True
         time.sleep(0.25)
     return False
+
+
+def search(
+    base_url: str, query: str, lang: str | None = None, size: int = 20, api_key: str | None = None
+) -> dict[str, object]:
+    """Run one search on the index API and return its JSON answer (raises SearchFailed)."""
+    params = {"q": query, "size": str(size)}
+    if lang:
+        params["lang"] = lang
+    request = urllib.request.Request(  # noqa: S310 - the operator's own search API
+        f"{base_url}/v1/search?{urllib.parse.urlencode(params)}",
+        headers={"x-api-key": api_key} if api_key else {},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        msg = f"search API answered HTTP {exc.code}: {exc.read().decode('utf-8', 'replace')[:500]}"
+        raise SearchFailed(msg) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        msg = f"search API unreachable at {base_url}: {exc}"
+        raise SearchFailed(msg) from exc
+    return answer if isinstance(answer, dict) else {}
+
+
+class SearchFailed(Exception):
+    """The search API could not answer."""
+
+
+def hits_table(answer: dict[str, object]) -> str:
+    """Render search hits as a plain-text table: time, languages, provider, headline."""
+    hits = answer.get("hits")
+    rows = [f"{answer.get('total', 0)} stories"]
+    for hit in hits if isinstance(hits, list) else []:
+        if not isinstance(hit, dict):
+            continue
+        when = str(hit.get("versioncreated", ""))[:16].replace("T", " ")
+        langs = ",".join(hit.get("languages") or [])
+        rows.append(
+            f"{when:<16}  {hit.get('language', ''):<3} [{langs:<8}]  {str(hit.get('provider') or '')[:20]:<20}  "
+            f"{hit.get('headline', '')}"
+        )
+    return "\n".join(rows) + "\n"
