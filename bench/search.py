@@ -14,8 +14,11 @@ machine are p99 ≤ 50 ms for a fixed query mix with facets, and API overhead �
 4. Run the same requests directly on the backend in this process (`backend.search`: the same
    collapse, snippets and facets, no HTTP): p50/p99. The ratio is HTTP / engine, side by side,
    interleaved per round so machine noise hits both paths alike.
-5. For information, the bare tantivy calls a search needs (top window, facet aggregation, 20
-   stored documents; query building included, collapsing/snippets/models not): HTTP / those.
+5. The bare tantivy calls the same search needs ("raw engine"): the same query, the top window
+   of renditions with story keys (grown as the API grows it), the page's language versions, the
+   facet aggregations (stories per provider and per recent day) and the page's stored documents;
+   query building included, collapsing, snippets and response models not. HTTP / raw engine is
+   the API overhead over the engine, the issue's "≤ 2×" goal.
 
 Usage: `uv run python bench/search.py [--docs 100000] [--rounds 15]`. A readable table goes to
 stdout and, as the last line, one JSON object with the figures; progress goes to stderr.
@@ -39,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
+import tantivy
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.story import Story
@@ -198,20 +202,80 @@ RAW_FACETS = {
     "language": {"terms": {"field": "lang", "size": 10}},
     "day": {"date_histogram": {"field": "day", "fixed_interval": "1d"}},
 }
+RAW_DAY_STORIES = {
+    "day": {
+        "date_histogram": {"field": "day", "fixed_interval": "1d"},
+        "aggs": {"n": {"cardinality": {"field": "story_key"}}},
+    }
+}
+
+
+def _raw_window(
+    searcher: tantivy.Searcher, query: tantivy.Query, order_by: str | None, size: int
+) -> list[tuple[float, int, tantivy.DocAddress]]:
+    """Top renditions with their story keys, in windows that grow (x4 from 4x the page) like the API's.
+
+    The window is big enough once more than `size` stories score above the window's lowest value.
+    """
+    window = (size + 1) * 4
+    while True:
+        hits = searcher.search(query, limit=window, count=False, order_by_field=order_by).hits
+        keys = searcher.fast_field_values("story_key", [addr for _, addr in hits])
+        found = [(float(v), int(k), addr) for (v, addr), k in zip(hits, keys, strict=True) if k is not None]
+        if len(hits) < window or window >= 10_000:
+            return found
+        floor = min(v for v, _, _ in found)
+        if len({k for v, k, _ in found if v > floor}) > size:
+            return found
+        window *= 4
 
 
 def _raw_search(backend: TantivyBackend, request: SearchRequest) -> None:
-    """The tantivy calls a search needs, without our collapsing, snippets and models.
+    """The engine calls the API needs for one page, without our collapsing, snippets and models.
 
-    Top window (84 renditions for 20 stories), facet aggregation, stored documents of 20 hits.
+    The same work at the engine level as `backend.search`: the same query; the top window of
+    renditions with their story keys (grown as the API grows it); the language versions of the
+    page's stories (one aggregation); the facets (one aggregation, then stories per day over the
+    most recent days with matches, as the API counts them); the stored documents of the page.
     """
     searcher = backend._index.searcher()
     query = backend.build_query(request, searcher)
     by_score = request.sort == "relevance" and not request.query.is_empty
-    order_by = None if by_score else "sort_ts"
-    hits = searcher.search(query, limit=84, count=False, order_by_field=order_by).hits
-    searcher.aggregate(query, RAW_FACETS)
-    for _, addr in hits[:20]:
+    found = _raw_window(searcher, query, None if by_score else "sort_ts", request.size)
+    best: dict[int, tantivy.DocAddress] = {}
+    for _, key, addr in sorted(found, key=lambda f: (-f[0], f[1])):
+        best.setdefault(key, addr)
+    page = list(best.items())[: request.size]
+    if page:
+        langs = tantivy.Query.boolean_query(
+            [
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.term_set_query(backend.schema, "story_key", [k for k, _ in page]),
+                ),
+                (tantivy.Occur.Must, tantivy.Query.term_query(backend.schema, "kind", "current")),
+                (tantivy.Occur.Must, tantivy.Query.term_query(backend.schema, "searchable", "1")),
+            ]
+        )
+        agg = {"terms": {"field": "story_id", "size": len(page)}}
+        searcher.aggregate(langs, {"s": agg | {"aggs": {"l": {"terms": {"field": "language", "size": 50}}}}})
+    first = searcher.aggregate(query, RAW_FACETS)
+    days = [b for b in first["day"]["buckets"] if b["doc_count"] > 0][-request.facet_size :]
+    if days:
+        since = datetime.fromisoformat(days[0]["key_as_string"].replace("Z", "+00:00"))
+        recent = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, query),
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.range_query(
+                        backend.schema, "ts", tantivy.FieldType.Integer, int(since.timestamp() * 1e6), 2**62
+                    ),
+                ),
+            ]
+        )
+        searcher.aggregate(recent, RAW_DAY_STORIES)
+    for _, addr in page:
         searcher.doc(addr)
 
 
@@ -358,7 +422,9 @@ def main() -> None:
         "peak_rss_mb_api": round(server_rss, 1),
     }
     figures["meets_p99"] = figures["http_p99_ms"] <= GOAL_P99_MS
-    figures["meets_ratio"] = figures["ratio_p50"] <= GOAL_RATIO
+    # The goal: API overhead ≤ 2x the engine, i.e. HTTP against the engine's own calls for the same page.
+    figures["meets_ratio"] = figures["ratio_raw_p50"] <= GOAL_RATIO
+    figures["meets_ratio_p99"] = figures["ratio_raw_p99"] <= GOAL_RATIO
 
     print(
         f"Indexed {args.docs} renditions at {figures['index_docs_per_s']} docs/s ({size_mb:.0f} MB on disk)"
@@ -373,13 +439,14 @@ def main() -> None:
         f"{figures['engine_mean_ms']:>10}"
     )
     print(
-        f"{'tantivy calls only':<22}{figures['raw_engine_p50_ms']:>10}{figures['raw_engine_p99_ms']:>10}"
+        f"{'raw engine (tantivy)':<22}{figures['raw_engine_p50_ms']:>10}{figures['raw_engine_p99_ms']:>10}"
         f"{round(statistics.fmean(raw_ms), 2):>10}"
     )
+    print(f"ratio HTTP/engine (backend.search): p50 {figures['ratio_p50']}x, p99 {figures['ratio_p99']}x")
     print(
-        f"ratio HTTP/engine: p50 {figures['ratio_p50']}x, p99 {figures['ratio_p99']}x (goal ≤ {GOAL_RATIO}x)"
+        f"ratio HTTP/raw engine: p50 {figures['ratio_raw_p50']}x, p99 {figures['ratio_raw_p99']}x"
+        f" (goal ≤ {GOAL_RATIO}x: API overhead over the engine's own calls)"
     )
-    print(f"ratio HTTP/tantivy calls only: p50 {figures['ratio_raw_p50']}x, p99 {figures['ratio_raw_p99']}x")
     print()
     print(f"{'engine per query':<28}{'p50 ms':>10}{'max ms':>10}")
     for q, values in per_query.items():

@@ -7,7 +7,7 @@ import pytest
 from wirewatch_index import collapse, cursor
 from wirewatch_index.analysis import family, fold, fold_arabic, fold_turkish
 from wirewatch_index.documents import build, newest_per_document, story_key
-from wirewatch_index.highlight import mark, snippet
+from wirewatch_index.highlight import Matcher, mark, snippet
 from wirewatch_index.model import SearchRequest, SortKey
 from wirewatch_index.query import MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
 
@@ -151,3 +151,25 @@ def test_snippets_escape_everything_but_marks():
     assert text.startswith("…") and text.endswith("…") and "<mark>strike</mark>" in text
     assert len(text) < 140
     assert snippet([], matches) == ""
+
+
+def test_a_matcher_highlights_like_a_plain_predicate_and_remembers_each_word_once():
+    calls: list[str] = []
+
+    def analyze(word: str) -> list[str]:
+        calls.append(word)
+        return [word.lower().removesuffix("s")]
+
+    matcher = Matcher(
+        analyze=analyze, plain=lambda w: [w.lower()], terms=frozenset({"strike"}), prefixes=("port",)
+    )
+
+    def plain(word: str) -> bool:
+        return word.lower().removesuffix("s") == "strike" or word.lower().startswith("port")
+
+    paragraphs = ["word " * 60 + "Strikes at the <port> & Ports strike again", "strike " * 3 + "tail " * 80]
+    assert snippet(paragraphs, matcher, max_chars=120) == snippet(paragraphs, plain, max_chars=120)
+    assert "<mark>Strikes</mark>" in snippet(paragraphs, matcher, max_chars=120)
+    assert mark("Port strike <b>", matcher) == "<mark>Port</mark> <mark>strike</mark> &lt;b&gt;"
+    assert len(calls) == len(set(calls))  # the verdict sets answer repeats without analysing again
+    assert {"Strikes", "Ports", "strike"} <= matcher.matched and "word" in matcher.unmatched

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -126,11 +126,12 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-def key_checker(keys: tuple[ApiKey, ...]) -> Callable[[Role], Callable[..., None]]:
+def key_checker(keys: tuple[ApiKey, ...]) -> Callable[[Role], Callable[..., Awaitable[None]]]:
     """Build a dependency factory: `Depends(require("reader"))`; open when no keys are configured."""
 
-    def require(role: Role) -> Callable[..., None]:
-        def check(
+    def require(role: Role) -> Callable[..., Awaitable[None]]:
+        # async: a key check is a few comparisons, and a sync dependency costs a threadpool hop.
+        async def check(
             x_api_key: Annotated[
                 str | None, Header(description="API key (or `Authorization: Bearer`).")
             ] = None,

@@ -25,27 +25,40 @@ class Matcher:
     plain: Callable[[str], list[str]]
     terms: frozenset[str]
     prefixes: tuple[str, ...] = ()
-    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    matched: set[str] = field(default_factory=set, compare=False, repr=False)
+    """Words judged to match so far (a scan checks these sets before calling the matcher)."""
+    unmatched: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def __call__(self, word: str) -> bool:
         """Tell whether an original word matches one of the terms (stemmed) or prefixes (unstemmed)."""
-        verdict = self._memo.get(word)
-        if verdict is None:
-            verdict = bool(self.terms) and any(token in self.terms for token in self.analyze(word))
-            if not verdict and self.prefixes:
-                verdict = any(t.startswith(self.prefixes) for t in self.plain(word))
-            if len(self._memo) < 100_000:  # one matcher per search; bounded all the same
-                self._memo[word] = verdict
+        if word in self.matched:
+            return True
+        if word in self.unmatched:
+            return False
+        verdict = bool(self.terms) and any(token in self.terms for token in self.analyze(word))
+        if not verdict and self.prefixes:
+            verdict = any(t.startswith(self.prefixes) for t in self.plain(word))
+        if len(self.matched) + len(self.unmatched) < 100_000:  # one matcher per search; bounded all the same
+            (self.matched if verdict else self.unmatched).add(word)
         return verdict
+
+
+def _memo(matches: Callable[[str], bool]) -> tuple[set[str], set[str]]:
+    """A Matcher's verdict sets, read inline by the scans (a call per word costs more than the regex)."""
+    if isinstance(matches, Matcher):
+        return matches.matched, matches.unmatched
+    return set(), set()
 
 
 def _spans(
     text: str, matches: Callable[[str], bool], start: int = 0, stop: int = SCAN_CHARS, first: bool = False
 ) -> list[tuple[int, int]]:
+    yes, no = _memo(matches)
     spans = []
     for m in WORD.finditer(text, start, stop):
-        if matches(m.group()):
-            spans.append((m.start(), m.end()))
+        word = m.group()
+        if word in yes or (word not in no and matches(word)):
+            spans.append(m.span())
             if first:
                 break
     return spans

@@ -19,7 +19,7 @@ import tantivy
 from wirewatch_common.story import Story
 
 from .. import collapse, documents
-from ..analysis import Family
+from ..analysis import Family, family
 from ..documents import KIND_CURRENT, KIND_HISTORY, story_key
 from ..highlight import Matcher, mark, snippet
 from ..model import (
@@ -237,19 +237,20 @@ class TantivyBackend:
     ) -> Hit:
         doc = searcher.doc(c.ref)
         story = Story.from_json(_source(doc))
-        built = documents.build(story)
-        matcher = matchers[built.family]
+        # Only the fields a hit shows: `documents.build` would also hash ids and join the text.
+        matcher = matchers[family(story.language)]
+        providers = documents.providers_of(story)
         body = [story.summary, *story.body] if story.summary else story.body
         return Hit(
             story_id=story.id,
             version=story.version,
             language=story.language,
-            original_language=built.original_language,
+            original_language=story.translation.source_language if story.translation else story.language,
             languages=languages.get(story.id, [story.language]),
             headline=story.headline,
             headline_html=mark(story.headline, matcher),
             snippet=snippet(body, matcher),
-            provider=built.providers[0] if built.providers else None,
+            provider=providers[0] if providers else None,
             places=[p.name for p in story.dateline.places] if story.dateline else [],
             versioncreated=story.versioncreated,
             score=c.value if use_score else None,
