@@ -123,6 +123,20 @@ class StoryRecord(BaseModel):
     renditions: list[Story] = Field(description="Original first, then renditions by language.")
     versions: list[VersionRecord] = Field(description="Every indexed version, oldest first.")
 
+    @classmethod
+    def assemble(
+        cls, story_id: str, current: list[Story], versions: list[VersionRecord]
+    ) -> StoryRecord | None:
+        """Order what a backend found for one story (original first); None when it found nothing."""
+        if not current and not versions:
+            return None
+        current = sorted(current, key=lambda s: (s.translation is not None, s.language))
+        versions = sorted(versions, key=lambda v: (v.version, v.language))
+        original = next((s.language for s in current if s.translation is None), None)
+        if original is None:
+            original = next((s.translation.source_language for s in current if s.translation), None)
+        return cls(story_id=story_id, original_language=original, renditions=current, versions=versions)
+
 
 @dataclass(frozen=True)
 class WriteResult:

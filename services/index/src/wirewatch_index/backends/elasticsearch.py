@@ -272,16 +272,7 @@ class ElasticsearchBackend:
                 versions.append(VersionRecord.model_validate(src["record"]))
             else:
                 current.append(Story.model_validate(src["source"]))
-        if not current and not versions:
-            return None
-        current.sort(key=lambda s: (s.translation is not None, s.language))
-        versions.sort(key=lambda v: (v.version, v.language))
-        original = next((s.language for s in current if s.translation is None), None)
-        if original is None:
-            original = next((s.translation.source_language for s in current if s.translation), None)
-        return StoryRecord(
-            story_id=story_id, original_language=original, renditions=current, versions=versions
-        )
+        return StoryRecord.assemble(story_id, current, versions)
 
 
 def _pairs(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
