@@ -13,6 +13,7 @@ import pytest
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin, Outgoing, Producer
+from wirewatch_common.testing import wait_for_readyz
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -59,16 +60,8 @@ def test_service_consumes_serves_and_stops_on_sigterm(broker, new_topic, tmp_pat
             start_new_session=True,
         )
     try:
+        wait_for_readyz(f"http://127.0.0.1:{port}", proc, out)
         deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, out.read_text()
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, out.read_text()
-            time.sleep(0.2)
         producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
         try:
             producer.publish(Outgoing(topic, "story-sigterm", b"{}"))

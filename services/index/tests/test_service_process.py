@@ -14,6 +14,7 @@ import pytest
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin, Producer
+from wirewatch_common.testing import wait_for_readyz
 from wirewatch_common.topics import load_contract
 from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR
 
@@ -51,16 +52,8 @@ def test_index_service_indexes_topics_and_answers_searches(broker, broker_settin
     base = f"http://127.0.0.1:{port}"
     headers = {"X-API-Key": KEY}
     try:
+        wait_for_readyz(base, proc, out)
         deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, out.read_text()
-            try:
-                if httpx2.get(f"{base}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, out.read_text()
-            time.sleep(0.2)
         producer = Producer.from_settings(broker_settings)
         try:
             producer.publish_stories(contract.stories.name, [CEASEFIRE])

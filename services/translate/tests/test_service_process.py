@@ -15,6 +15,7 @@ from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin, Consumer, Message, Producer
 from wirewatch_common.settings import Settings
 from wirewatch_common.story import RenditionStatus, Story
+from wirewatch_common.testing import wait_for_readyz
 from wirewatch_common.topics import load_contract
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -70,16 +71,7 @@ def test_service_translates_and_picks_up_a_model_installed_while_running(
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, out.read_text()
-            try:
-                if httpx2.get(f"http://127.0.0.1:{port}/readyz", timeout=5).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            assert time.monotonic() < deadline, out.read_text()
-            time.sleep(0.3)
+        wait_for_readyz(f"http://127.0.0.1:{port}", proc, out)
         headers = {"X-API-Key": KEY}
         response = httpx2.post(
             f"http://127.0.0.1:{port}/v1/translate",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -21,6 +24,23 @@ from .settings import Settings
 from .story import Story
 
 TopicFactory = Callable[..., str]
+
+
+def wait_for_readyz(
+    base_url: str, process: subprocess.Popen[Any], output: Path, timeout: float = 60.0
+) -> None:
+    """Wait until a service process answers 200 on /readyz; fail with its output if it dies or times out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process.poll() is None, output.read_text()
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=5) as response:  # noqa: S310 - a local test URL
+                if response.status == 200:
+                    return
+        except OSError:  # refused while starting, or 503 (HTTPError) until its checks pass
+            pass
+        assert time.monotonic() < deadline, output.read_text()
+        time.sleep(0.2)
 
 
 def process_alive(pid: int) -> bool:

@@ -12,9 +12,7 @@ from datetime import datetime
 
 from wirewatch_common.story import Story
 
-from ..normalize import Limits
-from .agency import parse_agency
-from .errors import (
+from ..errors import (
     DocumentTooLarge,
     InvalidStory,
     LimitExceeded,
@@ -23,6 +21,8 @@ from .errors import (
     UnsafeDocument,
     UnsupportedFormat,
 )
+from ..normalize import Limits
+from .agency import parse_agency
 from .feeds import parse_feed
 from .iptc7901 import parse_iptc7901
 from .newsml import parse_newsml

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from wirewatch_common.story import Story
 
+from ..errors import InvalidStory
 from ..normalize import Draft, Limits, finish, text_to_paragraphs
-from .errors import InvalidStory
 from .text import apply_conventions, decode_utf8
 
 

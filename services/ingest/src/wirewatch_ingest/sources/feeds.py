@@ -16,8 +16,8 @@ import feedparser  # type: ignore[import-untyped]
 
 from wirewatch_common.story import Story, Subject
 
+from ..errors import MalformedDocument
 from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs
-from .errors import MalformedDocument
 from .xmlsafe import refuse_entities
 
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 
 from wirewatch_common.story import Story
 
+from ..errors import InvalidStory
 from ..normalize import Draft, Limits, finish, text_to_paragraphs, writethru_number
-from .errors import InvalidStory
 from .text import apply_conventions, byline_of
 
 SOH, STX, ETX, EOT, SYN = "\x01", "\x02", "\x03", "\x04", "\x16"

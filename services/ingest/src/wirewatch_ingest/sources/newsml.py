@@ -12,8 +12,8 @@ from xml.etree.ElementTree import Element
 
 from wirewatch_common.story import Story, Subject
 
+from ..errors import InvalidStory, UnsupportedFormat
 from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs, text_to_paragraphs
-from .errors import InvalidStory, UnsupportedFormat
 from .newsml1 import parse_newsml1
 from .text import apply_conventions
 from .xmlsafe import attr, child, children, descendants, local, paragraphs_of, parse_date, parse_xml, text_of

@@ -11,8 +11,8 @@ from xml.etree.ElementTree import Element
 
 from wirewatch_common.story import Story, Subject
 
+from ..errors import InvalidStory
 from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs
-from .errors import InvalidStory
 from .text import apply_conventions
 from .xmlsafe import attr, child, children, descendants, paragraphs_of, parse_date, text_of
 

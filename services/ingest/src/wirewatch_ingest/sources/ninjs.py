@@ -12,8 +12,8 @@ from typing import Any
 
 from wirewatch_common.story import Story, Subject
 
+from ..errors import InvalidStory, MalformedDocument
 from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs, text_to_paragraphs
-from .errors import InvalidStory, MalformedDocument
 from .text import apply_conventions, decode_utf8
 from .xmlsafe import parse_date
 

@@ -7,8 +7,8 @@ from xml.etree.ElementTree import Element
 
 from wirewatch_common.story import Story, Subject
 
+from ..errors import UnsupportedFormat
 from ..normalize import Draft, Limits, finish
-from .errors import UnsupportedFormat
 from .text import apply_conventions
 from .xmlsafe import attr, child, children, descendants, local, paragraphs_of, parse_date, parse_xml, text_of
 

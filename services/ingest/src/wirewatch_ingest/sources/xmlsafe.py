@@ -10,7 +10,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
-from .errors import MalformedDocument, UnsafeDocument
+from ..errors import MalformedDocument, UnsafeDocument
 
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
