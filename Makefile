@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml services/*/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help run test test-unit lint format bench schemas clean
+.PHONY: help run test test-unit lint format bench schemas clean system-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,7 +25,18 @@ $(STAMP): $(UV) uv.lock pyproject.toml
 run: $(STAMP) ## start the embedded stack with the sample stories, in the foreground (Ctrl-C stops it)
 	WIREWATCH_LOG_FORMAT=$${WIREWATCH_LOG_FORMAT:-text} $(UV) run --frozen wirewatch up --load samples
 
-test: $(STAMP) ## run the whole test suite (unit, integration, slow)
+# Debian tools the tests drive as independent clients: a headless browser and kcat.
+SYSTEM_TOOLS := chromium chromedriver kcat
+system-deps: ## install chromium, chromium-driver and kcat from Debian when missing (needs root or sudo)
+	@missing=$$(for t in $(SYSTEM_TOOLS); do command -v $$t >/dev/null || echo $$t; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for: $$missing"; \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver kcat >/dev/null; \
+	fi
+
+test: $(STAMP) system-deps ## run the whole test suite (unit, integration, slow)
 	$(UV) run --frozen pytest
 
 test-unit: $(STAMP) ## run the fast unit tests only
