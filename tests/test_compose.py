@@ -1,0 +1,671 @@
+"""The docker compose path, checked without a Docker engine (none runs here, nor the compose plugin).
+
+Every compose file is validated against the Compose Specification's JSON Schema (as vendored by the
+pinned check-jsonschema package), then held to the project's own rules: pinned images, healthchecks,
+dependency conditions, real WIREWATCH_ settings, no secret in a file. The Dockerfiles are read the
+same way, and their build stage is replayed with uv (the same commands, the same files) to prove the
+images would install what each service needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from fnmatch import fnmatch
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from wirewatch_common.processes import stop_process_group
+from wirewatch_common.settings import Settings, env_name
+from wirewatch_common.topics import load_contract
+from wirewatch_index.settings import IndexSettings
+from wirewatch_ingest.settings import IngestSettings
+from wirewatch_stack.cli import all_settings_classes
+from wirewatch_translate.settings import TranslateSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE = ROOT / "docker-compose.yml"
+OVERRIDES = sorted((ROOT / "deploy").glob("compose.*.yml"))
+ENV_EXAMPLES = [ROOT / "deploy" / "compose.env.example", ROOT / "deploy" / "cluster.env.example"]
+SERVICES = ("ingest", "translate", "index")
+JOBS = {"provision", "models"}
+SETTINGS_OF = {
+    "ingest": IngestSettings,
+    "translate": TranslateSettings,
+    "index": IndexSettings,
+    "provision": IndexSettings,
+    "models": TranslateSettings,
+}
+DEFAULT_PORT = {"ingest": 8081, "translate": 8082, "index": 8080}
+VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
+EXACT_TAG = re.compile(r"^[a-z0-9][a-z0-9._/-]*:\d+(\.\d+)+[A-Za-z0-9._-]*(@sha256:[0-9a-f]{64})?$")
+
+unit = pytest.mark.unit
+
+
+# -- reading compose files the way Docker Compose does ----------------------------------------------
+
+
+class Reset(dict[str, Any]):
+    """A mapping tagged `!reset`: the merged value is removed."""
+
+
+class Override(dict[str, Any]):
+    """A mapping tagged `!override`: the merged value replaces the base's instead of merging into it."""
+
+
+class ComposeLoader(yaml.SafeLoader):
+    """YAML with Compose's `!reset` and `!override` tags (Compose 2.24.4+)."""
+
+
+def _tagged(cls: type[dict[str, Any]]) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        assert isinstance(node, yaml.MappingNode), "only mappings are tagged in our files"
+        return cls(loader.construct_mapping(node, deep=True))
+
+    return construct
+
+
+ComposeLoader.add_constructor("!reset", _tagged(Reset))
+ComposeLoader.add_constructor("!override", _tagged(Override))
+
+
+def load(path: Path) -> dict[str, Any]:
+    doc = yaml.load(path.read_text(encoding="utf-8"), Loader=ComposeLoader)
+    assert isinstance(doc, dict)
+    return doc
+
+
+def merge(base: Any, override: Any, key: str = "") -> Any:
+    """Compose's merge for the parts we use: mappings merge, ports/volumes append, the rest replaces."""
+    if isinstance(override, Override):
+        return dict(override)
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for k, v in override.items():
+            if isinstance(v, Reset):
+                merged.pop(k, None)
+            else:
+                merged[k] = merge(base.get(k), v, k) if k in base else merge(None, v, k)
+        return merged
+    if isinstance(base, list) and isinstance(override, list) and key in ("ports", "volumes"):
+        return base + [item for item in override if item not in base]
+    if isinstance(override, dict):
+        return {k: merge(None, v, k) for k, v in override.items() if not isinstance(v, Reset)}
+    return override
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def resolve(value: str, given: dict[str, str] | None = None) -> str:
+    """Interpolate `${VAR:-default}` with its default and `${VAR:?msg}` with a sample value."""
+    given = given or {}
+
+    def sub(m: re.Match[str]) -> str:
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        if name in given:
+            return given[name]
+        if op in (":-", "-"):
+            return arg or ""
+        if op in (":?", "?"):
+            return "sample-value-for-tests"
+        return ""
+
+    return VARIABLE.sub(sub, value).replace("$$", "$")
+
+
+def real_settings() -> set[str]:
+    return {env_name(field) for cls in all_settings_classes() for field in cls.model_fields}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load(COMPOSE)
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return compose["services"]
+
+
+def long_running(services: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {name: s for name, s in services.items() if s.get("restart") != "no"}
+
+
+# -- the Compose Specification ----------------------------------------------------------------------
+
+
+def compose_schema() -> dict[str, Any]:
+    text = (
+        resources.files("check_jsonschema.builtin_schemas.vendor").joinpath("compose-spec.json").read_text()
+    )
+    schema = json.loads(text)
+    assert schema["title"] == "Compose Specification"
+    return schema
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+@unit
+@pytest.mark.parametrize("path", [COMPOSE, *OVERRIDES], ids=lambda p: p.name)
+def test_compose_file_is_valid_against_the_compose_specification(path):
+    validator = Draft202012Validator(compose_schema())
+    errors = sorted(validator.iter_errors(_plain(load(path))), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors)
+
+
+@unit
+def test_the_schema_check_catches_a_broken_file(compose):
+    broken = _plain(compose)
+    broken["services"]["ingest"]["depends_on"]["kafka"]["condition"] = "service_started_maybe"
+    broken["services"]["index"]["healthcheck"]["interval"] = {"seconds": 10}
+    assert len(list(Draft202012Validator(compose_schema()).iter_errors(broken))) >= 2
+
+
+@unit
+def test_every_override_merges_onto_services_of_the_base_file(services):
+    for path in OVERRIDES:
+        unknown = set(load(path).get("services", {})) - set(services)
+        assert not unknown, f"{path.name} configures services the base file lacks: {unknown}"
+
+
+# -- the project's rules ----------------------------------------------------------------------------
+
+
+@unit
+def test_the_stack_is_all_there(services):
+    assert {"kafka", "elasticsearch", *JOBS, *SERVICES} <= set(services)
+    assert services["kafka"]["image"].startswith("apache/kafka:")
+    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller", (
+        "KRaft, no ZooKeeper"
+    )
+    assert services["elasticsearch"]["image"].startswith("docker.elastic.co/elasticsearch/elasticsearch:9.")
+
+
+@unit
+def test_every_long_running_service_has_a_healthcheck(services):
+    for name, service in long_running(services).items():
+        check = service.get("healthcheck")
+        assert check and not check.get("disable"), f"{name} has no healthcheck"
+        assert check["test"][0] in ("CMD", "CMD-SHELL") and len(check["test"]) > 1, name
+        assert service.get("restart") == "unless-stopped", f"{name} should come back after a crash"
+
+
+@unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_service_healthchecks_ask_the_service_on_its_own_port(services, name):
+    test = " ".join(services[name]["healthcheck"]["test"])
+    port = environment(services[name])[env_name(f"{name}_port")]
+    assert port == str(DEFAULT_PORT[name])
+    assert f"http://127.0.0.1:{port}/readyz" in test
+
+
+@unit
+def test_one_shot_jobs_never_restart(services):
+    assert {name for name, s in services.items() if s.get("restart") == "no"} == JOBS
+    for name in JOBS:
+        assert services[name]["healthcheck"] == {"disable": True}, f"{name} exits: no healthcheck applies"
+
+
+@unit
+def test_depends_on_waits_for_health_or_for_a_job_to_finish(services):
+    for name, service in services.items():
+        for dep, spec in (service.get("depends_on") or {}).items():
+            assert dep in services, f"{name} depends on unknown {dep}"
+            wanted = "service_completed_successfully" if dep in JOBS else "service_healthy"
+            assert "healthcheck" in services[dep], dep
+            assert spec["condition"] == wanted, f"{name} -> {dep}"
+
+
+@unit
+def test_services_start_after_their_infrastructure_and_jobs(services):
+    def deps(name: str) -> set[str]:
+        return set(services[name].get("depends_on") or {})
+
+    assert {"kafka", "elasticsearch"} <= deps("provision")
+    assert {"kafka", "provision"} <= deps("ingest")
+    assert {"kafka", "provision", "models"} <= deps("translate")
+    assert {"kafka", "elasticsearch", "provision"} <= deps("index")
+
+
+@unit
+def test_every_image_is_pinned_to_an_exact_version(services):
+    for name, service in services.items():
+        image = service.get("image", "")
+        assert EXACT_TAG.match(image), f"{name}: image {image!r} is not pinned to an exact version"
+        assert not image.endswith(":latest")
+
+
+@unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_wirewatch_images_are_built_here_and_tagged_with_the_package_version(services, name):
+    version = tomllib.loads((ROOT / "services" / name / "pyproject.toml").read_text())["project"]["version"]
+    assert services[name]["image"] == f"wirewatch-{name}:{version}"
+    assert services[name]["build"] == {"context": ".", "dockerfile": f"services/{name}/Dockerfile"}
+    assert (ROOT / services[name]["build"]["dockerfile"]).is_file()
+
+
+@unit
+def test_jobs_run_from_the_service_images_they_need(services):
+    assert services["provision"]["image"] == services["index"]["image"], "it needs wirewatch_index's setup()"
+    assert services["provision"]["build"] == services["index"]["build"]
+    assert services["provision"]["command"][:3] == ["python", "-m", "wirewatch_stack.provision"]
+    assert services["models"]["image"] == services["translate"]["image"]
+    assert services["models"]["build"] == services["translate"]["build"]
+
+
+@unit
+def test_translate_replicas_share_one_consumer_group_and_the_models_volume(services):
+    translate = services["translate"]
+    replicas = translate["deploy"]["replicas"]
+    assert replicas >= 2
+    assert replicas <= load_contract().stories.partitions, "replicas beyond the partition count sit idle"
+    assert "container_name" not in translate and "ports" not in translate, "fixed names/ports block replicas"
+    group = environment(translate).get("WIREWATCH_TRANSLATE_GROUP_ID", TranslateSettings().translate_group_id)
+    assert "$" not in group, "one constant group for every replica"
+    model_dir = environment(translate)["WIREWATCH_MODEL_DIR"]
+    assert f"models:{model_dir}" in translate["volumes"]
+    assert f"models:{environment(services['models'])['WIREWATCH_MODEL_DIR']}" in services["models"]["volumes"]
+    assert "models" in (load(COMPOSE).get("volumes") or {})
+
+
+@unit
+def test_every_wirewatch_variable_is_a_real_setting():
+    known = real_settings()
+    used: dict[str, set[str]] = {}
+    for path in [COMPOSE, *OVERRIDES]:
+        for name, service in (load(path).get("services") or {}).items():
+            for key in environment(service):
+                if key.startswith("WIREWATCH_"):
+                    used.setdefault(key, set()).add(f"{path.name}:{name}")
+    for path in ENV_EXAMPLES:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            key = line.lstrip("# ").split("=", 1)[0]
+            if key.startswith("WIREWATCH_") and "=" in line:
+                used.setdefault(key, set()).add(path.name)
+    assert used, "the files set no WIREWATCH_ variable at all?"
+    unknown = {key: where for key, where in used.items() if key not in known}
+    assert not unknown, f"not wirewatch settings (README, 'Settings'): {unknown}"
+
+
+@unit
+@pytest.mark.parametrize("name", sorted(SETTINGS_OF))
+def test_each_service_environment_is_accepted_by_its_settings(services, name, monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("WIREWATCH_"):
+            monkeypatch.delenv(key)
+    env = {k: resolve(v) for k, v in environment(services[name]).items() if k.startswith("WIREWATCH_")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    settings = SETTINGS_OF[name](_env_file=None)
+    for key, value in env.items():
+        field = key.removeprefix("WIREWATCH_").lower()
+        shown = getattr(settings, field)
+        shown = shown.get_secret_value() if hasattr(shown, "get_secret_value") else shown
+        if isinstance(shown, tuple):
+            shown = ",".join(map(str, shown))
+        assert str(shown) == value or value == "", f"{name}: {key}={value!r} read as {shown!r}"
+
+
+@unit
+def test_services_reach_the_bundled_clusters(services):
+    for name in ("provision", *SERVICES):
+        env = environment(services[name])
+        assert env["WIREWATCH_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092", name
+    for name in ("provision", "index"):
+        assert environment(services[name])["WIREWATCH_ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+    advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
+    assert "PLAINTEXT://kafka:9092" in advertised
+    assert services["kafka"]["environment"]["KAFKA_LOG_DIRS"] == "/var/lib/kafka/data"
+    assert "kafka-data:/var/lib/kafka/data" in services["kafka"]["volumes"]
+
+
+@unit
+def test_elasticsearch_has_security_on_and_no_password_in_any_file(services):
+    es = environment(services["elasticsearch"])
+    assert es["xpack.security.enabled"] == "true"
+    required = re.compile(r"^\$\{ELASTIC_PASSWORD:\?[^}]+\}$")
+    assert required.match(es["ELASTIC_PASSWORD"]), "the password comes from .env, and is required"
+    for name in ("provision", "index"):
+        assert required.match(environment(services[name])["WIREWATCH_ELASTICSEARCH_PASSWORD"]), name
+    assert "$${ELASTIC_PASSWORD}" in " ".join(services["elasticsearch"]["healthcheck"]["test"])
+    for path in [COMPOSE, *OVERRIDES]:
+        for name, service in (load(path).get("services") or {}).items():
+            for key, value in environment(service).items():
+                if re.search(r"PASSWORD|API_KEY|SECRET|API_KEYS", key):
+                    assert value == "" or value.startswith("${"), (
+                        f"{path.name}:{name} writes {key} in the file"
+                    )
+
+
+@unit
+def test_published_ports_stay_on_loopback():
+    for path in [COMPOSE, *OVERRIDES]:
+        for name, service in (load(path).get("services") or {}).items():
+            for port in service.get("ports") or []:
+                assert str(port).startswith("127.0.0.1:"), (
+                    f"{path.name}:{name} publishes {port} on every address"
+                )
+
+
+@unit
+def test_interpolated_variables_are_documented_in_the_env_example():
+    documented = {
+        line.split("=", 1)[0]
+        for line in (ROOT / "deploy" / "compose.env.example").read_text(encoding="utf-8").splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    for path in [COMPOSE, *OVERRIDES]:
+        for name in VARIABLE.findall(path.read_text(encoding="utf-8")):
+            assert name[0] in documented, (
+                f"{path.name} reads ${{{name[0]}}}: document it in compose.env.example"
+            )
+
+
+@unit
+def test_existing_cluster_override_leaves_the_bundled_clusters_out():
+    merged = merge(load(COMPOSE), load(ROOT / "deploy" / "compose.existing-cluster.yml"))
+    services = merged["services"]
+    for bundled in ("kafka", "elasticsearch"):
+        assert services[bundled]["profiles"] == ["bundled"], f"{bundled} must not start by default"
+    for name in ("provision", *SERVICES):
+        service = services[name]
+        assert not {"kafka", "elasticsearch"} & set(service.get("depends_on") or {}), name
+        env = environment(service)
+        assert not any(k.startswith(("WIREWATCH_KAFKA_", "WIREWATCH_ELASTICSEARCH_")) for k in env), (
+            f"{name}: the cluster's settings come from the env file, never from the bundled defaults"
+        )
+        assert service["env_file"][0]["required"] is True
+        assert any(str(v).endswith(":/etc/wirewatch/certs:ro") for v in service["volumes"]), name
+    assert services["translate"]["depends_on"]["models"]["condition"] == "service_completed_successfully"
+    assert services["translate"]["deploy"]["replicas"] >= 2
+
+
+@unit
+def test_offline_models_override_installs_from_a_mounted_folder():
+    models = merge(load(COMPOSE), load(ROOT / "deploy" / "compose.models-offline.yml"))["services"]["models"]
+    env = environment(models)
+    assert env["MODELS_SOURCE"] == "path"
+    assert any(v.endswith(f":{env['MODELS_IMPORT_DIR']}:ro") for v in models["volumes"])
+    assert any(v.startswith("${ARGOS_PACKAGES_DIR:?") for v in models["volumes"])
+
+
+# -- Dockerfiles --------------------------------------------------------------------------------------
+
+
+def dockerfile(name: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
+    text = (ROOT / "services" / name / "Dockerfile").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    joined = "\n".join(lines).replace("\\\n", " ")
+    out = []
+    for line in joined.splitlines():
+        if line.strip():
+            instruction, _, args = line.strip().partition(" ")
+            out.append((instruction.upper(), " ".join(args.split())))
+    return out
+
+
+def stages(name: str) -> list[list[tuple[str, str]]]:
+    result: list[list[tuple[str, str]]] = []
+    for instruction, args in dockerfile(name):
+        if instruction == "FROM":
+            result.append([])
+        if result:
+            result[-1].append((instruction, args))
+    return result
+
+
+def arg_defaults(name: str) -> dict[str, str]:
+    return {
+        k: v
+        for ins, args in dockerfile(name)
+        if ins == "ARG" and "=" in args
+        for k, v in [args.split("=", 1)]
+    }
+
+
+def uv_version() -> str:
+    match = re.search(r"^UV_VERSION := (\S+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert match
+    return match.group(1)
+
+
+@unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_base_and_uv_are_pinned(name):
+    args = arg_defaults(name)
+    for stage in stages(name):
+        base = stage[0][1].split()[0]
+        base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], base)
+        assert EXACT_TAG.match(base) and "@sha256:" in base, f"{name}: FROM {base} is not pinned"
+        assert "-slim-" in base
+    runs = " ".join(args for ins, args in dockerfile(name) if ins == "RUN")
+    assert f"uv=={uv_version()}" in runs, "the same uv as the Makefile"
+
+
+@unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_installs_locked_dependencies_before_the_code(name):
+    build = stages(name)[0]
+    syncs = [i for i, (ins, args) in enumerate(build) if ins == "RUN" and "uv sync" in args]
+    assert len(syncs) == 2
+    for i in syncs:
+        args = build[i][1]
+        assert "--frozen" in args and "--no-dev" in args and f"--package wirewatch-{name}" in args
+    assert "--no-install-workspace" in build[syncs[0]][1]
+    assert "--no-editable" in build[syncs[1]][1], "the runtime stage copies the environment only"
+    code = next(i for i, (ins, args) in enumerate(build) if ins == "COPY" and f"services/{name}/src" in args)
+    assert syncs[0] < code < syncs[1]
+    sources_before = [s for ins, args in build[: syncs[0]] if ins == "COPY" for s in args.split()[:-1]]
+    assert "uv.lock" in sources_before
+    assert not [s for s in sources_before if "/src" in s], "no code in the dependency layer"
+
+
+@unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_runs_as_a_fixed_non_root_user_with_a_healthcheck(name):
+    final = stages(name)[-1]
+    users = [args for ins, args in final if ins == "USER"]
+    assert users, f"{name}: no USER"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) >= 1000, f"{name}: USER {users[-1]} must be a fixed non-root uid"
+    port = DEFAULT_PORT[name]
+    assert ("EXPOSE", str(port)) in final
+    env = " ".join(args for ins, args in final if ins == "ENV")
+    assert "WIREWATCH_HOST=0.0.0.0" in env and f"{env_name(name + '_port')}={port}" in env
+    health = next(args for ins, args in final if ins == "HEALTHCHECK")
+    assert "/healthz" in health and f"'{port}'" in health and "curl" not in health
+    cmd = next(args for ins, args in final if ins == "CMD")
+    assert json.loads(cmd) == ["python", "-m", f"wirewatch_{name}"]
+    assert Settings.model_fields[f"{name}_port"].default == port
+
+
+def dockerignore_includes(path: str) -> bool:
+    """Whether the build context keeps `path`, by .dockerignore's last-match-wins rules."""
+    keep = True
+    parts = path.split("/")
+    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for raw in (ROOT / ".dockerignore").read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        pattern = line.lstrip("!").rstrip("/")
+        if any(fnmatch(c, pattern) or fnmatch(c, pattern.removeprefix("**/")) for c in candidates):
+            keep = negate
+    return keep
+
+
+def copies(name: str) -> Iterator[tuple[str, str]]:
+    for stage in stages(name):
+        for ins, args in stage:
+            if ins == "COPY" and "--from=" not in args:
+                *sources, dest = [a for a in args.split() if not a.startswith("--")]
+                for source in sources:
+                    yield source, dest
+
+
+@unit
+@pytest.mark.parametrize("name", SERVICES)
+def test_dockerfile_copies_only_files_the_build_context_keeps(name):
+    for source, _ in copies(name):
+        assert (ROOT / source).exists(), source
+        assert dockerignore_includes(source), f"{source} is excluded by .dockerignore"
+    for secret in (".env", ".venv/bin/python", "var/ingest/ledger.sqlite3", ".git/config", "samples/x.xml"):
+        assert not dockerignore_includes(secret), f"{secret} would reach the build context"
+
+
+@unit
+def test_models_job_command_is_installed_in_the_translate_image(services):
+    assert services["models"]["command"] == ["wirewatch-install-models"]
+    assert ("deploy/docker/install-models.sh", "/usr/local/bin/wirewatch-install-models") in set(
+        copies("translate")
+    )
+
+
+# -- things that run: the models job script and the images' build stage --------------------------------
+
+
+def _run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        stop_process_group(process)
+    return process.returncode, output
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_models_job_installs_offline_then_finds_the_packages_present(tmp_path):
+    script = ROOT / "deploy" / "docker" / "install-models.sh"
+    bin_dir = str(Path(sys.executable).parent)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("WIREWATCH_", "MODELS_"))}
+    env = base | {
+        "PATH": f"{bin_dir}:{base.get('PATH', '')}",
+        "WIREWATCH_MODEL_DIR": str(tmp_path / "models"),
+    }
+    code, output = _run(
+        [f"{bin_dir}/wirewatch-translate", "test-packages", str(tmp_path / "import")], env, tmp_path
+    )
+    assert code == 0, output
+
+    code, output = _run(
+        ["sh", str(script)], env | {"MODELS_SOURCE": "path", "MODELS_IMPORT_DIR": "/nowhere"}, tmp_path
+    )
+    assert code == 2 and "no .argosmodel file in /nowhere" in output
+
+    code, output = _run(
+        ["sh", str(script)],
+        env | {"MODELS_SOURCE": "path", "MODELS_IMPORT_DIR": str(tmp_path / "import")},
+        tmp_path,
+    )
+    assert code == 0, output
+    assert {p.name for p in (tmp_path / "models").iterdir() if not p.name.startswith(".")} == {
+        "translate-en_ar-test",
+        "translate-ar_en-test",
+        "translate-en_tr-test",
+        "translate-tr_en-test",
+    }
+
+    # The default source is the Argos index; with every pair present it must not touch the network.
+    env_offline = env | {"WIREWATCH_TRANSLATE_PACKAGE_INDEX": "http://127.0.0.1:9/unreachable/"}
+    code, output = _run(["sh", str(script)], env_offline, tmp_path)
+    assert code == 0 and "installed already" in output, output
+
+    code, output = _run(["sh", str(script)], env | {"MODELS_SOURCE": "skip"}, tmp_path)
+    assert code == 0 and "skipped" in output
+    code, output = _run(["sh", str(script)], env | {"MODELS_SOURCE": "sometimes"}, tmp_path)
+    assert code == 2 and "use index, path or skip" in output
+
+
+def replay_build_stage(name: str, work: Path, venv: Path) -> None:
+    """Run the Dockerfile's build stage here: its COPY lines (symlinks kept), then its `uv sync` lines."""
+    uv = ROOT / ".tools" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("the pinned uv is not installed in .tools/ (run `make` first)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))}
+    env |= {"UV_PROJECT_ENVIRONMENT": str(venv), "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": sys.executable}
+    for ins, args in stages(name)[0]:
+        if ins == "COPY":
+            *sources, dest = [a for a in args.split() if not a.startswith("--")]
+            for source in sources:
+                src = ROOT / source
+                target = work / dest / src.name if dest.endswith("/") else work / dest
+                target.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_dir():
+                    shutil.copytree(src, target, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+                else:
+                    shutil.copy2(src, target, follow_symlinks=False)
+        elif ins == "RUN" and "uv sync" in args:
+            command = args[args.index("uv sync") :].split()
+            code, output = _run([str(uv), *command[1:]], env, work, timeout=300)
+            assert code == 0, output
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SERVICES)
+def test_image_build_stage_installs_what_the_service_needs_and_nothing_else(name, tmp_path):
+    venv = tmp_path / "venv"
+    replay_build_stage(name, tmp_path / "src", venv)
+    python = str(venv / "bin" / "python")
+    probe = (
+        "import importlib.util, json; "
+        "print(json.dumps({m: importlib.util.find_spec(m) is not None for m in "
+        "['wirewatch_common', 'wirewatch_ingest', 'wirewatch_translate', 'wirewatch_index', "
+        "'wirewatch_stack', 'tantivy', 'ctranslate2', 'feedparser', 'pytest']}))"
+    )
+    code, output = _run([python, "-c", probe], {"PATH": os.environ.get("PATH", "")}, tmp_path)
+    assert code == 0, output
+    found = json.loads(output.strip().splitlines()[-1])
+    wanted = {
+        "ingest": {"wirewatch_common", "wirewatch_ingest", "feedparser"},
+        "translate": {"wirewatch_common", "wirewatch_translate", "ctranslate2"},
+        "index": {"wirewatch_common", "wirewatch_index", "wirewatch_stack", "tantivy"},
+    }[name]
+    assert {m for m, present in found.items() if present} == wanted
+    # Installed, not editable: the code and the topic contract live in the environment itself.
+    code, output = _run(
+        [
+            python,
+            "-c",
+            f"import wirewatch_{name}.__main__; from wirewatch_common.topics import load_contract; "
+            "import wirewatch_common; print(wirewatch_common.__file__, load_contract().stories.name)",
+        ],
+        {"PATH": os.environ.get("PATH", "")},
+        tmp_path,
+    )
+    assert code == 0, output
+    assert str(venv) in output and "wirewatch.stories" in output
