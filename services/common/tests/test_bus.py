@@ -153,6 +153,7 @@ def test_restart_resumes_at_the_committed_offset(new_topic, producer, consumers,
     _poll_until(first, lambda: len(first_seen) >= 4)
     assert [m.offset for m in first_seen] == [0, 1, 2, 3]
     assert admin.committed_offsets(group) == {(topic, 0): 4}
+    assert admin.end_offsets([topic]) == {(topic, 0): 10}, "lag = end 10 - committed 4"
     first.close()
 
     second_seen: list[Message] = []

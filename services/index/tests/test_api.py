@@ -83,14 +83,15 @@ def test_limits_and_errors_are_json(client):
     r = client.get("/v1/search", params={"q": "x" * 101})
     assert r.status_code == 400 and r.json()["error"]["code"] == "bad_query"
     r = client.get("/v1/search", params={"size": 1000})
-    assert r.status_code == 400 and "size" in r.json()["error"]["message"]
+    assert r.status_code == 422 and "size" in r.json()["error"]["message"]
+    assert r.json()["error"]["where"] == {"in": "query", "field": "size"}
     r = client.get("/v1/search", params={"from": "2026-11-24T12:00:00"})  # naive: refused
-    assert r.status_code == 400
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
     r = client.get("/v1/stories/ww-missing")
     assert r.status_code == 404 and r.json() == {
         "error": {"code": "not_found", "message": "no story 'ww-missing' in the index"}
     }
-    assert client.get("/v1/nowhere").json()["error"]["code"] == "http_error"
+    assert client.get("/v1/nowhere").json()["error"]["code"] == "not_found"
 
 
 def test_api_keys_and_roles(client):

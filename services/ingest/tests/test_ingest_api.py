@@ -108,18 +108,23 @@ def test_identical_redelivery_is_dropped_and_counted(client) -> None:
 @pytest.mark.parametrize(
     ("body", "ctype", "status", "error"),
     [
-        (BOMB, "application/xml", 400, "UnsafeDocument"),
-        (BOMB, "application/vnd.iptc.g2.newsitem+xml", 400, "UnsafeDocument"),
-        (XXE, "application/nitf+xml", 400, "UnsafeDocument"),
-        (XXE, None, 400, "UnsafeDocument"),
-        (b"Headline\n\nBody \xff\xfe broken", "text/plain", 400, "MalformedDocument"),
-        (b"", "text/plain", 400, "MalformedDocument"),
-        (b"x" * 100_001, "text/plain", 413, "DocumentTooLarge"),
-        (b"<nitf><body>", "application/nitf+xml", 400, "MalformedDocument"),
-        (b"<html><body>hi</body></html>", "application/xml", 415, "UnsupportedFormat"),
-        (b"%PDF-1.7", "application/pdf", 415, "UnsupportedFormat"),
-        (b'{"uri": "urn:x", "type": "text"}', "application/json", 422, "InvalidStory"),
-        (b'{"uri": "urn:x", "type": "picture", "headline": "A photo"}', "application/json", 422, "NoStories"),
+        (BOMB, "application/xml", 400, "unsafe_document"),
+        (BOMB, "application/vnd.iptc.g2.newsitem+xml", 400, "unsafe_document"),
+        (XXE, "application/nitf+xml", 400, "unsafe_document"),
+        (XXE, None, 400, "unsafe_document"),
+        (b"Headline\n\nBody \xff\xfe broken", "text/plain", 400, "malformed_document"),
+        (b"", "text/plain", 400, "malformed_document"),
+        (b"x" * 100_001, "text/plain", 413, "document_too_large"),
+        (b"<nitf><body>", "application/nitf+xml", 400, "malformed_document"),
+        (b"<html><body>hi</body></html>", "application/xml", 415, "unsupported_format"),
+        (b"%PDF-1.7", "application/pdf", 415, "unsupported_format"),
+        (b'{"uri": "urn:x", "type": "text"}', "application/json", 422, "invalid_story"),
+        (
+            b'{"uri": "urn:x", "type": "picture", "headline": "A photo"}',
+            "application/json",
+            422,
+            "no_stories",
+        ),
     ],
     ids=[
         "xml-bomb-sniffed",
@@ -142,9 +147,9 @@ def test_hostile_or_bad_documents_get_their_4xx_and_the_service_keeps_serving(
     response = post(client, body, ctype)
     assert response.status_code == status, response.text
     payload = response.json()
-    assert payload["error"] == error and payload["message"]
-    if error == "MalformedDocument" and body:
-        assert payload["line"] >= 1
+    assert payload["error"]["code"] == error and payload["error"]["message"]
+    if error == "malformed_document" and body:
+        assert payload["error"]["where"]["line"] >= 1
     assert "root:" not in response.text  # nothing of /etc/passwd came back
     assert post(client, AGENCY, "text/plain").status_code == 202
     assert client.get("/healthz").status_code == 200

@@ -31,7 +31,7 @@ def test_no_broker_means_503_and_an_empty_ledger(tmp_path: Path) -> None:
             body = b"Storm closes ports\n\nIZMIR (Anadolu) - Ports closed on Monday.\n"
             response = client.post("/v1/stories", content=body, headers={"content-type": "text/plain"})
             assert response.status_code == 503
-            assert response.json()["error"] == "BrokerUnavailable"
+            assert response.json()["error"]["code"] == "broker_unavailable"
             assert ledger.counts()["versions"] == 0  # a retry later is not taken for a duplicate
     finally:
         publisher.close()

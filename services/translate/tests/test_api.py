@@ -3,9 +3,10 @@
 import re
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
+from wirewatch_common.service import create_app
 from wirewatch_common.settings import parse_api_keys
 from wirewatch_translate.app import router
 from wirewatch_translate.engine import Engine
@@ -18,7 +19,7 @@ ARABIC = re.compile(r"[\u0600-\u06FF]")
 
 
 def _client(models_dir, keys="", max_chars=2000):
-    app = FastAPI()
+    app = create_app("translate", registry=CollectorRegistry())
     calls = []
     app.include_router(
         router(
@@ -61,14 +62,16 @@ def test_source_is_guessed_and_pairs_pivot(models_dir):
 def test_clear_4xx_for_unknown_languages_and_long_text(models_dir):
     client, _ = _client(models_dir, max_chars=100)
     bad_tag = client.post("/v1/translate", json={"text": "Hi.", "source": "en", "target": "not a language"})
-    assert bad_tag.status_code == 422 and "BCP 47" in bad_tag.json()["detail"]
+    assert bad_tag.status_code == 422 and "BCP 47" in bad_tag.json()["error"]["message"]
+    assert bad_tag.json()["error"]["code"] == "bad_language"
     no_model = client.post("/v1/translate", json={"text": "Bonjour.", "source": "fr", "target": "ar"})
-    assert no_model.status_code == 422 and "no model for fr→ar" in no_model.json()["detail"]
-    assert "en→ar" in no_model.json()["detail"], "the error names what is installed"
+    assert no_model.status_code == 422 and "no model for fr→ar" in no_model.json()["error"]["message"]
+    assert "en→ar" in no_model.json()["error"]["message"], "the error names what is installed"
     too_long = client.post("/v1/translate", json={"text": "x" * 101, "source": "en", "target": "ar"})
-    assert too_long.status_code == 413 and "limit is 100" in too_long.json()["detail"]
+    assert too_long.status_code == 413 and "limit is 100" in too_long.json()["error"]["message"]
     missing = client.post("/v1/translate", json={"text": "Hi."})
     assert missing.status_code == 422
+    assert missing.json()["error"]["where"] == {"in": "body", "field": "target"}
 
 
 def test_api_keys_are_checked_by_role(models_dir):

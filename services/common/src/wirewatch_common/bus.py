@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.admin import NewPartitions, NewTopic
+from kafka.admin import NewPartitions, NewTopic, OffsetSpec
 from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
@@ -447,6 +447,7 @@ class Admin:
     """Topic administration and broker reachability, for the provisioning step and `/readyz`."""
 
     def __init__(self, config: dict[str, Any], request_timeout_ms: int = 10_000) -> None:
+        self._config = config
         self._admin = KafkaAdminClient(
             **config, request_timeout_ms=request_timeout_ms, bootstrap_timeout_ms=request_timeout_ms
         )
@@ -466,6 +467,42 @@ class Admin:
         """Return a group's committed offsets as {(topic, partition): next offset to read}."""
         offsets = self._admin.list_group_offsets(group_id).get(group_id, {})
         return {(tp.topic, tp.partition): meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    def end_offsets(self, topics: Iterable[str], timeout: float = 5.0) -> dict[tuple[str, int], int]:
+        """Return each partition's log-end offset (the next offset written): with committed offsets, the lag.
+
+        tansu answers a LATEST offset request with the last record batch's base offset + 1, which
+        under-counts when that batch holds several records; so the last batch is read back and the
+        offset after its last record wins (on Kafka the two agree).
+        """
+        counts = self.topic_partitions()
+        specs = {TopicPartition(t, p): OffsetSpec.LATEST for t in topics for p in range(counts.get(t, 0))}
+        if not specs:
+            return {}
+        found = {tp: meta.offset for tp, meta in self._admin.list_partition_offsets(specs).items()}
+        return {(tp.topic, tp.partition): end for tp, end in self._read_last_batches(found, timeout).items()}
+
+    def _read_last_batches(
+        self, ends: dict[TopicPartition, int], timeout: float
+    ) -> dict[TopicPartition, int]:
+        """Correct reported end offsets by reading from one before each to the partition's last record."""
+        pending = {tp: end for tp, end in ends.items() if end > 0}
+        if not pending:
+            return ends
+        corrected = dict(ends)
+        consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **self._config)
+        try:
+            consumer.assign(list(pending))
+            for tp, end in pending.items():
+                consumer.seek(tp, end - 1)
+            deadline = time.monotonic() + timeout
+            while pending and time.monotonic() < deadline:
+                for tp, records in consumer.poll(timeout_ms=200).items():
+                    corrected[tp] = max(corrected[tp], records[-1].offset + 1)
+                    pending.pop(tp, None)
+        finally:
+            consumer.close()
+        return corrected
 
     def ping(self) -> bool:
         """Tell whether the cluster answers a metadata request."""

@@ -2,6 +2,8 @@
 
 Workers are threads started in the app's lifespan and stopped when uvicorn shuts down (it owns
 SIGTERM/SIGINT), so one process serves its API and consumes its topics, and stops both together.
+Every app answers errors in one JSON shape, sends security headers, and sends CORS headers only
+for configured origins; /metrics needs a reader key when keys are configured.
 """
 
 from __future__ import annotations
@@ -13,11 +15,14 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI, Response
-from fastapi.responses import JSONResponse
+from fastapi import Depends, FastAPI, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from .access import require
 from .bus import Admin
+from .errors import CatchAll, document_errors, install_error_handlers
+from .headers import SecurityHeaders, install_cors
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -108,9 +113,13 @@ def create_app(
     workers: Sequence[Worker] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
     registry: CollectorRegistry = REGISTRY,
+    settings: Settings | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
-    """Build a service's app; routers for its own API are added by the caller."""
+    """Build a service's app; routers for its own API are added by the caller.
+
+    `settings` supplies the API keys (for /metrics) and the CORS origins; without it both are off.
+    """
     threads = WorkerThreads(workers)
     all_checks = dict(checks or {})
 
@@ -128,15 +137,30 @@ def create_app(
 
     app = FastAPI(title=f"wirewatch {service}", lifespan=lifespan, **fastapi_options)
     app.state.workers = threads
+    install_error_handlers(app)
+    document_errors(app)
+    # Last added runs first: headers go on every answer, CORS preflights and 500s included.
+    app.add_middleware(CatchAll)
+    install_cors(app, settings.cors_origins if settings is not None else ())
+    app.add_middleware(SecurityHeaders)
+    keys = settings.api_keys if settings is not None else ()
 
-    @app.get("/healthz", tags=["operations"])
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        responses={503: {"description": "A worker thread died.", "content": {"application/json": {}}}},
+    )
     def healthz() -> JSONResponse:
         """Liveness: every worker thread is still running."""
         if threads.failed:
             return JSONResponse({"status": "failing", "workers": threads.failed}, status_code=503)
         return JSONResponse({"status": "ok", "service": service})
 
-    @app.get("/readyz", tags=["operations"])
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        responses={503: {"description": "A check failed.", "content": {"application/json": {}}}},
+    )
     def readyz() -> JSONResponse:
         """Readiness: the broker and this service's backend answer."""
         results = {name: _run_check(check) for name, check in all_checks.items()}
@@ -146,7 +170,13 @@ def create_app(
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", tags=["operations"])
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        dependencies=[Depends(require(keys, "reader"))],
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     def metrics() -> Response:
         """Prometheus metrics in text format."""
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

@@ -10,8 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, SecretStr
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .ratelimit import RateLimit, parse_rate_limit
 
 Role = Literal["reader", "writer"]
 
@@ -43,6 +45,24 @@ def parse_api_keys(value: Any) -> Any:
 
 
 ApiKeys = Annotated[tuple[ApiKey, ...], NoDecode, BeforeValidator(parse_api_keys)]
+
+
+def parse_origins(value: Any) -> Any:
+    """Read `https://desk.example.org[,https://...]`: scheme, host and optional port, nothing more."""
+    if not isinstance(value, str):
+        return value
+    origins = []
+    for origin in filter(None, (part.strip() for part in value.split(","))):
+        scheme, sep, rest = origin.partition("://")
+        if origin != "*" and (not sep or scheme not in ("http", "https") or not rest or "/" in rest):
+            msg = f"a CORS origin is written scheme://host[:port], e.g. https://desk.example.org; got {origin!r}"
+            raise ValueError(msg)
+        origins.append(origin)
+    return tuple(origins)
+
+
+Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_origins)]
+RateLimitSetting = Annotated[RateLimit, NoDecode, BeforeValidator(parse_rate_limit), PlainSerializer(str)]
 
 
 class Settings(BaseSettings):
@@ -102,6 +122,22 @@ class Settings(BaseSettings):
     api_keys: ApiKeys = Field(
         default=(),
         description="API keys as 'reader:KEY,writer:KEY'; when empty the APIs are open (loopback use).",
+    )
+    cors_origins: Origins = Field(
+        default=(),
+        description="Browser origins allowed to call the APIs (comma-separated); empty sends no CORS headers.",
+    )
+    rate_limit_search: RateLimitSetting = Field(
+        default=RateLimit(rate=50, burst=200),
+        description="Searches per second per API key (per address with keys off), as RATE:BURST; 0 is off.",
+    )
+    rate_limit_push: RateLimitSetting = Field(
+        default=RateLimit(rate=200, burst=1000),
+        description="Documents pushed per second per API key (per address with keys off), RATE:BURST; 0 is off.",
+    )
+    rate_limit_stream: RateLimitSetting = Field(
+        default=RateLimit(rate=2, burst=20),
+        description="Live-stream connections opened per second per API key or address, RATE:BURST; 0 is off.",
     )
 
     # Storage and models

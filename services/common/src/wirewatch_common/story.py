@@ -43,6 +43,20 @@ def primary_language(tag: str) -> str:
     return tag.split("-", 1)[0].lower()
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def unicode_text(value: str) -> str:
+    """Refuse lone UTF-16 surrogates (from a JSON escape such as backslash-ud800): UTF-8 cannot carry them."""
+    if _SURROGATE.search(value):
+        msg = "the text holds a lone UTF-16 surrogate, which is not a Unicode character"
+        raise ValueError(msg)
+    return value
+
+
+Text = Annotated[str, AfterValidator(unicode_text)]
+"""A string checked in full: pydantic's fast path for `list[str]` lets surrogates through."""
+
 Language = Annotated[
     str,
     AfterValidator(normalize_language),
@@ -142,7 +156,7 @@ class Story(BaseModel):
         description="What the offline detector found, when it differs from the declared language.",
     )
     headline: str = Field(max_length=2000)
-    body: list[str] = Field(default_factory=list, description="Body text as paragraphs, in order.")
+    body: list[Text] = Field(default_factory=list, description="Body text as paragraphs, in order.")
     summary: str | None = Field(default=None, max_length=10_000)
     byline: str | None = Field(default=None, max_length=1000)
     credit: str | None = Field(
@@ -155,7 +169,7 @@ class Story(BaseModel):
     )
     urgency: int | None = Field(default=None, ge=1, le=9, description="1 most urgent, 9 least (IPTC).")
     subjects: list[Subject] = Field(default_factory=list)
-    keywords: list[str] = Field(default_factory=list)
+    keywords: list[Text] = Field(default_factory=list)
     copyrightnotice: str | None = Field(default=None, max_length=2000)
     usageterms: str | None = Field(default=None, max_length=2000)
     format: str | None = Field(

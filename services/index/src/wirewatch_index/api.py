@@ -9,19 +9,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from wirewatch_common.auth import AccessDenied, authorize
+from wirewatch_common.access import limiter, require
+from wirewatch_common.errors import ApiError, ErrorResponse, error_response
+from wirewatch_common.errors import ErrorBody as ErrorBody  # re-exported: it used to live here
 from wirewatch_common.settings import ApiKey, Role
 from wirewatch_common.story import STORY_ID_PATTERN
 
@@ -40,19 +40,6 @@ HEARTBEAT_S = 15.0
 STREAM_MAX_PAGES = 10
 
 
-class ErrorBody(BaseModel):
-    """What went wrong, for a person and for a program."""
-
-    code: str = Field(examples=["bad_query"])
-    message: str = Field(examples=["a query may have at most 32 words or phrases; this one has 40"])
-
-
-class ErrorResponse(BaseModel):
-    """Every error the API returns has this shape."""
-
-    error: ErrorBody
-
-
 class SearchResponse(BaseModel):
     """A page of stories, one hit each, with the cursor of the next page."""
 
@@ -68,27 +55,22 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The query, a filter or the cursor is not valid."},
     401: {"model": ErrorResponse, "description": "No API key, or an unknown one."},
     403: {"model": ErrorResponse, "description": "The key's role may not do this."},
+    422: {
+        "model": ErrorResponse,
+        "description": "A parameter is malformed or out of range; `where` names it.",
+    },
+    429: {"model": ErrorResponse, "description": "Too many requests for this key; see `Retry-After`."},
     503: {"model": ErrorResponse, "description": "The search backend is unavailable."},
 }
 
 
-class ApiError(Exception):
-    """An error with its HTTP status and a machine-readable code."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
 def error(status: int, code: str, message: str) -> JSONResponse:
     """A JSON error response."""
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+    return error_response(status, code, message)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map domain and framework errors to JSON bodies with a clear message."""
+    """Map the index's domain errors to JSON bodies; framework errors are mapped by create_app."""
 
     async def bad_query(_: Request, exc: Exception) -> JSONResponse:
         return error(400, "bad_query", str(exc))
@@ -100,51 +82,14 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("backend unavailable", extra={"error": str(exc)[:300]})
         return error(503, "backend_unavailable", "the search backend is unavailable; retry shortly")
 
-    async def invalid(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, RequestValidationError)
-        parts = []
-        for e in exc.errors():
-            where = ".".join(str(p) for p in e.get("loc", ()) if p not in ("query", "path"))
-            parts.append(f"{where}: {e.get('msg')}")
-        return error(400, "bad_request", "; ".join(parts) or "invalid request")
-
-    async def api_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ApiError)
-        return error(exc.status, exc.code, exc.message)
-
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, StarletteHTTPException)
-        response = error(exc.status_code, "http_error", str(exc.detail))
-        response.headers.update(exc.headers or {})
-        return response
-
     app.add_exception_handler(QueryError, bad_query)
     app.add_exception_handler(cursor.CursorError, bad_cursor)
     app.add_exception_handler(BackendUnavailable, unavailable)
-    app.add_exception_handler(RequestValidationError, invalid)
-    app.add_exception_handler(ApiError, api_error)
-    app.add_exception_handler(StarletteHTTPException, http_error)
 
 
-def key_checker(keys: tuple[ApiKey, ...]) -> Callable[[Role], Callable[..., Awaitable[None]]]:
+def key_checker(keys: Sequence[ApiKey]) -> Callable[[Role], Callable[..., Awaitable[None]]]:
     """Build a dependency factory: `Depends(require("reader"))`; open when no keys are configured."""
-
-    def require(role: Role) -> Callable[..., Awaitable[None]]:
-        # async: a key check is a few comparisons, and a sync dependency costs a threadpool hop.
-        async def check(
-            x_api_key: Annotated[
-                str | None, Header(description="API key (or `Authorization: Bearer`).")
-            ] = None,
-            authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-        ) -> None:
-            try:
-                authorize(keys, role, x_api_key, authorization)
-            except AccessDenied as denied:
-                raise ApiError(denied.status, denied.code, denied.message) from denied
-
-        return check
-
-    return require
+    return lambda role: require(keys, role)
 
 
 def _bounded(values: list[str], name: str) -> tuple[str, ...]:
@@ -161,9 +106,12 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
         if settings.index_cursor_secret is not None
         else secrets.token_bytes(32)
     )
-    require = key_checker(settings.api_keys)
-    reader = [Depends(require("reader"))]
-    writer = [Depends(require("writer"))]
+    keys = settings.api_keys
+    reader = [Depends(require(keys, "reader"))]
+    writer = [Depends(require(keys, "writer"))]
+    # Searches and stream connections spend tokens per key (per address with keys off).
+    searcher = [Depends(require(keys, "reader", limiter(settings.rate_limit_search)))]
+    streamer = [Depends(require(keys, "reader", limiter(settings.rate_limit_stream)))]
     api = APIRouter(prefix="/v1", tags=["search"], responses=ERRORS)
     max_q = settings.index_max_query_chars
 
@@ -195,7 +143,9 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
             facet_size=facet_size,
         )
 
-    @api.get("/search", response_model=SearchResponse, response_model_exclude_none=True, dependencies=reader)
+    @api.get(
+        "/search", response_model=SearchResponse, response_model_exclude_none=True, dependencies=searcher
+    )
     def search(
         q: Annotated[
             str,
@@ -273,7 +223,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
 
     @api.get(
         "/stream",
-        dependencies=reader,
+        dependencies=streamer,
         response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
     )

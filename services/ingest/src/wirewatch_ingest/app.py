@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from wirewatch_common.auth import AccessDenied, authorize
+from wirewatch_common.access import limiter, require
 from wirewatch_common.bus import DeliveryError
+from wirewatch_common.errors import ErrorResponse, Where, error_response
+from wirewatch_common.ratelimit import RateLimit
 from wirewatch_common.settings import ApiKey
 
 from .pipeline import Ingestor, NoStories
@@ -21,8 +24,15 @@ from .sources import SUPPORTED_TYPES, DocumentTooLarge, ParseError
 log = logging.getLogger(__name__)
 
 
-def _error(status: int, error: str, message: str, **where: object) -> JSONResponse:
-    return JSONResponse({"error": error, "message": message, **where}, status_code=status)
+def _refused(exc: ParseError) -> JSONResponse:
+    """Answer a parser's error in the shared shape: `MalformedDocument` -> code `malformed_document`."""
+    code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
+    where: Where = {}
+    if exc.line is not None:
+        where["line"] = exc.line
+    if exc.field is not None:
+        where["field"] = exc.field
+    return error_response(exc.status, code, exc.message, where=where or None)
 
 
 async def _read_capped(request: Request, limit: int) -> bytes | None:
@@ -40,13 +50,18 @@ async def _read_capped(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def stories_router(ingestor: Ingestor, keys: Sequence[ApiKey]) -> APIRouter:
-    """Routes of the ingest API."""
+def stories_router(
+    ingestor: Ingestor, keys: Sequence[ApiKey], push_limit: RateLimit | None = None
+) -> APIRouter:
+    """Routes of the ingest API; `push_limit` bounds documents per second per writer key (or address)."""
     router = APIRouter(prefix="/v1", tags=["ingest"])
+    # Checked before the body is read: a refused caller never gets to upload.
+    writer = Depends(require(keys, "writer", limiter(push_limit) if push_limit is not None else None))
 
     @router.post(
         "/stories",
         status_code=202,
+        dependencies=[writer],
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -56,49 +71,57 @@ def stories_router(ingestor: Ingestor, keys: Sequence[ApiKey]) -> APIRouter:
             }
         },
         responses={
-            400: {"description": "Malformed or unsafe document (syntax, encoding, entities); says where."},
-            401: {"description": "A writer API key is required."},
-            413: {"description": "Larger than WIREWATCH_INGEST_MAX_DOCUMENT_BYTES."},
-            415: {"description": "Unsupported content type or XML vocabulary."},
-            422: {"description": "Well formed but not a usable story (no text, a field over its limit)."},
-            503: {"description": "The broker or the ledger did not confirm; nothing was accepted."},
+            400: {
+                "model": ErrorResponse,
+                "description": "Malformed or unsafe document (syntax, encoding, entities); says where.",
+            },
+            401: {"model": ErrorResponse, "description": "A writer API key is required."},
+            403: {"model": ErrorResponse, "description": "The key is not a writer key."},
+            413: {"model": ErrorResponse, "description": "Larger than WIREWATCH_INGEST_MAX_DOCUMENT_BYTES."},
+            415: {"model": ErrorResponse, "description": "Unsupported content type or XML vocabulary."},
+            422: {
+                "model": ErrorResponse,
+                "description": "Well formed but not a usable story (no text, a field over its limit).",
+            },
+            429: {"model": ErrorResponse, "description": "Too many documents for this key; see Retry-After."},
+            503: {
+                "model": ErrorResponse,
+                "description": "The broker or the ledger did not confirm; nothing was accepted.",
+            },
         },
     )
     async def post_story(
         request: Request,
         content_type: Annotated[str | None, Header()] = None,
-        x_api_key: Annotated[str | None, Header()] = None,
-        authorization: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Ingest one document (agency text, IPTC 7901/ANPA, ninjs, NewsML-G2, NITF, RSS/Atom/RDF)."""
-        try:
-            authorize(keys, "writer", x_api_key, authorization)
-        except AccessDenied as denied:
-            return _error(denied.status, denied.code, denied.message)
         limit = ingestor.limits.max_document_bytes
         body = await _read_capped(request, limit)
         if body is None:
             msg = f"the document is larger than the limit of {limit} bytes"
-            exc = DocumentTooLarge(msg)
-            return JSONResponse(exc.to_dict(), status_code=exc.status)
+            return _refused(DocumentTooLarge(msg))
         try:
             result = await run_in_threadpool(ingestor.ingest, body, content_type, via="http")
         except ParseError as exc:
             log.info("document refused", extra={"status": exc.status, "error": exc.message[:300]})
-            return JSONResponse(exc.to_dict(), status_code=exc.status)
+            return _refused(exc)
         except NoStories as exc:
-            return _error(422, "NoStories", str(exc))
+            return error_response(422, "no_stories", str(exc))
         except DeliveryError as exc:
             log.warning("broker did not confirm; nothing accepted", extra={"error": str(exc)[:300]})
-            return _error(
-                503, "BrokerUnavailable", "the broker did not confirm delivery; nothing was accepted, retry"
+            return error_response(
+                503, "broker_unavailable", "the broker did not confirm delivery; nothing was accepted, retry"
             )
         except sqlite3.Error as exc:
             log.error("ledger write failed; nothing accepted", extra={"error": str(exc)[:300]})
-            return _error(503, "LedgerUnavailable", "the ingest ledger could not record the story; retry")
+            return error_response(
+                503, "ledger_unavailable", "the ingest ledger could not record the story; retry"
+            )
         except Exception:  # answered as JSON and logged with its traceback, never hidden
             log.exception("unexpected error while ingesting a document")
-            return _error(500, "InternalError", "ingest failed unexpectedly; the document was not accepted")
+            return error_response(
+                500, "internal_error", "ingest failed unexpectedly; the document was not accepted"
+            )
         return JSONResponse(result.to_dict(), status_code=202)
 
     return router

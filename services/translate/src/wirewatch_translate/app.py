@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
-from wirewatch_common.auth import AccessDenied, authorize
+from wirewatch_common.access import Guard, require
+from wirewatch_common.errors import ErrorResponse
 from wirewatch_common.settings import ApiKey, Role
 from wirewatch_common.story import normalize_language, primary_language
 
@@ -42,25 +43,14 @@ def _language(tag: str, field: str) -> str:
     try:
         return primary_language(normalize_language(tag))
     except ValueError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{field}: {exc}") from exc
+        detail = {"code": "bad_language", "message": f"{field}: {exc}"}
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
 
 
-def key_check(keys: Sequence[ApiKey], roles: tuple[Role, ...]) -> Callable[..., None]:
+def key_check(keys: Sequence[ApiKey], roles: tuple[Role, ...]) -> Guard:
     """Dependency that accepts `X-API-Key: KEY` or `Authorization: Bearer KEY` with one of `roles`."""
     needed: Role = "reader" if "reader" in roles else "writer"
-
-    def check(
-        x_api_key: Annotated[str | None, Header()] = None,
-        authorization: Annotated[str | None, Header()] = None,
-    ) -> None:
-        try:
-            authorize(keys, needed, x_api_key, authorization)
-        except AccessDenied as denied:
-            raise HTTPException(
-                denied.status, denied.message, headers={"WWW-Authenticate": "Bearer"}
-            ) from denied
-
-    return check
+    return require(keys, needed)
 
 
 def translate_text(engine: Engine, text: str, source: str, target: str) -> TranslateResponse:
@@ -72,14 +62,15 @@ def translate_text(engine: Engine, text: str, source: str, target: str) -> Trans
     if route is None:
         installed = sorted(f"{s}→{t}" for s, t in engine.packages())
         msg = f"no model for {source}→{target}; installed: {', '.join(installed) or 'none'}"
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, msg)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": "no_model", "message": msg})
     paragraphs = [split_sentences(p, source) for p in split_paragraphs(text)]
     flat = [s for para in paragraphs for s in para]
     try:
         for info in route:
             flat, _ = engine.translate(info, flat)
     except UntranslatableText as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc
+        detail = {"code": "untranslatable", "message": str(exc)}
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
     rest = iter(flat)
     out = "\n".join(" ".join(filter(None, (next(rest) for _ in para))) for para in paragraphs)
     return TranslateResponse(
@@ -101,7 +92,16 @@ def router(
     rescan: Callable[[], dict[str, Any]] | None = None,
 ) -> APIRouter:
     """Build the service's own routes."""
-    api = APIRouter(prefix="/v1", tags=["translate"])
+    api = APIRouter(
+        prefix="/v1",
+        tags=["translate"],
+        responses={
+            401: {"model": ErrorResponse, "description": "No API key, or an unknown one."},
+            403: {"model": ErrorResponse, "description": "The key's role may not do this."},
+            413: {"model": ErrorResponse, "description": "The text is longer than the limit."},
+            422: {"model": ErrorResponse, "description": "Malformed request, unknown language or no model."},
+        },
+    )
     readers = Depends(key_check(keys, ("reader", "writer")))
     writers = Depends(key_check(keys, ("writer",)))
 
@@ -110,7 +110,7 @@ def router(
         """Translate a text for a desk: {"text", "source"?, "target"} -> text with provenance."""
         if len(request.text) > max_chars:
             msg = f"text has {len(request.text)} characters; the limit is {max_chars}"
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, msg)
+            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, {"code": "text_too_long", "message": msg})
         target = _language(request.target, "target")
         source = _language(request.source, "source") if request.source else guess_language(request.text)
         return translate_text(engine, request.text, source, target)

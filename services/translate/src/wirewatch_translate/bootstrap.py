@@ -85,6 +85,7 @@ def build(
     check = BrokerCheck(settings)
     app = create_app(
         "translate",
+        settings=settings,
         checks={"broker": check},
         workers=[consumer, retranslator],
         on_shutdown=[check.close, producer.close, store.close],
