@@ -18,7 +18,7 @@ from wirewatch_common.bus import Admin
 from wirewatch_common.settings import Settings
 from wirewatch_common.testing import process_alive
 from wirewatch_common.topics import load_contract
-from wirewatch_stack.supervisor import ServiceSpec, Supervisor
+from wirewatch_stack.supervisor import ServiceSpec, Supervisor, read_pid_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -55,6 +55,9 @@ def test_supervisor_provisions_restarts_a_crashed_service_and_stops_everything(t
             time.sleep(0.1)
         broker_pid = supervisor.broker.pid
         child_pid = supervisor.children[0].process.pid
+        run_dir = settings.data_dir / "run"
+        assert read_pid_file(run_dir, "flaky") == child_pid, "the restarted child's pid is on file"
+        assert read_pid_file(run_dir, "broker") == broker_pid
         admin = Admin({"bootstrap_servers": [f"127.0.0.1:{settings.broker_port}"]})
         try:
             have = admin.topic_partitions()
@@ -66,8 +69,10 @@ def test_supervisor_provisions_restarts_a_crashed_service_and_stops_everything(t
         thread.join(30)
     assert not thread.is_alive()
     assert not process_alive(broker_pid) and not process_alive(child_pid)
+    assert read_pid_file(run_dir, "flaky") is None and read_pid_file(run_dir, "broker") is None
     text = out.getvalue()
     assert "flaky     exited with code 3; restarting" in text
+    assert f"flaky     restarted (pid {child_pid}, restart 1)" in text
     assert "flaky | service start 2" in text
     assert (settings.data_dir / "logs" / "flaky.log").read_text().count("service start") == 2
 
@@ -95,6 +100,9 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
             assert time.monotonic() < deadline, "".join(lines)
         text = "".join(lines)
         assert "(0 failed)" in text, text
+        # No packages in the models dir: said once, with both ways to get some.
+        assert text.count("no translation packages in") == 1, text
+        assert "models install ar tr" in text and "models install --from-path" in text
         pids = [int(line.split("(pid ")[1].split(",")[0].rstrip(")\n")) for line in lines if "(pid " in line]
         assert len(pids) == 4, text  # the broker and the three services
         assert all(process_alive(pid) for pid in pids)
@@ -117,6 +125,25 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
         assert cli.returncode == 0, cli.stderr
         assert "1 stories" in cli.stdout
         assert "deprem" in cli.stdout
+        status = subprocess.run(
+            [sys.executable, "-m", "wirewatch_stack.cli", "status", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = json.loads(status.stdout)
+        assert report["ok"] and report["broker"]["error"] is None
+        assert [s["name"] for s in report["services"]] == ["ingest", "translate", "index"]
+        assert all(s["checks"].get("broker") == "ok" for s in report["services"])
+        assert report["stories"]["accepted"] == 9
+        assert report["models"]["packages"] == []
+        assert {row["group"] for row in report["lag"]} == {
+            "wirewatch-translate",
+            "wirewatch-index",
+            "wirewatch-ingest-receipts",
+        }
         os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(60) == 0
         lines.extend(proc.stdout.readlines())
@@ -128,6 +155,15 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
     for pid in pids:
         assert not process_alive(pid), "nothing may outlive `wirewatch up`"
     assert "wirewatch | stopped" in "".join(lines)
+    down = subprocess.run(
+        [sys.executable, "-m", "wirewatch_stack.cli", "status"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert down.returncode == 2
+    assert "NOT RUNNING: broker, ingest, translate, index did not answer" in down.stdout
 
 
 def test_taken_broker_port_is_reported_plainly(tmp_path):

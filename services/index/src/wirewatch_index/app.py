@@ -11,6 +11,7 @@ from wirewatch_common.service import Check, Worker, create_app
 
 from .api import install_error_handlers, openapi_tags, router
 from .backends.base import SearchBackend
+from .desk import desk_router
 from .settings import IndexSettings
 
 
@@ -46,10 +47,11 @@ def build_app(
     workers: Sequence[Worker] = (),
     on_shutdown: Sequence[Callable[[], Any]] = (),
 ) -> FastAPI:
-    """The service skeleton plus the /v1 routes; `/` is left free for the desk page."""
+    """The service skeleton, the /v1 routes and the desk page at `/`."""
     all_checks: dict[str, Check] = {"backend": backend.health, **(checks or {})}
     app = create_app(
         "index",
+        settings=settings,
         checks=all_checks,
         workers=workers,
         on_shutdown=on_shutdown,
@@ -59,4 +61,5 @@ def build_app(
     )
     install_error_handlers(app)
     app.include_router(router(backend, settings))
+    app.include_router(desk_router())
     return app

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -18,7 +20,11 @@ from wirewatch_common.broker import BrokerError
 from wirewatch_common.logs import configure_logging
 from wirewatch_common.settings import Settings, settings_table
 
-from .client import SearchFailed, documents, hits_table, search, upload
+from .client import SearchFailed, Upload, documents, hits_table, is_url, post_document, search, upload
+from .feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, FetchFailed, fetch
+from .progress import ProgressBar
+from .report import no_models_hint, render
+from .status import collect, installed_models
 from .supervisor import Supervisor, installed_services
 
 
@@ -26,16 +32,88 @@ def _ingest_url(settings: Settings) -> str:
     return f"http://{settings.host}:{settings.ingest_port}"
 
 
-def send_documents(base_url: str, paths: Sequence[Path], api_key: str | None, out: IO[str]) -> int:
-    """Upload files and folders to the ingest API, one result line each; return how many failed."""
-    files = list(documents(paths))
+Item = Path | str
+"""A file or folder (Path), or a feed URL (str)."""
+
+
+def expand(items: Sequence[Item]) -> list[Item]:
+    """Files named, files inside folders named, and URLs, in the order given."""
+    out: list[Item] = []
+    for item in items:
+        if isinstance(item, str):
+            out.append(item)
+        else:
+            out.extend(documents([item]))
+    return out
+
+
+def send_one(base_url: str, item: Item, api_key: str | None, feed_timeout: float, max_bytes: int) -> Upload:
+    """Upload a file, or fetch a feed URL and post what it returned."""
+    if isinstance(item, Path):
+        return upload(base_url, item, api_key)
+    try:
+        fetched = fetch(item, max_bytes=max_bytes, timeout=feed_timeout)
+    except FetchFailed as exc:
+        return Upload(item, 0, {"message": str(exc)})
+    return post_document(base_url, item, fetched.data, fetched.content_type, api_key)
+
+
+def send_documents(
+    base_url: str,
+    items: Sequence[Item],
+    api_key: str | None,
+    out: IO[str],
+    err: IO[str] | None = None,
+    *,
+    feed_timeout: float = DEFAULT_TIMEOUT_S,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> int:
+    """Send files, folders and feed URLs to the ingest API, one result line each; return how many failed.
+
+    Result lines go to `out`; a progress bar goes to `err` when it is a terminal.
+    """
+    jobs = expand(items)
+    bar = ProgressBar(
+        err if err is not None else io.StringIO(), len(jobs), shutil.get_terminal_size().columns
+    )
     failed = 0
-    for number, path in enumerate(files, 1):
-        result = upload(base_url, path, api_key)
+    for number, item in enumerate(jobs, 1):
+        bar.show(number - 1, failed, str(item))
+        result = send_one(base_url, item, api_key, feed_timeout, max_bytes)
         failed += not result.ok
-        out.write(f"[{number}/{len(files)}] {result.line()}\n")
+        bar.clear()
+        out.write(f"[{number}/{len(jobs)}] {result.line()}\n")
         out.flush()
+    bar.show(len(jobs), failed)
+    bar.clear()
     return failed
+
+
+def program_name() -> str:
+    """How the operator ran us: `.venv/bin/wirewatch` under `make run`, else `wirewatch`."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "wirewatch":
+        return "wirewatch"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return "wirewatch"
+
+
+def models_hint(settings: Settings, supervisor: Supervisor, api_key: str | None) -> list[str]:
+    """The lines to print once when translate runs without packages (none when it has some or is absent)."""
+    spec = next((s for s in supervisor.services if s.name == "translate"), None)
+    models = installed_models(spec, api_key)
+    if spec is None or models is None or models.get("packages"):
+        return []
+    rescan: float | None = None
+    try:
+        from wirewatch_translate.settings import TranslateSettings
+
+        rescan = TranslateSettings().translate_rescan_seconds
+    except ModuleNotFoundError:
+        pass
+    return no_models_hint(program_name(), str(settings.models_path), rescan)
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
@@ -49,6 +127,9 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     supervisor = Supervisor(settings, installed_services(settings))
     try:
         supervisor.start()
+        for line in models_hint(settings, supervisor, args.api_key):
+            sys.stdout.write(f"wirewatch | {line}\n")
+        sys.stdout.flush()
         if args.load and any(spec.name == "ingest" for spec in supervisor.services):
             failed = send_documents(_ingest_url(settings), args.load, args.api_key, sys.stdout)
             sys.stdout.write(f"wirewatch | loaded {', '.join(map(str, args.load))} ({failed} failed)\n")
@@ -64,7 +145,22 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 
 def _ingest(settings: Settings, args: argparse.Namespace) -> int:
     url = args.url or _ingest_url(settings)
-    return 1 if send_documents(url, args.paths, args.api_key, sys.stdout) else 0
+    items: list[Item] = [item if is_url(item) else Path(item) for item in args.paths]
+    failed = send_documents(
+        url, items, args.api_key, sys.stdout, sys.stderr, feed_timeout=args.timeout, max_bytes=args.max_bytes
+    )
+    return 1 if failed else 0
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    report = collect(settings, installed_services(settings), args.api_key)
+    if args.json:
+        sys.stdout.write(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(render(report))
+    if report.unreachable:
+        return 2
+    return 0 if report.ok else 1
 
 
 SERVICE_SETTINGS = (
@@ -113,8 +209,8 @@ def _settings(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run a sub-command."""
+def build_parser() -> argparse.ArgumentParser:
+    """The `wirewatch` command line (sub-commands and their flags)."""
     parser = argparse.ArgumentParser(prog="wirewatch", description="Multilingual news monitoring.")
     commands = parser.add_subparsers(dest="command", required=True)
     up = commands.add_parser("up", help="run the embedded stack in the foreground (Ctrl-C stops it)")
@@ -122,8 +218,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--load", type=Path, nargs="*", default=[], help="files or folders to ingest once it is ready"
     )
     up.add_argument("--api-key", default=os.environ.get("WIREWATCH_CLI_API_KEY"), help=argparse.SUPPRESS)
-    ingest = commands.add_parser("ingest", help="send files or folders to the running ingest API")
-    ingest.add_argument("paths", type=Path, nargs="+", help="files or folders (every file inside)")
+    ingest = commands.add_parser("ingest", help="send files, folders or feed URLs to the running ingest API")
+    ingest.add_argument(
+        "paths", nargs="+", metavar="PATH|URL", help="files, folders (every file inside), http(s) feed URLs"
+    )
+    ingest.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="most seconds to fetch one feed URL"
+    )
+    ingest.add_argument(
+        "--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="largest feed document fetched"
+    )
     ingest.add_argument("--url", help="ingest API base URL (default: from WIREWATCH_HOST/INGEST_PORT)")
     ingest.add_argument(
         "--api-key",
@@ -143,11 +247,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models", help="translation packages: list | install LANG... | install --from-path P"
     )
     models.add_argument("rest", nargs=argparse.REMAINDER, help="passed to wirewatch-translate")
+    status = commands.add_parser(
+        "status", help="health, consumer lag, story counts and models of the running stack"
+    )
+    status.add_argument("--json", action="store_true", help="print the report as JSON")
+    status.add_argument("--api-key", default=os.environ.get("WIREWATCH_CLI_API_KEY"), help="reader key")
     commands.add_parser("settings", help="print every WIREWATCH_ setting as the README's Markdown table")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run a sub-command."""
+    args = build_parser().parse_args(argv)
     settings = Settings()
     configure_logging("wirewatch", settings.log_level, settings.log_format)
-    handlers = {"up": _up, "ingest": _ingest, "search": _search, "models": _models, "settings": _settings}
+    handlers = {
+        "up": _up,
+        "ingest": _ingest,
+        "search": _search,
+        "models": _models,
+        "status": _status,
+        "settings": _settings,
+    }
     return handlers[args.command](settings, args)
 
 

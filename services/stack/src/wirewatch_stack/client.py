@@ -1,8 +1,9 @@
-"""Talking to the running services over HTTP (standard library only): readiness and document upload."""
+"""Talking to the running services over HTTP (standard library only): readiness, uploads, feeds, status."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -42,11 +43,19 @@ def documents(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+
+
+def is_url(item: str) -> bool:
+    """Tell whether a command-line item names a URL (`scheme://...`) rather than a file."""
+    return _URL.match(item) is not None
+
+
 @dataclass(frozen=True)
 class Upload:
-    """What the ingest API answered for one file."""
+    """What the ingest API answered for one file or feed URL."""
 
-    path: Path
+    path: Path | str
     status: int
     body: dict[str, object]
 
@@ -65,28 +74,42 @@ class Upload:
             )
             return f"ok     {self.path}: {self.body.get('format')} → {outcomes}"
         message = self.body.get("message") or self.body.get("detail") or self.body
+        if self.status == 0:  # nothing answered: the message says what could not be reached
+            return f"failed {self.path}: {message}"
         return f"failed {self.path}: HTTP {self.status} {message}"
 
 
 def upload(base_url: str, path: Path, api_key: str | None = None, timeout: float = 60.0) -> Upload:
     """POST one file to the ingest API."""
-    headers = {"content-type": content_type_for(path)}
+    return post_document(base_url, path, path.read_bytes(), content_type_for(path), api_key, timeout)
+
+
+def post_document(
+    base_url: str,
+    source: Path | str,
+    data: bytes,
+    content_type: str,
+    api_key: str | None = None,
+    timeout: float = 60.0,
+) -> Upload:
+    """POST one document to the ingest API; `source` only names it in the result line."""
+    headers = {"content-type": content_type}
     if api_key:
         headers["x-api-key"] = api_key
     request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own ingest API
-        f"{base_url}/v1/stories", data=path.read_bytes(), headers=headers, method="POST"
+        f"{base_url}/v1/stories", data=data, headers=headers, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return Upload(path, response.status, json.loads(response.read() or b"{}"))
+            return Upload(source, response.status, json.loads(response.read() or b"{}"))
     except urllib.error.HTTPError as exc:
         try:
             body = json.loads(exc.read() or b"{}")
         except ValueError:
             body = {"message": exc.reason}
-        return Upload(path, exc.code, body if isinstance(body, dict) else {"message": body})
+        return Upload(source, exc.code, body if isinstance(body, dict) else {"message": body})
     except (urllib.error.URLError, OSError) as exc:
-        return Upload(path, 0, {"message": f"ingest API unreachable at {base_url}: {exc}"})
+        return Upload(source, 0, {"message": f"ingest API unreachable at {base_url}: {exc}"})
 
 
 def ready(base_url: str, timeout: float = 2.0) -> bool:

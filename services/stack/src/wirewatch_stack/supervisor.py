@@ -2,6 +2,8 @@
 
 Children run in their own process groups and are stopped by pid (SIGTERM, then SIGKILL), so
 Ctrl-C on `wirewatch up` leaves nothing behind. A child that dies is restarted with backoff.
+Each running process's pid is kept in DATA_DIR/run/<name>.pid, so operators and fault tests can
+signal one service by its pid.
 """
 
 from __future__ import annotations
@@ -61,13 +63,32 @@ def installed_services(settings: Settings) -> list[ServiceSpec]:
     ]
 
 
+def write_pid_file(path: Path, pid: int) -> None:
+    """Write a pid file atomically, so a reader never sees it half written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".pid.tmp")
+    partial.write_text(f"{pid}\n")
+    partial.replace(path)
+
+
+def read_pid_file(run_dir: Path, name: str) -> int | None:
+    """Return the pid `wirewatch up` recorded for a service (or `broker`), or None."""
+    try:
+        return int((run_dir / f"{name}.pid").read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 class Child:
     """One supervised process with its output prefixed on our stdout and copied to a log file."""
 
-    def __init__(self, spec: ServiceSpec, env: dict[str, str], log_dir: Path, out: IO[str]) -> None:
+    def __init__(
+        self, spec: ServiceSpec, env: dict[str, str], log_dir: Path, out: IO[str], run_dir: Path | None = None
+    ) -> None:
         self.spec = spec
         self._env = env
         self._log_path = log_dir / f"{spec.name}.log"
+        self._pid_path = None if run_dir is None else run_dir / f"{spec.name}.pid"
         self._out = out
         self.process: subprocess.Popen[bytes] | None = None
         self.restarts = 0
@@ -85,6 +106,8 @@ class Child:
         )
         self._pump = threading.Thread(target=self._copy_output, args=(self.process,), daemon=True)
         self._pump.start()
+        if self._pid_path is not None:
+            write_pid_file(self._pid_path, self.process.pid)
         log.info("service started", extra={"service": self.spec.name, "pid": self.process.pid})
 
     def _copy_output(self, process: subprocess.Popen[bytes]) -> None:
@@ -113,6 +136,8 @@ class Child:
         if self._pump is not None:
             self._pump.join(5)
         self.process = None
+        if self._pid_path is not None:
+            self._pid_path.unlink(missing_ok=True)
 
 
 class Supervisor:
@@ -133,6 +158,7 @@ class Supervisor:
         self.out = out
         self.backoff = backoff
         self.log_dir = settings.data_dir / "logs"
+        self.run_dir = settings.data_dir / "run"
         self.broker: EmbeddedBroker | None = None
         self.children: list[Child] = []
 
@@ -151,6 +177,8 @@ class Supervisor:
             binary=self.settings.broker_binary,
             log_file=self.log_dir / "broker.log",
         ).start()
+        if self.broker.pid is not None:
+            write_pid_file(self.run_dir / "broker.pid", self.broker.pid)
         self._say(f"broker    tansu on {self.broker.bootstrap_servers} (pid {self.broker.pid}, in memory)")
         admin = Admin({"bootstrap_servers": [self.broker.bootstrap_servers]})
         try:
@@ -160,7 +188,7 @@ class Supervisor:
         self._say("topics    provisioned from deploy/kafka/topics.yaml")
         env = self._child_env()
         for spec in self.services:
-            child = Child(spec, env, self.log_dir, self.out)
+            child = Child(spec, env, self.log_dir, self.out, self.run_dir)
             child.start()
             self.children.append(child)
             pid = child.process.pid if child.process else "?"
@@ -188,6 +216,8 @@ class Supervisor:
                 child.restarts += 1
                 child.next_start = 0.0
                 child.start()
+                pid = child.process.pid if child.process else "?"
+                self._say(f"{child.spec.name:<9} restarted (pid {pid}, restart {child.restarts})")
 
     def run(self, stop: threading.Event) -> None:
         """Start everything, supervise until `stop` is set, then stop everything."""
@@ -206,6 +236,7 @@ class Supervisor:
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+            (self.run_dir / "broker.pid").unlink(missing_ok=True)
         self._say("stopped")
 
     def _say(self, line: str) -> None:
