@@ -9,7 +9,18 @@ import pytest
 from wirewatch_index.backends.base import SearchBackend
 from wirewatch_index.model import SearchPage, SearchRequest
 from wirewatch_index.query import parse
-from wirewatch_index.testing import CEASEFIRE, DAY, DERBY, SAMPLES, SECIM, STRIKE, original, rendition
+from wirewatch_index.testing import (
+    CEASEFIRE,
+    CEASEFIRE_AR,
+    CEASEFIRE_TR,
+    DAY,
+    DERBY,
+    SAMPLES,
+    SECIM,
+    STRIKE,
+    original,
+    rendition,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -186,3 +197,17 @@ def test_hostile_query_text_is_only_text(loaded):
         for hit in page.hits:
             assert "<script>" not in hit.snippet + hit.headline_html
     assert len(search(loaded, "*:*").hits) == 4  # nothing searchable left: a browse, not an error
+
+
+@pytest.mark.parametrize("sort", ["newest", "relevance"])
+def test_with_nothing_to_match_each_story_shows_in_its_own_language(backend, sort):
+    # A rendition is stamped when it was translated, after its original, so it sorts first.
+    later = CEASEFIRE.versioncreated + timedelta(minutes=5)
+    renditions = [r.model_copy(update={"versioncreated": later}) for r in (CEASEFIRE_TR, CEASEFIRE_AR)]
+    backend.write([*renditions, STRIKE, CEASEFIRE])
+    hits = search(backend, sort=sort).hits
+    assert {h.story_id: h.languages for h in hits}["ww-ceasefire"] == ["ar", "en", "tr"]
+    assert [(h.story_id, h.language) for h in hits] == [(h.story_id, h.original_language) for h in hits]
+    # A language filter still shows the rendition it asked for.
+    arabic = search(backend, sort=sort, languages=("ar",)).hits
+    assert [(h.story_id, h.language) for h in arabic] == [("ww-ceasefire", "ar")]

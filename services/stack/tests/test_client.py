@@ -7,7 +7,7 @@ import pytest
 
 from wirewatch_common.broker import free_port
 from wirewatch_stack.cli import send_documents
-from wirewatch_stack.client import content_type_for, documents
+from wirewatch_stack.client import content_type_for, documents, error_message
 
 pytestmark = pytest.mark.unit
 
@@ -83,3 +83,9 @@ def test_search_against_no_api_fails_plainly():
     )
     assert result.returncode == 1
     assert "search API unreachable" in result.stderr
+
+
+def test_a_refusal_line_carries_the_services_message_and_where():
+    body = {"error": {"code": "malformed_document", "message": "not well-formed", "where": {"line": 3}}}
+    assert error_message(body) == "not well-formed (line 3)"
+    assert error_message({"error": {"code": "too_large"}}) == "too_large"

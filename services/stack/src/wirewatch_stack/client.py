@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CONTENT_TYPES = {
     ".txt": "text/plain; charset=utf-8",
@@ -73,10 +74,22 @@ class Upload:
                 f"{s['id']} v{s['version']} {s['outcome']}" for s in stories if isinstance(s, dict)
             )
             return f"ok     {self.path}: {self.body.get('format')} → {outcomes}"
-        message = self.body.get("message") or self.body.get("detail") or self.body
+        message = error_message(self.body)
         if self.status == 0:  # nothing answered: the message says what could not be reached
             return f"failed {self.path}: {message}"
         return f"failed {self.path}: HTTP {self.status} {message}"
+
+
+def error_message(body: dict[str, Any]) -> str:
+    """The message of a service's JSON error (`{"error": {"code", "message", "where"}}`), with where."""
+    error = body.get("error")
+    if not isinstance(error, dict):
+        return str(body.get("message") or body)
+    message = str(error.get("message") or error.get("code") or error)
+    where = error.get("where")
+    if isinstance(where, dict) and where:
+        message += " (" + ", ".join(f"{k} {v}" for k, v in where.items()) + ")"
+    return message
 
 
 def upload(base_url: str, path: Path, api_key: str | None = None, timeout: float = 60.0) -> Upload:

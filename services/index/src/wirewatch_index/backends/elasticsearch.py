@@ -223,6 +223,27 @@ class ElasticsearchBackend:
                 facets = _facets(result, request.facet_size)
         return SearchPage(hits=hits, total=total, next_after=next_after, facets=facets)
 
+    def _originals(
+        self, request: SearchRequest, chosen: list[collapse.Candidate[str]], by_id: dict[str, Any]
+    ) -> tuple[list[collapse.Candidate[str]], dict[str, Any]]:
+        """With nothing to match, a story's versions tie: show each story in its own language."""
+        wanted: dict[str, str] = {}
+        for c in chosen:
+            translation = by_id.get(c.ref, {}).get("_source", {}).get("source", {}).get("translation")
+            if translation:
+                wanted[c.ref] = f"{translation['of_id']}.{translation['source_language']}"
+        if not wanted:
+            return chosen, by_id
+        found = self._search(bodies.hits_body(request, list(wanted.values())))["hits"]["hits"]
+        originals = {h["_id"]: h for h in found if h["_source"].get("searchable", True)}
+        swapped = [
+            collapse.Candidate(c.value, c.story_key, wanted[c.ref])
+            if wanted.get(c.ref) in originals
+            else c
+            for c in chosen
+        ]
+        return swapped, by_id | originals
+
     def _hits(
         self, request: SearchRequest, chosen: list[collapse.Candidate[str]], use_score: bool
     ) -> list[Hit]:
@@ -230,6 +251,8 @@ class ElasticsearchBackend:
             return []
         found = self._search(bodies.hits_body(request, [c.ref for c in chosen]))["hits"]["hits"]
         by_id = {h["_id"]: h for h in found}
+        if request.query.is_empty and not request.languages and request.indexed_after is None:
+            chosen, by_id = self._originals(request, chosen, by_id)
         story_ids = sorted({str(by_id[c.ref]["_source"]["source"]["id"]) for c in chosen if c.ref in by_id})
         agg = self._search(bodies.languages_body(story_ids))["aggregations"]["s"]["buckets"]
         languages = {b["key"]: sorted(x["key"] for x in b["l"]["buckets"]) for b in agg}

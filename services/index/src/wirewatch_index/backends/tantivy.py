@@ -205,6 +205,8 @@ class TantivyBackend:
             fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
         )
         languages = self._languages(searcher, [c.story_key for c in chosen])
+        if request.query.is_empty and not request.languages and request.indexed_after is None:
+            chosen = self._originals(searcher, chosen)
         hits = [self._hit(searcher, c, matchers, languages, use_score) for c in chosen]
         facets = None
         if request.facets:
@@ -212,6 +214,27 @@ class TantivyBackend:
         else:
             total = round(searcher.cardinality(query, "story_key")) if chosen or request.after else 0
         return SearchPage(hits=hits, total=max(total, len(hits)), next_after=next_after, facets=facets)
+
+    def _originals(
+        self, searcher: tantivy.Searcher, chosen: list[collapse.Candidate[tantivy.DocAddress]]
+    ) -> list[collapse.Candidate[tantivy.DocAddress]]:
+        """With nothing to match, a story's versions tie: show each story in its own language."""
+        if not chosen:
+            return chosen
+        q = self._query.and_(
+            [
+                tantivy.Query.term_set_query(self.schema, "story_key", [c.story_key for c in chosen]),
+                self._query.term("kind", KIND_CURRENT),
+                self._query.term("status", documents.STATUS_ORIGINAL),
+                self._query.term("searchable", "1"),
+            ]
+        )
+        addrs = [addr for _, addr in searcher.search(q, limit=len(chosen), count=False).hits]
+        keys = searcher.fast_field_values("story_key", addrs)
+        original = {int(k): a for a, k in zip(addrs, keys, strict=True) if k is not None}
+        return [
+            collapse.Candidate(c.value, c.story_key, original.get(c.story_key, c.ref)) for c in chosen
+        ]
 
     def _languages(self, searcher: tantivy.Searcher, keys: list[int]) -> dict[str, list[str]]:
         if not keys:
