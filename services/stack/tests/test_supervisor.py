@@ -103,6 +103,7 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
         # No packages in the models dir: said once, with both ways to get some.
         assert text.count("no translation packages in") == 1, text
         assert "models install ar tr" in text and "models install --from-path" in text
+        assert f"desk      http://127.0.0.1:{ports['INDEX']}/" in text
         pids = [int(line.split("(pid ")[1].split(",")[0].rstrip(")\n")) for line in lines if "(pid " in line]
         assert len(pids) == 4, text  # the broker and the three services
         assert all(process_alive(pid) for pid in pids)

@@ -200,6 +200,9 @@ class Supervisor:
             self._say(f"{spec.name:<9} {spec.url or ''} (pid {pid})")
         if not self.services:
             self._say("services  none installed yet: running the broker only")
+        index = next((spec.url for spec in self.services if spec.name == "index" and spec.url), None)
+        if index:
+            self._say(f"desk      {index}/ (search in the browser)")
         self._say(f"ready     logs in {self.log_dir}; Ctrl-C stops everything")
 
     def watch_once(self, now: Callable[[], float] = time.monotonic) -> None:
