@@ -319,7 +319,8 @@ def test_newsml_1_afp_revision_and_origin(corpus: Path) -> None:
     assert s.dateline is not None and s.dateline.text == "STOCKHOLM, Aug 29, 2014 (AFP)"
     assert [p.name for p in s.dateline.places] == ["Stockholm"]
     assert s.versioncreated == datetime(2014, 8, 29, 13, 49, 51, tzinfo=UTC)
-    assert len(s.body) == 10
+    assert len(s.body) == 9  # the editors' initials closing the copy are its credit, not a paragraph
+    assert s.credit == "hh/ph/ts/hd"
 
 
 def test_newsml_1_ana_cdata_html_body(corpus: Path) -> None:

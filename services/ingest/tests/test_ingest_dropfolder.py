@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import stat
 from pathlib import Path
 
 import pytest
 
 from wirewatch_common.bus import Admin, Producer
 from wirewatch_ingest.delivery import ResilientPublisher
-from wirewatch_ingest.dropfolder import DropFolder, is_candidate
+from wirewatch_ingest.dropfolder import DropFolder, is_candidate, refusal
 from wirewatch_ingest.ledger import Ledger
 from wirewatch_ingest.pipeline import Ingestor
 
@@ -57,8 +59,19 @@ def settle(drop: DropFolder) -> dict[str, str]:
 
 def test_temporary_and_hidden_names_are_ignored() -> None:
     assert is_candidate("story.txt")
-    for name in (".story.txt", "story.txt.part", "story.tmp", "~story.txt", "story.txt~", "a..b.txt"):
+    for name in (".story.txt", "story.txt.part", "story.tmp", "~story.txt", "story.txt~"):
         assert not is_candidate(name), name
+
+
+def test_refusal_names_dot_dot_separators_links_and_special_files() -> None:
+    regular = stat.S_IFREG | 0o644
+    assert refusal("story.txt", regular) is None
+    for name in ("a..b.txt", "..", "x\\..\\y.txt", "/etc/passwd"):
+        assert "'..' or a path separator" in (refusal(name, regular) or ""), name
+    assert "symlink" in (refusal("l.txt", stat.S_IFLNK | 0o777) or "")
+    assert "FIFO" in (refusal("p.txt", stat.S_IFIFO | 0o644) or "")
+    assert "socket" in (refusal("s.txt", stat.S_IFSOCK | 0o644) or "")
+    assert "device" in (refusal("d.txt", stat.S_IFCHR | 0o644) or "")
 
 
 def test_a_file_is_read_only_once_its_size_settled(folder: DropFolder) -> None:
@@ -108,3 +121,69 @@ def test_the_same_story_dropped_twice_is_a_duplicate_and_both_files_are_done(fol
     assert (folder.done / "a.txt").exists() and (folder.done / "b.txt").exists()
     ledger = folder.ledger  # type: ignore[attr-defined]
     assert ledger.counts()["versions"] == 1
+
+
+def test_dot_dot_names_sockets_and_linked_folders_go_to_failed_unread(folder: DropFolder) -> None:
+    (folder.directory / "a..b.txt").write_text(STORY, encoding="utf-8")
+    (folder.directory / "..story.txt").write_text(STORY, encoding="utf-8")  # hidden: left alone
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(str(folder.directory / "sock.txt"))
+        target = folder.directory.parent / "elsewhere"
+        target.mkdir()
+        (target / "inside.txt").write_text(STORY, encoding="utf-8")
+        (folder.directory / "dirlink").symlink_to(target, target_is_directory=True)
+        assert settle(folder) == {"a..b.txt": "failed", "sock.txt": "failed", "dirlink": "failed"}
+    finally:
+        listener.close()
+    assert "'..'" in (folder.failed / "a..b.txt.error.txt").read_text(encoding="utf-8")
+    assert "socket" in (folder.failed / "sock.txt.error.txt").read_text(encoding="utf-8")
+    assert "symlink" in (folder.failed / "dirlink.error.txt").read_text(encoding="utf-8")
+    assert stat.S_ISSOCK(os.lstat(folder.failed / "sock.txt").st_mode)
+    assert (target / "inside.txt").read_text(encoding="utf-8") == STORY  # the linked folder was not entered
+    assert (folder.directory / "..story.txt").exists()
+    assert folder.ledger.counts()["versions"] == 0  # type: ignore[attr-defined]
+
+
+def test_a_device_file_goes_to_failed_unread(folder: DropFolder) -> None:
+    try:
+        os.mknod(folder.directory / "null.txt", stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("creating a device file needs CAP_MKNOD, which this user lacks")
+    assert settle(folder) == {"null.txt": "failed"}
+    assert "device" in (folder.failed / "null.txt.error.txt").read_text(encoding="utf-8")
+    assert stat.S_ISCHR(os.lstat(folder.failed / "null.txt").st_mode)
+
+
+def test_a_fifo_swapped_in_after_the_scan_is_refused_without_blocking(folder: DropFolder) -> None:
+    path = folder.directory / "story.txt"
+    path.write_text(STORY, encoding="utf-8")
+    assert folder.scan_once() == {}
+    path.unlink()
+    os.mkfifo(path)  # the check after opening catches it; O_NONBLOCK keeps the open from waiting
+    assert folder._ingest(["story.txt"]) == {"story.txt": "failed"}
+    assert "FIFO" in (folder.failed / "story.txt.error.txt").read_text(encoding="utf-8")
+
+
+def test_an_error_report_is_never_written_through_a_planted_link(folder: DropFolder) -> None:
+    victim = folder.directory.parent / "victim.txt"
+    victim.write_text("keep me", encoding="utf-8")
+    (folder.failed / "broken.json.error.txt").symlink_to(victim)
+    (folder.directory / "broken.json").write_text("{", encoding="utf-8")
+    assert settle(folder) == {"broken.json": "failed"}  # the report is not written (ELOOP), only logged
+    assert victim.read_text(encoding="utf-8") == "keep me"
+    assert (folder.failed / "broken.json").read_text(encoding="utf-8") == "{"
+
+
+def test_files_settled_in_one_scan_share_one_ledger_commit(folder: DropFolder) -> None:
+    ledger = folder.ledger  # type: ignore[attr-defined]
+    for n in range(5):
+        (folder.directory / f"s{n}.txt").write_text(
+            f"Ferry {n} resumes\n\nHELSINKI (STT) - Ferry {n} sailed again on Monday.\n", encoding="utf-8"
+        )
+    (folder.directory / "bad.json").write_text("[", encoding="utf-8")
+    before = ledger.commits
+    handled = settle(folder)
+    assert handled == {**{f"s{n}.txt": "done" for n in range(5)}, "bad.json": "failed"}
+    assert ledger.commits == before + 1
+    assert ledger.counts() == {"versions": 5, "delivered": 5, "confirmed": 0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -150,3 +152,50 @@ def test_prune_drops_confirmed_old_versions_but_keeps_the_newest_and_the_unconfi
     assert ledger.get("ww-other") == [(1, False)]  # never confirmed: kept whatever its age
     (late,) = ledger.admit([make_story()], T0)  # the pruned first version, re-delivered
     assert late.outcome is Outcome.STALE
+
+
+def test_concurrent_admissions_share_one_synced_commit(ledger, make_story) -> None:
+    stories = [make_story(id=f"ww-group-{n}", uri=f"urn:group:{n}") for n in range(8)]
+    results: dict[int, list] = {}
+
+    def admit(n: int) -> None:
+        results[n] = ledger.admit([stories[n]], T0)
+
+    with ledger._lock:  # hold the database: the first caller leads a commit and waits here
+        first = threading.Thread(target=admit, args=(0,))
+        first.start()
+        deadline = time.monotonic() + 10
+        while not ledger._committing:
+            assert time.monotonic() < deadline, "no commit started"
+            time.sleep(0.001)
+        others = [threading.Thread(target=admit, args=(n,)) for n in range(1, 8)]
+        for thread in others:
+            thread.start()
+        while len(ledger._queue) < 7:  # the other seven queue for the next commit
+            assert time.monotonic() < deadline, f"only {len(ledger._queue)} callers queued"
+            time.sleep(0.001)
+    for thread in [first, *others]:
+        thread.join(timeout=10)
+    assert ledger.commits == 2  # the first caller's commit, then one for the seven that queued meanwhile
+    assert sorted(results) == list(range(8))
+    assert all(r[0].outcome is Outcome.ACCEPTED for r in results.values())
+    assert ledger.counts()["versions"] == 8
+
+
+def test_stories_of_one_commit_see_the_versions_written_before_them(ledger, make_story) -> None:
+    original = make_story()
+    update = make_story(headline="Updated", versioncreated=T0 + timedelta(minutes=1))
+    (a,) = ledger.admit([original, update], T0)[:1]
+    assert a.outcome is Outcome.ACCEPTED
+    assert ledger.get(original.id) == [(1, False), (2, False)]
+
+
+def test_admissions_are_synced_in_wal_mode(ledger) -> None:
+    assert ledger._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert ledger._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL: the WAL is fsynced per commit
+
+
+def test_an_accepted_story_carries_the_json_the_ledger_stored(ledger, make_story) -> None:
+    (admission,) = ledger.admit([make_story()], T0)
+    assert admission.value == admission.story.to_json()
+    assert ledger.unconfirmed(T0 + timedelta(days=1), timedelta(0)) == [admission.story]

@@ -11,8 +11,9 @@ from wirewatch_common.service import BrokerCheck, Worker, create_app
 from wirewatch_common.topics import TopicContract, load_contract
 
 from .app import stories_router
-from .delivery import Republisher, ResilientPublisher, receipts_handler
+from .delivery import PRODUCER_OPTIONS, Republisher, ResilientPublisher, receipts_handler
 from .dropfolder import DropFolder
+from .language import language_model
 from .ledger import Ledger
 from .pipeline import Ingestor
 from .poller import FeedPoller
@@ -30,12 +31,12 @@ def build_app(settings: IngestSettings, *, contract: TopicContract | None = None
         admin.provision(contract, settings.kafka_replication_factor)
     finally:
         admin.close()
+    language_model()  # load the detector (under a second) now, not while the first story waits
     ledger = Ledger(settings.ledger_file)
-    # Each request waits for its confirmation, so lingering for a fuller batch would only add latency;
-    # a request never waits longer than the publish timeout for a broker to answer at all.
+    # A request never waits longer than the publish timeout for a broker to answer at all.
     publish_ms = int(settings.ingest_publish_timeout_s * 1000)
     publisher = ResilientPublisher(
-        lambda: Producer.from_settings(settings, linger_ms=0, bootstrap_timeout_ms=publish_ms)
+        lambda: Producer.from_settings(settings, **PRODUCER_OPTIONS, bootstrap_timeout_ms=publish_ms)
     )
     ingestor = Ingestor(
         ledger,
@@ -82,16 +83,18 @@ def build_app(settings: IngestSettings, *, contract: TopicContract | None = None
                 ingestor,
                 timeout=settings.ingest_feed_timeout_s,
                 max_backoff=settings.ingest_feed_max_backoff_s,
+                policy=settings.feed_policy,
             )
         )
     check = BrokerCheck(settings)
     app = create_app(
         "ingest",
+        settings=settings,
         checks={"broker": check},
         workers=workers,
         on_shutdown=[check.close, publisher.close, dlq_producer.close, ledger.close],
     )
-    app.include_router(stories_router(ingestor, settings.api_keys))
+    app.include_router(stories_router(ingestor, settings.api_keys, settings.rate_limit_push))
     app.state.ingestor = ingestor
     app.state.ledger = ledger
     return app

@@ -1,15 +1,22 @@
 """Drop folder: files placed in a directory are ingested, then moved to done/ or failed/ (with a .error.txt).
 
 A file is read only after its size and mtime stayed unchanged for the settle time, and never when
-its name looks temporary (dot files, `.tmp`, `.part`, `~`). Symlinks and special files are not
-opened: they are moved to failed/ with the reason. A broker outage leaves the file in place for the
-next scan, so a file reaches done/ only once the broker confirmed its stories and the ledger has them.
+its name looks temporary (dot files, `.tmp`, `.part`, `~`). Names holding `..` or a path separator,
+symlinks and special files (FIFO, socket, device) are never opened or followed: they are moved to
+failed/ (the link or special file itself, renamed, never read) with the reason in a .error.txt. A
+file is opened with O_NOFOLLOW | O_NONBLOCK and checked again after opening, so a file swapped for
+a link or a FIFO between the scan and the read is refused too and never blocks the watcher.
+
+Every file that settled in one scan is ingested as one batch (one ledger commit, one publish;
+bounded in count and bytes). A broker outage leaves the files in place for the next scan, so a
+file reaches done/ only once the broker confirmed its stories and the ledger has them.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 import threading
 import time
@@ -20,7 +27,7 @@ from pathlib import Path
 
 from wirewatch_common.bus import DeliveryError
 
-from .pipeline import Ingestor, NoStories
+from .pipeline import DocumentOutcome, Ingestor, Result
 from .sources import ParseError
 
 log = logging.getLogger(__name__)
@@ -35,9 +42,25 @@ CONTENT_TYPES = {
 }
 
 
+BATCH_FILES = 500
+BATCH_BYTES = 64_000_000
+
+
 def is_candidate(name: str) -> bool:
-    """Tell a finished file's name from a temporary or hidden one."""
-    return not (name.startswith((".", "~")) or name.lower().endswith(TEMP_SUFFIXES) or ".." in name)
+    """Tell a finished file's name from a temporary or hidden one (those are left alone, unread)."""
+    return not (name.startswith((".", "~")) or name.lower().endswith(TEMP_SUFFIXES))
+
+
+def refusal(name: str, mode: int) -> str | None:
+    """Why a directory entry must not be read, or None for a plain file with a plain name."""
+    if ".." in name or "/" in name or "\\" in name or "\x00" in name or os.path.isabs(name):
+        return "refused: the name holds '..' or a path separator; drop plain file names only"
+    if stat.S_ISLNK(mode):
+        return "refused: a symlink (not followed); drop plain files only"
+    if not stat.S_ISREG(mode):
+        kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        return f"refused: not a regular file ({kind}); drop plain files only"
+    return None
 
 
 @dataclass
@@ -81,18 +104,18 @@ class DropFolder:
         now = self._monotonic()
         handled: dict[str, str] = {}
         present: set[str] = set()
+        settled: list[str] = []
         with os.scandir(self.directory) as entries:
             listing = sorted(entries, key=lambda e: e.name)
         for entry in listing:
             if not is_candidate(entry.name) or entry.name in ("done", "failed"):
                 continue
-            present.add(entry.name)
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISLNK(info.st_mode) or not stat.S_ISREG(info.st_mode):
-                kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
-                if stat.S_ISDIR(info.st_mode):
-                    continue  # a subfolder is left alone
-                handled[entry.name] = self._fail(entry.name, f"refused: {kind}; drop plain files only")
+            if stat.S_ISDIR(info.st_mode):
+                continue  # a subfolder is left alone
+            present.add(entry.name)
+            if (why := refusal(entry.name, info.st_mode)) is not None:
+                handled[entry.name] = self._fail(entry.name, why)
                 continue
             seen = self._seen.get(entry.name)
             if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
@@ -100,9 +123,9 @@ class DropFolder:
                 if self._settle > 0:
                     continue
                 seen = self._seen[entry.name]
-            if now - seen.stable_since < self._settle:
-                continue
-            handled[entry.name] = self._ingest(entry.name)
+            if now - seen.stable_since >= self._settle:
+                settled.append(entry.name)
+        handled |= self._ingest(settled)
         self._seen = {k: v for k, v in self._seen.items() if k in present and k not in handled}
         return handled
 
@@ -110,8 +133,9 @@ class DropFolder:
         flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
         fd = os.open(self.directory / name, flags)
         try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                msg = "not a regular file"
+            mode = os.fstat(fd).st_mode
+            if not stat.S_ISREG(mode):
+                msg = refusal(name, mode) or "not a regular file"
                 raise OSError(msg)
             limit = self._ingestor.limits.max_document_bytes
             with os.fdopen(fd, "rb", closefd=False) as handle:
@@ -119,34 +143,63 @@ class DropFolder:
         finally:
             os.close(fd)
 
-    def _ingest(self, name: str) -> str:
-        content_type = CONTENT_TYPES.get(Path(name).suffix.lower())
-        try:
-            data = self._read(name)
-            result = self._ingestor.ingest(data, content_type, via="drop")
-        except DeliveryError as exc:
+    def _ingest(self, names: list[str]) -> dict[str, str]:
+        """Read the settled files and ingest them as one batch (later files wait when it is full)."""
+        handled: dict[str, str] = {}
+        documents: list[tuple[bytes, str | None]] = []
+        batch: list[str] = []
+        size = 0
+        for name in names:
+            if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+                break  # the rest stay settled for the next scan
+            try:
+                data = self._read(name)
+            except OSError as exc:  # swapped for a link (ELOOP) or a FIFO, unreadable, or gone
+                if os.path.lexists(self.directory / name):
+                    handled[name] = self._fail(name, f"OSError: {exc}")
+                continue
+            documents.append((data, CONTENT_TYPES.get(Path(name).suffix.lower())))
+            batch.append(name)
+            size += len(data)
+        if not batch:
+            return handled
+        outcomes = self._ingestor.ingest_many(documents, via="drop")
+        for name, outcome in zip(batch, outcomes, strict=True):
+            handled[name] = self._settle_file(name, outcome)
+        return handled
+
+    def _settle_file(self, name: str, outcome: DocumentOutcome) -> str:
+        """Move one file by its outcome: done/, failed/ with the reason, or left for the next scan."""
+        if isinstance(outcome, Result):
+            target = self._free(self.done, name)
+            os.replace(self.directory / name, target)
+            log.info(
+                "dropped file ingested", extra={"file": name, "moved_to": str(target), **outcome.to_dict()}
+            )
+            return "done"
+        if isinstance(outcome, DeliveryError | sqlite3.Error):
             log.warning(
-                "broker unavailable; file left for the next scan",
-                extra={"file": name, "error": str(exc)[:300]},
+                "broker or ledger unavailable; file left for the next scan",
+                extra={"file": name, "error": str(outcome)[:300]},
             )
             return "retry"
-        except ParseError as exc:
-            where = "".join(f", {k} {v}" for k, v in exc.to_dict().items() if k in ("line", "field"))
-            return self._fail(name, f"{type(exc).__name__}: {exc.message}{where}")
-        except (NoStories, OSError) as exc:
-            return self._fail(name, f"{type(exc).__name__}: {exc}")
-        target = self._free(self.done, name)
-        os.replace(self.directory / name, target)
-        log.info("dropped file ingested", extra={"file": name, "moved_to": str(target), **result.to_dict()})
-        return "done"
+        if isinstance(outcome, ParseError):
+            where = "".join(f", {k} {v}" for k, v in outcome.to_dict().items() if k in ("line", "field"))
+            return self._fail(name, f"{type(outcome).__name__}: {outcome.message}{where}")
+        return self._fail(name, f"{type(outcome).__name__}: {outcome}")
 
     def _fail(self, name: str, reason: str) -> str:
         target = self._free(self.failed, name)
         os.replace(self.directory / name, target)
         stamp = datetime.now(tz=UTC).isoformat()
-        target.with_name(target.name + ".error.txt").write_text(
-            f"{reason}\nfailed at {stamp}\n", encoding="utf-8"
-        )
+        # never write through a link someone placed under the report's name
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            fd = os.open(target.with_name(target.name + ".error.txt"), flags, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as report:
+                report.write(f"{reason}\nfailed at {stamp}\n")
+        except OSError as exc:  # e.g. ELOOP: a link sits where the report goes; the log still says why
+            log.error("could not write the error report", extra={"file": name, "error": str(exc)[:300]})
         log.warning("dropped file failed", extra={"file": name, "reason": reason[:300]})
         return "failed"
 

@@ -11,16 +11,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
 from html.parser import HTMLParser
 from typing import Any
 
 from pydantic import ValidationError
 
 from wirewatch_common.story import (
-    Dateline,
-    Party,
-    Place,
     Story,
     Subject,
     normalize_language,
@@ -28,6 +24,7 @@ from wirewatch_common.story import (
 )
 
 from .errors import InvalidStory, LimitExceeded
+from .language import detect_language
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,6 @@ class Draft:
 
 # Control characters other than tab and newline; C1 controls included (0x80-0x9f).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_SPACE = re.compile(r"[\s\u00a0]+")
 _BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
 
 
@@ -83,9 +79,10 @@ def clean_inline(text: str | None, *, entities: bool = True) -> str:
         return ""
     if entities and "&" in text:
         text = html.unescape(text)
-    text = _CONTROL.sub(" ", text)
-    text = _SPACE.sub(" ", text).strip()
-    return unicodedata.normalize("NFC", text)
+    if not text.isprintable():  # printable text holds no control character: skip the regex
+        text = _CONTROL.sub(" ", text)
+    text = " ".join(text.split())  # str.split() splits on exactly what `\s` matches, U+00A0 included
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def text_to_paragraphs(text: str, *, entities: bool = True) -> list[str]:
@@ -206,27 +203,6 @@ def normalized_headline(headline: str) -> str:
     return " ".join(re.findall(r"\w+", text.casefold()))
 
 
-@cache
-def _identifier() -> Any:
-    from py3langid.langid import MODEL_FILE, LanguageIdentifier  # type: ignore[import-untyped]
-
-    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-
-
-MIN_DETECT_CHARS = 20
-DETECT_SAMPLE_CHARS = 300  # headline and lead suffice; the detector's cost grows with the text
-MIN_CONFIDENCE = 0.5
-
-
-def detect_language(text: str) -> str | None:
-    """Detect the language offline (py3langid's model ships in its wheel); None when unsure or too short."""
-    sample = text[:DETECT_SAMPLE_CHARS]
-    if len(sample.strip()) < MIN_DETECT_CHARS:
-        return None
-    lang, confidence = _identifier().classify(sample)
-    return str(lang) if confidence >= MIN_CONFIDENCE else None
-
-
 def declared_language(tag: str | None) -> str | None:
     """Return the declared tag in canonical case, or None when absent or not BCP 47."""
     if not tag:
@@ -303,7 +279,7 @@ def finish(draft: Draft, *, received: datetime, limits: Limits) -> Story:
     disagreement = None
     if declared and detected and primary_language(detected) != primary_language(declared):
         disagreement = detected
-    places = [Place(name=p) for p in (clean_inline(p) for p in draft.places) if p]
+    places = [{"name": p} for p in (clean_inline(p) for p in draft.places) if p]
     dateline_text = clean_inline(draft.dateline).rstrip(" -–—_:")
     byline = _BY.sub("", clean_inline(draft.byline)) or None
     fields: dict[str, Any] = {
@@ -321,9 +297,9 @@ def finish(draft: Draft, *, received: datetime, limits: Limits) -> Story:
         "summary": summary,
         "byline": byline,
         "credit": clean_inline(draft.credit) or None,
-        "dateline": Dateline(text=dateline_text, places=places) if dateline_text or places else None,
-        "provider": Party(name=provider) if provider else None,
-        "source": Party(name=s) if (s := clean_inline(draft.source)) else None,
+        "dateline": {"text": dateline_text, "places": places} if dateline_text or places else None,
+        "provider": {"name": provider} if provider else None,
+        "source": {"name": s} if (s := clean_inline(draft.source)) else None,
         "urgency": draft.urgency if draft.urgency is not None and 1 <= draft.urgency <= 9 else None,
         "subjects": draft.subjects,
         "keywords": [k for k in (clean_inline(k) for k in draft.keywords) if k],

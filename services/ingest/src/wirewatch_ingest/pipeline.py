@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
 from prometheus_client import Counter
 
-from wirewatch_common.bus import Delivery
+from wirewatch_common.bus import Delivery, DeliveryError, Outgoing
 from wirewatch_common.story import Story
+from wirewatch_common.topics import story_headers
 
 from .ledger import Admission, Ledger, Outcome
 from .normalize import Limits
-from .sources import parse_document
+from .sources import ParseError, parse_document
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +30,10 @@ DUPLICATES = Counter("wirewatch_ingest_duplicates_total", "Identical re-deliveri
 
 
 class Publisher(Protocol):
-    """What the pipeline needs of the bus: publish stories and wait for the broker's confirmation."""
+    """What the pipeline needs of the bus: publish messages and wait for the broker's confirmation."""
 
-    def publish_stories(self, topic: str, stories: list[Story], timeout: float = 60.0) -> list[Delivery]:
-        """Publish and confirm, or raise."""
+    def publish_many(self, messages: Sequence[Outgoing], timeout: float = 60.0) -> list[Delivery]:
+        """Publish and confirm all, or raise."""
         ...
 
 
@@ -53,6 +55,10 @@ class Result:
         }
 
 
+DocumentOutcome = Result | Exception
+"""What became of one document of a batch: its Result, or the exception that refused it."""
+
+
 class NoStories(Exception):
     """The document parsed but held no text story (e.g. a picture item or an empty feed)."""
 
@@ -69,6 +75,7 @@ class Ingestor:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
         publish_timeout: float = 30.0,
+        chunk_stories: int = 500,
     ) -> None:
         self.ledger = ledger
         self.publisher = publisher
@@ -76,12 +83,78 @@ class Ingestor:
         self.limits = limits
         self._clock = clock
         self._publish_timeout = publish_timeout
+        self._chunk_stories = max(1, chunk_stories)
 
     def ingest(self, data: bytes, content_type: str | None, *, via: str) -> Result:
         """Ingest one document; raise ParseError, NoStories or the publisher's DeliveryError."""
-        now = self._clock()
+        fmt, stories = self._parse(data, content_type, via)
+        result = Result(fmt, self.admit_and_publish(stories))
+        DOCUMENTS.labels(fmt, via).inc()
+        return result
+
+    def ingest_many(
+        self, documents: Sequence[tuple[bytes, str | None]], *, via: str
+    ) -> list[DocumentOutcome]:
+        """Ingest a batch (a drop-folder scan, many pushed documents) with one commit and one publish per chunk.
+
+        Documents are parsed in turn; every `chunk_stories` stories (and at the end) the chunk is
+        admitted in one synced ledger commit and its accepted stories published with one
+        `publish_many` (one confirmation wait). Returns one outcome per document, in order: its
+        Result, or the exception that refused it (a ParseError or NoStories for that document
+        alone; a DeliveryError or ledger error for every document of its chunk, none of which was
+        then accepted). After a delivery failure the later chunks are not sent: they fail at once
+        instead of each waiting for the publish timeout.
+        """
+        outcomes: list[DocumentOutcome | None] = [None] * len(documents)
+        parsed: list[tuple[int, str, list[Story]]] = []
+        size = 0
+        broken: DeliveryError | None = None
+        for index, (data, content_type) in enumerate(documents):
+            try:
+                fmt, stories = self._parse(data, content_type, via)
+            except (ParseError, NoStories) as exc:
+                outcomes[index] = exc
+                continue
+            except Exception as exc:  # a parser bug refuses this document only, logged with its traceback
+                log.exception("unexpected error while parsing a document", extra={"via": via})
+                outcomes[index] = exc
+                continue
+            parsed.append((index, fmt, stories))
+            size += len(stories)
+            if size >= self._chunk_stories:
+                broken = self._ingest_chunk(parsed, outcomes, via, broken)
+                parsed, size = [], 0
+        if parsed:
+            self._ingest_chunk(parsed, outcomes, via, broken)
+        done = [o for o in outcomes if o is not None]
+        assert len(done) == len(documents), "every document has an outcome"
+        return done
+
+    def _ingest_chunk(
+        self,
+        parsed: list[tuple[int, str, list[Story]]],
+        outcomes: list[DocumentOutcome | None],
+        via: str,
+        broken: DeliveryError | None,
+    ) -> DeliveryError | None:
+        """Admit and publish one chunk, filling in its documents' outcomes; return a delivery failure."""
         try:
-            fmt, stories = parse_document(data, content_type, received=now, limits=self.limits)
+            if broken is not None:
+                msg = "an earlier chunk of this batch was not confirmed by the broker; this one was not sent"
+                raise DeliveryError(msg)
+            groups = self._admit_and_publish_groups([stories for _, _, stories in parsed])
+        except (DeliveryError, sqlite3.Error) as exc:
+            for index, _, _ in parsed:
+                outcomes[index] = exc
+            return exc if isinstance(exc, DeliveryError) else broken
+        for (index, fmt, _), admissions in zip(parsed, groups, strict=True):
+            outcomes[index] = Result(fmt, admissions)
+            DOCUMENTS.labels(fmt, via).inc()
+        return broken
+
+    def _parse(self, data: bytes, content_type: str | None, via: str) -> tuple[str, list[Story]]:
+        try:
+            fmt, stories = parse_document(data, content_type, received=self._clock(), limits=self.limits)
         except Exception as exc:
             REJECTED.labels(type(exc).__name__, via).inc()
             raise
@@ -89,28 +162,43 @@ class Ingestor:
             REJECTED.labels("NoStories", via).inc()
             msg = f"the {fmt} document holds no text story"
             raise NoStories(msg)
-        result = Result(fmt, self.admit_and_publish(stories))
-        DOCUMENTS.labels(fmt, via).inc()
-        return result
+        return fmt, stories
 
     def admit_and_publish(self, stories: list[Story]) -> list[Admission]:
         """Admit to the ledger, publish what is new and confirm it; on a delivery failure forget it and raise."""
-        admissions = self.ledger.admit(stories, self._clock())
-        accepted = [a.story for a in admissions if a.outcome is Outcome.ACCEPTED]
+        return self._admit_and_publish_groups([stories])[0]
+
+    def _admit_and_publish_groups(self, groups: list[list[Story]]) -> list[list[Admission]]:
+        """One ledger commit and one publish for the stories of several documents; admissions per document."""
+        admissions = self.ledger.admit([s for group in groups for s in group], self._clock())
         for a in admissions:
             STORIES.labels(a.outcome.value).inc()
             if a.outcome is Outcome.DUPLICATE:
                 DUPLICATES.inc()
-        if accepted:
-            try:
-                self.publisher.publish_stories(self.topic, accepted, timeout=self._publish_timeout)
-            except Exception:
-                self.ledger.forget(accepted)
-                raise
-            self.ledger.delivered(accepted, self._clock())
-            for story in accepted:
+        self._publish(admissions)
+        out: list[list[Admission]] = []
+        start = 0
+        for group in groups:
+            out.append(admissions[start : start + len(group)])
+            start += len(group)
+        return out
+
+    def _publish(self, admissions: list[Admission]) -> None:
+        """Publish the accepted stories with one confirmation wait; on failure forget them and raise."""
+        accepted = [a for a in admissions if a.outcome is Outcome.ACCEPTED]
+        if not accepted:
+            return
+        stories = [a.story for a in accepted]
+        messages = [Outgoing(self.topic, a.story.id, a.value, story_headers(a.story)) for a in accepted]
+        try:
+            self.publisher.publish_many(messages, timeout=self._publish_timeout)
+        except Exception:
+            self.ledger.forget(stories)
+            raise
+        self.ledger.delivered(stories, self._clock())
+        if log.isEnabledFor(logging.INFO):
+            for story in stories:
                 log.info(
                     "story accepted",
                     extra={"story_id": story.id, "version": story.version, "topic": self.topic},
                 )
-        return admissions

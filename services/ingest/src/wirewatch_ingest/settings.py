@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from wirewatch_common.settings import Settings
 
+from .netguard import AddressPolicy
 from .normalize import Limits
 
 
@@ -100,11 +102,33 @@ class IngestSettings(Settings):
         gt=0,
         description="Longest wait between tries of a failing feed (backoff doubles up to it).",
     )
+    ingest_feed_allow_private: bool = Field(
+        default=False,
+        description=(
+            "Let feed URLs reach loopback, private, link-local, multicast and reserved addresses"
+            " (off: only public addresses, against server-side request forgery)."
+        ),
+    )
+    ingest_feed_allowed_networks: tuple[IPv4Network | IPv6Network, ...] = Field(
+        default=(),
+        description=(
+            'Networks feed URLs may reach although not public, as JSON: ["10.20.0.0/16"]'
+            " (e.g. an internal feed server); every address a feed host resolves to is checked."
+        ),
+    )
 
     @property
     def ledger_file(self) -> Path:
         """Where the ledger lives."""
         return self.ingest_ledger_path or self.data_dir / "ingest" / "ledger.sqlite3"
+
+    @property
+    def feed_policy(self) -> AddressPolicy:
+        """Which addresses the feed poller may connect to."""
+        return AddressPolicy(
+            allow_private=self.ingest_feed_allow_private,
+            allowed_networks=self.ingest_feed_allowed_networks,
+        )
 
     @property
     def limits(self) -> Limits:

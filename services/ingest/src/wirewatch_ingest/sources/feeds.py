@@ -8,6 +8,7 @@ but an entity-expanding document has no place on a wire). feedparser sanitises e
 from __future__ import annotations
 
 import calendar
+import io
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -61,7 +62,9 @@ def entry_draft(entry: Any, feed: Any) -> Draft:
     draft.byline = entry.get("author") or None
     draft.language = _language(entry, feed)
     draft.firstcreated = _when(entry.get("published_parsed")) or _when(entry.get("created_parsed"))
-    draft.versioncreated = _when(entry.get("updated_parsed")) or draft.firstcreated
+    # dict.get: feedparser's own .get maps a missing `updated_parsed` to `published_parsed` with a
+    # DeprecationWarning; the fallback is ours to make
+    draft.versioncreated = _when(dict.get(entry, "updated_parsed")) or draft.firstcreated
     draft.keywords = [t["term"] for t in entry.get("tags") or [] if isinstance(t, dict) and t.get("term")]
     draft.subjects = [
         Subject(name=str(t["term"])[:500], scheme=(str(t.get("scheme") or "") or None))
@@ -79,8 +82,10 @@ def parse_feed(
     refuse_entities(data)
     headers = {"content-type": content_type} if content_type else {}
     try:
+        # A stream, never the bytes themselves: feedparser tries bytes as a local file name first,
+        # so a document reading `/etc/passwd` or `/dev/zero` would be read from this server's disk.
         parsed = feedparser.parse(
-            data, response_headers=headers, sanitize_html=True, resolve_relative_uris=False
+            io.BytesIO(data), response_headers=headers, sanitize_html=True, resolve_relative_uris=False
         )
     except Exception as exc:
         msg = f"the feed could not be parsed: {type(exc).__name__}: {exc}"

@@ -16,7 +16,18 @@ from ..errors import InvalidStory, UnsupportedFormat
 from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs, text_to_paragraphs
 from .newsml1 import parse_newsml1
 from .text import apply_conventions
-from .xmlsafe import attr, child, children, descendants, local, paragraphs_of, parse_date, parse_xml, text_of
+from .xmlsafe import (
+    attr,
+    child,
+    children,
+    descendants,
+    group,
+    local,
+    paragraphs_of,
+    parse_date,
+    parse_xml,
+    text_of,
+)
 
 _NON_TEXT = ("picture", "graphic", "video", "audio")
 
@@ -40,8 +51,7 @@ def _int(value: str | None, field: str) -> int | None:
         raise InvalidStory(msg, field=field) from None
 
 
-def _body(item: Element) -> list[str]:
-    content_set = child(item, "contentSet")
+def _body(content_set: Element | None) -> list[str]:
     for content in children(content_set, "inlineXML"):
         body = child(content, "html", "body") or child(content, "nitf", "body", "body.content")
         if body is None:
@@ -60,54 +70,59 @@ def _body(item: Element) -> list[str]:
     return []
 
 
-def _headline(meta: Element | None) -> str:
-    headlines = children(meta, "headline")
+def _headline(headlines: list[Element]) -> str:
     main = [h for h in headlines if (attr(h, "role") or "hlrole:main").endswith("main")]
     chosen = main or headlines
     return text_of(chosen[0]) if chosen else ""
 
 
+def _first(found: dict[str, list[Element]], name: str) -> Element | None:
+    elements = found.get(name)
+    return elements[0] if elements else None
+
+
 def news_item_draft(item: Element) -> Draft | None:
     """Read one newsItem; None for a non-text item (picture, video, graphic)."""
-    item_meta = child(item, "itemMeta")
-    content_meta = child(item, "contentMeta")
-    item_class = attr(child(item_meta, "itemClass"), "qcode") or ""
+    top = group(item)
+    item_meta = group(_first(top, "itemMeta"))  # each block's children indexed once, then read by name
+    content_meta = group(_first(top, "contentMeta"))
+    item_class = attr(_first(item_meta, "itemClass"), "qcode") or ""
     if any(kind in item_class for kind in _NON_TEXT):
         return None
     draft = Draft(format="newsml", uri=attr(item, "guid"))
     draft.version = _int(attr(item, "version"), "newsItem/@version")
-    draft.firstcreated = parse_date(text_of(child(item_meta, "firstCreated")))
-    draft.versioncreated = parse_date(text_of(child(item_meta, "versionCreated")))
-    status = (attr(child(item_meta, "pubStatus"), "qcode") or "usable").split(":")[-1]
+    draft.firstcreated = parse_date(text_of(_first(item_meta, "firstCreated")))
+    draft.versioncreated = parse_date(text_of(_first(item_meta, "versionCreated")))
+    status = (attr(_first(item_meta, "pubStatus"), "qcode") or "usable").split(":")[-1]
     draft.pubstatus = status
-    draft.provider = _name(child(item_meta, "provider"))
-    language = attr(child(content_meta, "language"), "tag") or attr(item, "lang")
+    draft.provider = _name(_first(item_meta, "provider"))
+    language = attr(_first(content_meta, "language"), "tag") or attr(item, "lang")
     draft.language = language
-    draft.headline = _headline(content_meta) or text_of(child(item_meta, "title"))
-    descriptions = children(content_meta, "description")
+    draft.headline = _headline(content_meta.get("headline", [])) or text_of(_first(item_meta, "title"))
+    descriptions = content_meta.get("description", [])
     summaries = [d for d in descriptions if "caption" not in (attr(d, "role") or "")]
     if summaries:
         draft.summary = "\n".join(html_to_paragraphs(text_of(summaries[0])))
-    draft.byline = "; ".join(t for b in children(content_meta, "by") if (t := text_of(b).strip())) or None
-    draft.credit = text_of(child(content_meta, "creditline")) or None
-    draft.dateline = text_of(child(content_meta, "dateline")) or None
-    draft.places = [n for loc in children(content_meta, "located") if (n := _name(loc))]
-    urgency = _int(text_of(child(content_meta, "urgency")) or None, "contentMeta/urgency")
+    draft.byline = "; ".join(t for b in content_meta.get("by", []) if (t := text_of(b).strip())) or None
+    draft.credit = text_of(_first(content_meta, "creditline")) or None
+    draft.dateline = text_of(_first(content_meta, "dateline")) or None
+    draft.places = [n for loc in content_meta.get("located", []) if (n := _name(loc))]
+    urgency = _int(text_of(_first(content_meta, "urgency")) or None, "contentMeta/urgency")
     draft.urgency = urgency
     draft.subjects = [
         Subject(
             name=name[:500], code=attr(s, "qcode"), scheme=(attr(s, "qcode") or ":").split(":")[0] or None
         )
-        for s in children(content_meta, "subject")
+        for s in content_meta.get("subject", [])
         if (name := _name(s))
     ]
-    draft.keywords = [text_of(k) for k in children(content_meta, "keyword")]
-    sources = [n for s in children(content_meta, "infoSource") if (n := _name(s))]
+    draft.keywords = [text_of(k) for k in content_meta.get("keyword", [])]
+    sources = [n for s in content_meta.get("infoSource", []) if (n := _name(s))]
     draft.source = sources[0] if sources else None
-    rights = child(item, "rightsInfo")
+    rights = _first(top, "rightsInfo")
     draft.copyrightnotice = text_of(child(rights, "copyrightNotice")) or None
     draft.usageterms = text_of(child(rights, "usageTerms")) or None
-    apply_conventions(draft, _body(item))
+    apply_conventions(draft, _body(_first(top, "contentSet")))
     return draft
 
 

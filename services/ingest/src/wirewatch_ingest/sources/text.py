@@ -15,6 +15,15 @@ _DATELINE = re.compile(
     r"\s*\((?P<agency>[^()\n]{1,60})\)"
     r"(?:\s*:\s*|\.?\s*[-–—]+\s*|\s+_+\s+)"
 )
+# ANSA puts the agency first: `(ANSA) - ROMA, 1 LUG - ` or `(ANSA) - Rome, October 11 - `.
+_AGENCY_FIRST = re.compile(
+    r"^\((?P<agency>[^()\n]{1,40})\)\s*[-–—]+\s*"
+    r"(?P<places>[^\W\d_][^,()\n]{0,80}?)"
+    r"(?:,\s*(?P<date>\d{1,2}\s+[^\W\d_]{3,9}\.?|[^\W\d_]{3,9}\.?\s+\d{1,2}))?"
+    r"\s*[-–—]+\s*"
+)
+# AFP closes a story with the initials of the journalists and editors who handled it: `hh/ph/ts/hd`.
+_INITIALS = re.compile(r"^[a-z]{1,5}(?:-[a-z]{1,5})?(?:/[a-z]{1,5}(?:-[a-z]{1,5})?)+$")
 _CREDIT = re.compile(
     r"^\((?:[^()]|\([^()]*\))*\b(?:Reporting|Writing|Editing|Compiled|Additional reporting|Edited)\b"
     r"(?:[^()]|\([^()]*\))*\)$",
@@ -65,8 +74,8 @@ class DatelineMatch:
 
 
 def split_dateline(paragraph: str) -> DatelineMatch | None:
-    """Split `PLACE/PLACE (Agency): ` or `PLACE, Month Day (Agency) - ` off a paragraph."""
-    match = _DATELINE.match(paragraph.strip())
+    """Split `PLACE/PLACE (Agency): `, `PLACE, Month Day (Agency) - ` or `(Agency) - PLACE, Day Month - ` off."""
+    match = _DATELINE.match(paragraph.strip()) or _AGENCY_FIRST.match(paragraph.strip())
     if not match:
         return None
     places_text = match.group("places").strip().rstrip(",")
@@ -89,8 +98,9 @@ def byline_of(line: str) -> str | None:
 
 
 def is_credit(paragraph: str) -> bool:
-    """Tell a `(Reporting by ...; Editing by ...)` trailer from body text."""
-    return bool(_CREDIT.match(paragraph.strip()))
+    """Tell a `(Reporting by ...; Editing by ...)` or AFP `hh/ph/ts` initials trailer from body text."""
+    text = paragraph.strip()
+    return bool(_CREDIT.match(text) or _INITIALS.match(text))
 
 
 def split_trailers(body: list[str]) -> tuple[list[str], str | None]:

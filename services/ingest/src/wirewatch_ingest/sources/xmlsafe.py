@@ -69,13 +69,17 @@ def children(element: Element | None, name: str) -> list[Element]:
 
 
 def child(element: Element | None, *path: str) -> Element | None:
-    """First descendant along a path of local names, or None."""
+    """First descendant along a path of local names, or None (stops at the first match of each step)."""
     current = element
     for name in path:
-        found = children(current, name)
-        if not found:
+        if current is None:
             return None
-        current = found[0]
+        for candidate in current:
+            if isinstance(candidate.tag, str) and local(candidate.tag) == name:
+                current = candidate
+                break
+        else:
+            return None
     return current
 
 
