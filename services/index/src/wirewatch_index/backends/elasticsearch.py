@@ -237,9 +237,7 @@ class ElasticsearchBackend:
         found = self._search(bodies.hits_body(request, list(wanted.values())))["hits"]["hits"]
         originals = {h["_id"]: h for h in found if h["_source"].get("searchable", True)}
         swapped = [
-            collapse.Candidate(c.value, c.story_key, wanted[c.ref])
-            if wanted.get(c.ref) in originals
-            else c
+            collapse.Candidate(c.value, c.story_key, wanted[c.ref]) if wanted.get(c.ref) in originals else c
             for c in chosen
         ]
         return swapped, by_id | originals

@@ -232,9 +232,7 @@ class TantivyBackend:
         addrs = [addr for _, addr in searcher.search(q, limit=len(chosen), count=False).hits]
         keys = searcher.fast_field_values("story_key", addrs)
         original = {int(k): a for a, k in zip(addrs, keys, strict=True) if k is not None}
-        return [
-            collapse.Candidate(c.value, c.story_key, original.get(c.story_key, c.ref)) for c in chosen
-        ]
+        return [collapse.Candidate(c.value, c.story_key, original.get(c.story_key, c.ref)) for c in chosen]
 
     def _languages(self, searcher: tantivy.Searcher, keys: list[int]) -> dict[str, list[str]]:
         if not keys:
