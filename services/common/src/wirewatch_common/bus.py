@@ -114,7 +114,28 @@ class Producer:
     """Publish messages and wait for the broker's confirmation before returning."""
 
     def __init__(self, config: dict[str, Any], **overrides: Any) -> None:
-        self._producer = KafkaProducer(**(PRODUCER_DEFAULTS | config | overrides))
+        self._config = PRODUCER_DEFAULTS | config | overrides
+        self._lock = threading.Lock()
+        self._producer = KafkaProducer(**self._config)
+
+    def _renew(self, failed: KafkaProducer) -> None:
+        """Replace the client after a failed delivery, so a restarted broker is reached again.
+
+        kafka-python's idempotent producer takes a restarted broker's answer to its old producer id
+        as fatal and fails every later send: only a new client gets a new id.
+        """
+        with self._lock:
+            if self._producer is not failed:
+                return  # another thread renewed it already
+            try:
+                self._producer = KafkaProducer(**self._config)
+            except KafkaError as exc:  # no broker answers yet: renew on the next failure
+                log.warning("producer could not be renewed yet", extra={"error": repr(exc)[:300]})
+                return
+        try:
+            failed.close(timeout=0)
+        except Exception as exc:  # noqa: BLE001 - closing a broken client must not hide the delivery error
+            log.warning("closing a failed producer raised", extra={"error": repr(exc)[:300]})
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Producer:
@@ -123,16 +144,23 @@ class Producer:
 
     def publish_many(self, messages: Iterable[Outgoing], timeout: float = 60.0) -> list[Delivery]:
         """Send all messages, then wait for every confirmation; raise DeliveryError if any is missing."""
-        pending = [
-            (m, self._producer.send(m.topic, key=m.key.encode(), value=m.value, headers=m.headers))
-            for m in messages
-        ]
+        producer = self._producer
+        try:
+            pending = [
+                (m, producer.send(m.topic, key=m.key.encode(), value=m.value, headers=m.headers))
+                for m in messages
+            ]
+        except KafkaError as exc:
+            self._renew(producer)
+            msg = f"the producer could not send: {exc}"
+            raise DeliveryError(msg) from exc
         deadline = time.monotonic() + timeout
         deliveries = []
         for message, future in pending:
             try:
                 meta = future.get(timeout=max(0.0, deadline - time.monotonic()))
             except KafkaError as exc:
+                self._renew(producer)
                 msg = f"broker did not confirm {message.topic}/{message.key}: {exc}"
                 raise DeliveryError(msg) from exc
             deliveries.append(Delivery(meta.topic, meta.partition, meta.offset))
@@ -152,7 +180,9 @@ class Producer:
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush what is pending and close the connections."""
-        self._producer.close(timeout=timeout)
+        with self._lock:
+            producer = self._producer
+        producer.close(timeout=timeout)
 
 
 @dataclass(frozen=True, eq=False)
