@@ -77,6 +77,48 @@ def test_supervisor_provisions_restarts_a_crashed_service_and_stops_everything(t
     assert (settings.data_dir / "logs" / "flaky.log").read_text().count("service start") == 2
 
 
+def test_a_killed_broker_is_restarted_empty_with_its_topics_and_every_service(tmp_path):
+    settings = _settings(tmp_path)
+    out = io.StringIO()
+    supervisor = Supervisor(
+        settings, [ServiceSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])], out=out
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=supervisor.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not supervisor.children or supervisor.children[0].process is None:
+            assert time.monotonic() < deadline, out.getvalue()
+            time.sleep(0.1)
+        old_broker, old_child = supervisor.broker.pid, supervisor.children[0].process.pid
+        os.kill(old_broker, signal.SIGKILL)
+        while (
+            "broker    exited with code" not in out.getvalue()
+            or "ready" not in out.getvalue().split("broker    exited")[-1]
+        ):
+            assert time.monotonic() < deadline, out.getvalue()
+            time.sleep(0.1)
+        new_broker, new_child = supervisor.broker.pid, supervisor.children[0].process.pid
+        assert new_broker != old_broker and new_child != old_child
+        assert not process_alive(old_child), "the service was restarted too: its clients knew the old broker"
+        assert read_pid_file(settings.data_dir / "run", "broker") == new_broker
+        admin = Admin({"bootstrap_servers": [f"127.0.0.1:{settings.broker_port}"]})
+        try:
+            have = admin.topic_partitions()
+        finally:
+            admin.close()
+        expected = {spec.name: spec.partitions for spec in load_contract().topics.values()}
+        assert {name: have.get(name) for name in expected} == expected, (
+            "provisioned again, before any service"
+        )
+    finally:
+        stop.set()
+        thread.join(30)
+    assert not thread.is_alive()
+    assert not process_alive(new_broker) and not process_alive(new_child)
+
+
 def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tmp_path):
     ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX")}
     env = dict(os.environ, WIREWATCH_DATA_DIR=str(tmp_path / "data"), WIREWATCH_LOG_FORMAT="text")

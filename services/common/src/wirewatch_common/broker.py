@@ -91,6 +91,10 @@ class EmbeddedBroker:
         """Pid of the running broker, or None."""
         return self._process.pid if self._process else None
 
+    def exited(self) -> int | None:
+        """Return tansu's exit code once it has ended; None while it runs or before it started."""
+        return None if self._process is None else self._process.poll()
+
     def start(self, timeout: float = 30.0) -> Self:
         """Start tansu and return once it answers a metadata request; raise BrokerError otherwise."""
         if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):

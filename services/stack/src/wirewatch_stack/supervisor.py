@@ -206,7 +206,10 @@ class Supervisor:
         self._say(f"ready     logs in {self.log_dir}; Ctrl-C stops everything")
 
     def watch_once(self, now: Callable[[], float] = time.monotonic) -> None:
-        """Restart any service that exited, with exponential backoff between restarts."""
+        """Restart a dead broker with every service; restart any service that exited, with backoff."""
+        if self.broker is not None and self.broker.exited() is not None:
+            self.restart_after_broker_loss()
+            return
         for child in self.children:
             code = child.exited()
             if code is None:
@@ -221,6 +224,24 @@ class Supervisor:
                 child.start()
                 pid = child.process.pid if child.process else "?"
                 self._say(f"{child.spec.name:<9} restarted (pid {pid}, restart {child.restarts})")
+
+    def restart_after_broker_loss(self) -> None:
+        """Start an empty broker, provision the topics, then every service again, in start order.
+
+        The services' clients hold producer ids, group memberships and fetch positions the new
+        broker never saw, and a reconnecting client would create topics with the broker's default
+        partition count before provisioning; new processes start clean. The ingest ledger then
+        re-publishes every story that has no receipt.
+        """
+        assert self.broker is not None
+        code = self.broker.exited()
+        self._say(f"broker    exited with code {code}; restarting it empty, then every service")
+        for child in reversed(self.children):
+            child.stop()
+        self.children.clear()
+        self.broker.stop()
+        self.broker = None
+        self.start()
 
     def run(self, stop: threading.Event) -> None:
         """Start everything, supervise until `stop` is set, then stop everything."""
