@@ -71,6 +71,35 @@ def test_receipts_confirm_that_version_and_older_ones_only(ledger, make_story) -
     assert ledger.get("ww-test-0001") == [(1, True), (2, True), (3, False)]
 
 
+def test_with_targets_a_version_is_confirmed_once_every_language_version_is_indexed(tmp_path, make_story):
+    ledger = Ledger(tmp_path / "ledger.sqlite3", expect=("ar", "tr"))
+    try:
+        story = make_story()  # English: renditions in ar and tr are expected
+        ledger.admit([story], T0)
+        ledger.delivered([story], T0)
+        grace = timedelta(minutes=5)
+        later = T0 + timedelta(hours=1)
+        assert ledger.mark_receipts([receipt(story.id, 1)]) == 0, "the original alone confirms nothing"
+        ar = Receipt(
+            story_id=story.id, version=1, language="ar", indexed_at=T0, backend="tantivy",
+            status=RenditionStatus.TRANSLATED,
+        )  # fmt: skip
+        assert ledger.mark_receipts([ar]) == 0
+        # The Turkish rendition was lost with the broker: the story is re-published.
+        assert [s.id for s in ledger.unconfirmed(later, grace)] == [story.id]
+        tr = ar.model_copy(update={"language": "tr", "status": RenditionStatus.UNAVAILABLE})
+        assert ledger.mark_receipts([tr]) == 1, "an unavailable rendition is indexed too"
+        assert ledger.unconfirmed(later, grace) == []
+        assert ledger.get(story.id) == [(1, True)]
+        # An original in a target language expects only the other target.
+        turkish = make_story(id="ww-test-0002", language="tr")
+        ledger.admit([turkish], T0)
+        ledger.mark_receipts([receipt(turkish.id, 1), ar.model_copy(update={"story_id": turkish.id})])
+        assert ledger.get(turkish.id) == [(1, True)]
+    finally:
+        ledger.close()
+
+
 def test_unconfirmed_waits_for_the_grace_period(ledger, make_story) -> None:
     story = make_story()
     ledger.admit([story], T0)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSeriali
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .ratelimit import RateLimit, parse_rate_limit
+from .story import normalize_language, primary_language
 
 Role = Literal["reader", "writer"]
 
@@ -62,6 +63,19 @@ def parse_origins(value: Any) -> Any:
 
 
 Origins = Annotated[tuple[str, ...], NoDecode, BeforeValidator(parse_origins)]
+
+
+def parse_languages(value: Any) -> Any:
+    """Normalise a comma-separated list of language codes ('ar, TR') to primary subtags ('ar,tr')."""
+    if isinstance(value, list | tuple):
+        value = ",".join(str(v) for v in value)
+    if isinstance(value, str):
+        codes = [primary_language(normalize_language(p)) for p in value.split(",") if p.strip()]
+        return ",".join(dict.fromkeys(codes))
+    return value
+
+
+Languages = Annotated[str, NoDecode, BeforeValidator(parse_languages)]
 RateLimitSetting = Annotated[RateLimit, NoDecode, BeforeValidator(parse_rate_limit), PlainSerializer(str)]
 
 
@@ -147,6 +161,11 @@ class Settings(BaseSettings):
     model_dir: Path | None = Field(
         default=None, description="Argos .argosmodel packages; defaults to DATA_DIR/models."
     )
+    translate_targets: Languages = Field(
+        default="ar,tr",
+        description="Target languages of the renditions, comma-separated; ingest confirms a story once "
+        "its original and each of these renditions are indexed.",
+    )
     elasticsearch_url: str | None = Field(
         default=None, description="Elasticsearch URL; unset means the embedded tantivy index under DATA_DIR."
     )
@@ -166,6 +185,11 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = Field(
         default="json", description="JSON lines, or text for a terminal."
     )
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The target languages as a tuple of primary subtags."""
+        return tuple(t for t in self.translate_targets.split(",") if t)
 
     @property
     def models_path(self) -> Path:

@@ -32,7 +32,7 @@ def build_app(settings: IngestSettings, *, contract: TopicContract | None = None
     finally:
         admin.close()
     language_model()  # load the detector (under a second) now, not while the first story waits
-    ledger = Ledger(settings.ledger_file)
+    ledger = Ledger(settings.ledger_file, expect=settings.targets)
     # A request never waits longer than the publish timeout for a broker to answer at all.
     publish_ms = int(settings.ingest_publish_timeout_s * 1000)
     publisher = ResilientPublisher(

@@ -20,14 +20,14 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
-from wirewatch_common.story import Receipt, Story
+from wirewatch_common.story import Receipt, Story, primary_language
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -45,7 +45,16 @@ CREATE TABLE IF NOT EXISTS versions (
 );
 CREATE INDEX IF NOT EXISTS versions_hash ON versions (id, content_hash);
 CREATE INDEX IF NOT EXISTS versions_pending ON versions (receipt_at, delivered_at);
+CREATE TABLE IF NOT EXISTS receipts (
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    PRIMARY KEY (id, version, language)
+);
 """
+
+ORIGINAL = "original"
+"""How the receipts table names the original's own receipt (renditions go by their language)."""
 
 
 _NOT_CONTENT = frozenset(("received", "version", "firstcreated", "versioncreated"))
@@ -96,7 +105,9 @@ def _iso(when: datetime) -> str:
 class Ledger:
     """SQLite ledger, safe to share between the API, the drop folder, the poller and the re-publisher."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, expect: Sequence[str] = ()) -> None:
+        """Open the ledger; `expect` is the target languages each story version must be indexed in too."""
+        self._expect = frozenset(primary_language(t) for t in expect)
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
@@ -226,12 +237,34 @@ class Ledger:
                 self._db.execute("PRAGMA synchronous=FULL")
 
     def mark_receipts(self, receipts: list[Receipt]) -> int:
-        """Mark versions the index confirmed (a receipt for version N covers every older version too)."""
+        """Mark versions the index confirmed in every language: the original's and each expected target's.
+
+        The original's receipt alone does not confirm a version: a rendition lost with the broker
+        must be made again, so the version stays unconfirmed (and is re-published) until every
+        language version was indexed (`failed` and `unavailable` renditions are indexed too).
+        A confirmed version N confirms every older version.
+        """
         with self._tx() as db:
             changed = 0
             for r in receipts:
-                if r.status is not None:
-                    continue  # a rendition's receipt: ingest tracks originals only
+                language = ORIGINAL if r.status is None else primary_language(r.language)
+                db.execute(
+                    "INSERT OR IGNORE INTO receipts (id, version, language) VALUES (?, ?, ?)",
+                    (r.story_id, r.version, language),
+                )
+                row = db.execute(
+                    "SELECT language FROM versions WHERE id = ? AND version = ?", (r.story_id, r.version)
+                ).fetchone()
+                if row is None:
+                    continue
+                have = {
+                    lang
+                    for (lang,) in db.execute(
+                        "SELECT language FROM receipts WHERE id = ? AND version = ?", (r.story_id, r.version)
+                    )
+                }
+                if not {ORIGINAL, *(self._expect - {primary_language(row[0])})} <= have:
+                    continue
                 cursor = db.execute(
                     "UPDATE versions SET receipt_at = ? WHERE id = ? AND version <= ? AND receipt_at IS NULL",
                     (_iso(r.indexed_at), r.story_id, r.version),
@@ -261,6 +294,10 @@ class Ledger:
                 "DELETE FROM versions WHERE receipt_at IS NOT NULL AND accepted_at < ?"
                 " AND version < (SELECT MAX(newest.version) FROM versions AS newest WHERE newest.id = versions.id)",
                 (_iso(before),),
+            )
+            db.execute(
+                "DELETE FROM receipts WHERE NOT EXISTS (SELECT 1 FROM versions"
+                " WHERE versions.id = receipts.id AND versions.version = receipts.version)"
             )
             return cursor.rowcount
 

@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Literal
 
-from pydantic import BeforeValidator, Field
-from pydantic_settings import NoDecode
+from pydantic import Field
 
-from wirewatch_common.settings import Settings
-from wirewatch_common.story import normalize_language, primary_language
+from wirewatch_common.settings import Languages, Settings, parse_languages
 
-
-def parse_languages(value: Any) -> Any:
-    """Normalise a comma-separated list of language codes ('ar, TR') to primary subtags ('ar,tr')."""
-    if isinstance(value, list | tuple):
-        value = ",".join(str(v) for v in value)
-    if isinstance(value, str):
-        codes = [primary_language(normalize_language(p)) for p in value.split(",") if p.strip()]
-        return ",".join(dict.fromkeys(codes))
-    return value
-
-
-Languages = Annotated[str, NoDecode, BeforeValidator(parse_languages)]
+__all__ = ["Languages", "TranslateSettings", "parse_languages"]
 
 
 class TranslateSettings(Settings):
     """Settings of the translate service; every field is one WIREWATCH_ variable."""
 
-    translate_targets: Languages = Field(
-        default="ar,tr", description="Target languages of the renditions, comma-separated."
-    )
     translate_pivot: str = Field(
         default="en", description="Language to pivot through when no direct package exists (fr→en→ar)."
     )
@@ -72,8 +56,3 @@ class TranslateSettings(Settings):
     translate_group_id: str = Field(
         default="wirewatch-translate", description="Consumer group of the worker."
     )
-
-    @property
-    def targets(self) -> tuple[str, ...]:
-        """The target languages as a tuple of primary subtags."""
-        return tuple(t for t in self.translate_targets.split(",") if t)
