@@ -200,3 +200,18 @@ def test_parallel_batches_give_the_same_text(models_dir):
     parallel = Engine(models_dir, EngineOptions(inter_threads=2, intra_threads=1), decode)
     info = serial.route("en", "tr")[0]
     assert serial.translate(info, sentences) == parallel.translate(info, sentences)
+
+
+def test_a_package_that_fails_to_load_fails_its_own_renditions_only(install):
+    models = install(("en", "ar"), ("en", "tr"))
+    (model_bin,) = [p for p in models.rglob("model.bin") if "en_tr" in str(p)]
+    model_bin.write_bytes(b"not a CTranslate2 model")
+    translator = StoryTranslator(Engine(models), ["ar", "tr"], clock=lambda: WHEN)
+    renditions = {r.language: r for r in translator.translate([_story()])}
+    assert renditions["ar"].translation.status is RenditionStatus.TRANSLATED
+    broken = renditions["tr"].translation
+    assert broken.status is RenditionStatus.FAILED and "model" in (broken.error or "")
+    assert renditions["tr"].headline == "" and renditions["tr"].body == []
+    # With several stories the cause could be one of them: raise, so the consumer isolates each.
+    with pytest.raises(RuntimeError, match="model"):
+        translator.translate([_story(), _story(id="ww-2")])

@@ -54,6 +54,7 @@ class _Job:
     texts: list[list[str]]  # headline, summary, then each paragraph -> its sentences
     seconds: float = 0.0
     shape: list[int] = field(default_factory=list)
+    error: str | None = None  # the engine error that failed this job's package
 
 
 def _texts(story: Story) -> list[list[str]]:
@@ -125,7 +126,12 @@ class StoryTranslator:
         self._reported_missing.difference_update(pairs)
 
     def translate(self, stories: Sequence[Story], targets: Sequence[str] | None = None) -> list[Story]:
-        """Return renditions for every story and target; raises if the engine fails (the caller retries)."""
+        """Return renditions for every story and target.
+
+        For a single story, a package that fails gives `failed` renditions for its own targets while
+        the others finish; with several stories, or when nothing could be translated, the error is
+        raised instead (the consumer then retries story by story, and then dead-letters).
+        """
         jobs: list[_Job] = []
         out: list[Story] = []
         for story in stories:
@@ -137,21 +143,39 @@ class StoryTranslator:
                     continue
                 jobs.append(_Job(story, target, route, _texts(story)))
         hops = max((len(j.route) for j in jobs), default=0)
+        errors: list[Exception] = []
         for hop in range(hops):
-            self._run_hop(hop, [j for j in jobs if len(j.route) > hop])
+            errors += self._run_hop(hop, [j for j in jobs if len(j.route) > hop and j.error is None])
+        if errors and all(j.error is not None for j in jobs):
+            raise errors[0]  # nothing translated: the engine itself may be down, so the caller retries
         when = self._clock()
         for job in jobs:
-            out.append(self._finish(job, when))
+            out.append(
+                self.failed(job.story, job.target, job.error) if job.error else self._finish(job, when)
+            )
         return out
 
-    def _run_hop(self, hop: int, jobs: list[_Job]) -> None:
+    def _run_hop(self, hop: int, jobs: list[_Job]) -> list[Exception]:
+        """Translate one hop of every job, package by package; a package that fails fails its jobs only."""
         by_package: dict[PackageInfo, list[_Job]] = {}
+        errors: list[Exception] = []
         for job in jobs:
             by_package.setdefault(job.route[hop], []).append(job)
         for info, group in by_package.items():
             flat = [s for job in group for unit in job.texts for s in unit]
             started = time.perf_counter()
-            translated, lengths = self.engine.translate(info, flat)
+            try:
+                translated, lengths = self.engine.translate(info, flat)
+            except Exception as exc:
+                if len({(j.story.id, j.story.version) for j in group}) > 1:
+                    raise  # one story may be the cause: the consumer retries the batch story by story
+                log.error(
+                    "translation package failed", extra={"package": info.name, "error": repr(exc)[:300]}
+                )
+                for job in group:
+                    job.error = f"{type(exc).__name__}: {exc}"
+                errors.append(exc)
+                continue
             elapsed = time.perf_counter() - started
             total_tokens = max(1, sum(lengths))
             position = 0
@@ -162,6 +186,7 @@ class StoryTranslator:
                 rest = iter(translated[position : position + count])
                 job.texts = [[next(rest) for _ in unit] for unit in job.texts]
                 position += count
+        return errors
 
     def _finish(self, job: _Job, when: datetime) -> Story:
         joined = [" ".join(filter(None, unit)) for unit in (job.texts[0], job.texts[1])]
