@@ -9,7 +9,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(shell $(PYTHON) -c 'import sys; print(sys.executable)')
 STAMP := .venv/.synced-$(shell cat uv.lock pyproject.toml services/*/pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: help run test test-unit lint format bench schemas clean system-deps
+.PHONY: help run test test-unit test-faults lint format bench schemas clean system-deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ system-deps: ## install chromium, chromium-driver and kcat from Debian when miss
 
 test: $(STAMP) system-deps ## run the whole test suite (unit, integration, slow)
 	$(UV) run --frozen pytest
+
+test-faults: $(STAMP) ## the full fault drill (~4 min): seven faults under a steady stream; recovery, lost, duplicated
+	$(UV) run --frozen python tests/faults/run_faults.py
 
 test-unit: $(STAMP) ## run the fast unit tests only
 	$(UV) run --frozen pytest -m unit

@@ -237,7 +237,7 @@ class Supervisor:
         code = self.broker.exited()
         self._say(f"broker    exited with code {code}; restarting it empty, then every service")
         for child in reversed(self.children):
-            child.stop()
+            child.stop(timeout=2)  # with no broker there is nothing left to flush or commit
         self.children.clear()
         self.broker.stop()
         self.broker = None
