@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 from fastapi import FastAPI
@@ -54,13 +55,17 @@ def routes(app: FastAPI) -> Iterator[tuple[str, str, str]]:
 @pytest.fixture(scope="module")
 def keyed(
     index_factory: AppFactory, ingest_factory: AppFactory, translate_factory: AppFactory
-) -> dict[str, FastAPI]:
-    """The three apps with reader and writer keys configured (not started: no request needs workers)."""
-    return {
+) -> Iterator[dict[str, FastAPI]]:
+    """The three apps with reader and writer keys configured, started so that shutdown closes their clients."""
+    apps = {
         "index": index_factory(KEYS),
         "ingest": ingest_factory(KEYS),
         "translate": translate_factory(KEYS),
     }
+    with ExitStack() as stack:
+        for app in apps.values():
+            stack.enter_context(TestClient(app))
+        yield apps
 
 
 @pytest.mark.parametrize("service", ["index", "ingest", "translate"])
@@ -88,13 +93,12 @@ def test_every_non_public_route_refuses_without_a_key_and_with_the_wrong_role(ke
 
 
 def test_a_writer_may_do_what_a_reader_may(keyed):
-    with TestClient(keyed["index"]) as client:
-        for key in (READER, WRITER):
-            assert (
-                client.get("/v1/search", params={"q": "ceasefire"}, headers={"X-API-Key": key}).status_code
-                == 200
-            )
-            assert client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    client = TestClient(keyed["index"])
+    for key in (READER, WRITER):
+        assert (
+            client.get("/v1/search", params={"q": "ceasefire"}, headers={"X-API-Key": key}).status_code == 200
+        )
+        assert client.get("/metrics", headers={"Authorization": f"Bearer {key}"}).status_code == 200
 
 
 def test_keys_never_reach_the_logs(keyed, caplog):
@@ -132,8 +136,9 @@ def test_search_push_and_stream_are_rate_limited_per_key(
             assert first.status_code == 200
         again = index.get("/v1/stream", params={"max_events": 1})
         assert again.status_code == 429 and "retry-after" in again.headers
-    ingest = TestClient(ingest_factory(KEYS, **limits), headers={"X-API-Key": WRITER})
     body = b"Dam holds\n\nODESA (Reuters) - The dam held overnight.\n"
-    assert ingest.post("/v1/stories", content=body, headers={"content-type": "text/plain"}).status_code == 202
-    refused = ingest.post("/v1/stories", content=body, headers={"content-type": "text/plain"})
-    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    with TestClient(ingest_factory(KEYS, **limits), headers={"X-API-Key": WRITER}) as ingest:
+        plain = {"content-type": "text/plain"}
+        assert ingest.post("/v1/stories", content=body, headers=plain).status_code == 202
+        refused = ingest.post("/v1/stories", content=body, headers=plain)
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
