@@ -7,7 +7,8 @@ What it does:
 
 1. Builds the tiny test translation packages (en↔ar, en↔tr; meaningless output, real models),
    installs them into a temporary models dir, and starts `wirewatch up` on free ports with a
-   temporary data dir, as `services/stack/tests/test_supervisor.py` does.
+   temporary data dir, through `wirewatch_stack.harness.RunningStack` (as tests/test_e2e_stack.py
+   does); the pids it breaks are those `wirewatch up` records in DATA_DIR/run/<name>.pid.
 2. Posts English stories to the ingest API at a steady rate (unique ids); every 202 is recorded as
    accepted with its time. Each accepted story must end up indexed in en, ar and tr.
 3. Applies each fault in turn and measures how long the pipeline takes to flow again: from the end
@@ -16,10 +17,9 @@ What it does:
    - SIGKILL of ingest, translate and index (the index worker and the search API are one process:
      `python -m wirewatch_index` runs the worker as a thread of the API server, so one SIGKILL
      covers both); the supervisor restarts each.
-   - The broker: tansu is SIGKILLed and a new, empty tansu is started at once on the same port with
-     the topics provisioned, by this script, since today's supervisor does not restart its broker (a
-     supervisor with the proposed `restart_after_broker_loss` does, and the script waits for that
-     one); the ingest ledger must re-publish every story without a receipt.
+   - The broker: tansu is SIGKILLed; the supervisor must start a new, empty one on the same port,
+     provision the topics and restart the services; the ingest ledger must re-publish every story
+     without a receipt.
      It runs last, after a checkpoint: every story accepted so far must be indexed in every language
      (the stream goes on meanwhile), so what is lost afterwards is the broker's.
    - The search backend unavailable: the tantivy index directory made unwritable (as root, where
@@ -43,7 +43,6 @@ lost or duplicated, or a fault did not recover; 2 when the stack could not be st
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import shutil
@@ -63,15 +62,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wirewatch_common.broker import EmbeddedBroker, free_port
 from wirewatch_common.bus import Admin
 from wirewatch_common.topics import load_contract
+from wirewatch_stack.harness import RunningStack, StackFailed
 
 LANGUAGES = ("en", "ar", "tr")
-SERVICE_MODULES = {
-    "wirewatch_ingest": "ingest",
-    "wirewatch_translate": "translate",
-    "wirewatch_index": "index",
+# Short enough for a drill: a story without a receipt is sent again after 20 s.
+DRILL_ENV = {
+    "WIREWATCH_INGEST_REPUBLISH_GRACE_S": "20",
+    "WIREWATCH_INGEST_REPUBLISH_INTERVAL_S": "5",
+    "WIREWATCH_INGEST_PUBLISH_TIMEOUT_S": "5",
+    "WIREWATCH_TRANSLATE_INTRA_THREADS": "1",
 }
 
 
@@ -113,91 +114,39 @@ def say(line: str) -> None:
 # -- the stack ---------------------------------------------------------------------------------
 
 
-class Stack:
-    """`wirewatch up` as a subprocess: its output, its children's pids, and a clean stop."""
+class Stack(RunningStack):
+    """The harness's `wirewatch up` with the drill's settings, its logs, and waits on restarts."""
 
-    def __init__(self, root: Path, env: dict[str, str]) -> None:
-        self.root = root
-        self.env = env
-        self.data_dir = Path(env["WIREWATCH_DATA_DIR"])
-        self.ports = {
-            name: int(env[f"WIREWATCH_{name.upper()}_PORT"]) for name in ("broker", "ingest", "index")
-        }
-        self.proc: subprocess.Popen[str] | None = None
-        self.lines: list[str] = []
-        self._reader: threading.Thread | None = None
+    def __init__(self, root: Path) -> None:
+        # Only the drill's own settings reach the stack; of the caller's, the search backend's URL.
+        backend = {k: v for k, v in os.environ.items() if k == "WIREWATCH_ELASTICSEARCH_URL"}
+        super().__init__(root, env=DRILL_ENV | backend, inherit_settings=False)
 
-    @property
-    def ingest_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['ingest']}"
-
-    @property
-    def index_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['index']}"
-
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.ports['broker']}"
-
-    def start(self, timeout: float = 180.0) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wirewatch_stack.cli", "up"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            text=True,
-            start_new_session=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-        deadline = time.monotonic() + timeout
-        while not any("wirewatch | ready" in line for line in list(self.lines)):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                msg = "wirewatch up did not get ready:\n" + "".join(self.lines[-40:])
-                raise RuntimeError(msg)
-            time.sleep(0.2)
+    def start(self, *args: str, timeout: float = 180.0) -> Stack:
+        super().start(*args, timeout=timeout)
         if any("not ready in" in line for line in self.lines):
-            msg = "a service did not get ready:\n" + "".join(self.lines[-40:])
-            raise RuntimeError(msg)
+            msg = "a service did not get ready:\n" + self.output(40)
+            raise StackFailed(msg)
+        return self
 
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        with (self.root / "up.log").open("w") as copy:
-            for line in self.proc.stdout:
-                self.lines.append(line)
-                copy.write(line)
-                copy.flush()
-
-    def children(self) -> dict[str, int]:
-        """The supervisor's live children by name (tansu, ingest, translate, index), read from /proc."""
-        assert self.proc is not None
-        found: dict[str, int] = {}
-        for task in Path(f"/proc/{self.proc.pid}/task").glob("*"):
-            with contextlib.suppress(OSError):
-                for pid in map(int, (task / "children").read_text().split()):
-                    name = _process_name(pid)
-                    if name is not None:
-                        found[name] = pid
-        return found
-
-    def pid_of(self, name: str, timeout: float = 60.0) -> int:
-        deadline = time.monotonic() + timeout
-        while (pid := self.children().get(name)) is None:
-            if time.monotonic() > deadline:
-                msg = f"no running {name} child of the supervisor"
-                raise RuntimeError(msg)
-            time.sleep(0.1)
+    def pid_of(self, name: str) -> int:
+        """The pid the supervisor recorded for a service (or `broker`) now."""
+        pid = self.pid(name)
+        if pid is None:
+            msg = f"no pid file for {name} in {self.data_dir / 'run'}"
+            raise StackFailed(msg)
         return pid
 
     def wait_restarted(self, name: str, old_pid: int, timeout: float = 60.0) -> int:
+        """The pid of the process the supervisor started in place of `old_pid` (its pid file is rewritten)."""
         deadline = time.monotonic() + timeout
         while True:
-            pid = self.children().get(name)
+            pid = self.pid(name)
             if pid is not None and pid != old_pid:
                 return pid
             if time.monotonic() > deadline:
                 msg = f"the supervisor did not restart {name} within {timeout:.0f} s"
-                raise RuntimeError(msg)
+                raise StackFailed(msg)
             time.sleep(0.1)
 
     def log_count(self, service: str, needle: str) -> int:
@@ -207,19 +156,11 @@ class Stack:
         except FileNotFoundError:
             return 0
 
-    def stop(self) -> None:
-        """Ctrl-C the supervisor (it stops every child by pid); SIGKILL its group if it hangs."""
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGINT)
-            try:
-                self.proc.wait(90)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(10)
-        if self._reader is not None:
-            self._reader.join(10)
+    def stop(self, timeout: float = 90.0) -> int | None:
+        """Stop as the harness does, and keep the supervisor's output next to the logs."""
+        code = super().stop(timeout)
+        (self.root / "up.log").write_text("".join(self.lines))
+        return code
 
 
 def make_unwritable(path: Path) -> Callable[[], None]:
@@ -246,36 +187,6 @@ def make_unwritable(path: Path) -> Callable[[], None]:
         aside.rename(path)
 
     return undo
-
-
-def supervisor_restarts_broker() -> bool:
-    """Whether the installed supervisor restarts a dead broker itself (finding 2's proposed method)."""
-    from wirewatch_stack.supervisor import Supervisor
-
-    return hasattr(Supervisor, "restart_after_broker_loss")
-
-
-def _running(pid: int) -> bool:
-    """Whether a process still runs; a zombie (exited, not yet reaped) has closed its files and counts as gone."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
-def _process_name(pid: int) -> str | None:
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return None
-    args = [a.decode(errors="replace") for a in argv if a]
-    if not args:
-        return None  # a zombie awaiting the supervisor's wait()
-    if Path(args[0]).name == "tansu":
-        return "tansu"
-    if "-m" in args[:-1]:
-        return SERVICE_MODULES.get(args[args.index("-m") + 1])
-    return None
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -416,7 +327,6 @@ class Drill:
         self.run_id = run_id
         self.models_dir = models_dir
         self.outcomes: list[Outcome] = []
-        self.broker: EmbeddedBroker | None = None  # the replacement broker this script started
         self.unwritable: Callable[[], None] | None = None  # undoes the backend outage
         self.before_broker: dict[str, int | float] | None = None
 
@@ -427,7 +337,7 @@ class Drill:
         deadline = end + self.mode.recover_deadline_s
         while time.monotonic() < deadline:
             for accepted in self.poster.since(since)[:sample]:
-                found = indexed_languages(self.stack.index_url, accepted.story_id)
+                found = indexed_languages(self.stack.url("index"), accepted.story_id)
                 if complete(found) and all(
                     status in (found or {}).get(lang, []) for lang, status in (want or {}).items()
                 ):
@@ -449,44 +359,25 @@ class Drill:
         )
 
     def restart_broker_empty(self) -> Outcome:
-        pid = self.stack.pid_of("tansu")
+        pid = self.stack.pid_of("broker")
         republished_before = self.stack.log_count("ingest", "re-published stories without a receipt")
         t0 = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        while _running(pid):  # until its sockets are closed (an empty cmdline comes earlier)
-            time.sleep(0.05)
-        contract = load_contract()
-        if supervisor_restarts_broker():
-            # The supervisor stops every service, starts an empty broker, provisions it, then starts the
-            # services again in order; stopping services whose broker is gone may take a while.
-            new_pid = self._supervisor_broker(pid, timeout=120.0)
-            restarted_by = "the supervisor"
-            if new_pid is None:
-                return Outcome(
-                    "broker killed, restarted empty",
-                    details={"error": "the supervisor did not restart it in 120 s"},
-                )
-        else:
-            # Today's supervisor does not restart its broker: start an empty one on the same port at once,
-            # as a supervisor would. The quick return is the harsh case: clients still hold state from the
-            # old broker (after a gap of several seconds they start afresh).
-            self.broker = EmbeddedBroker(
-                self.stack.ports["broker"], log_file=self.stack.data_dir / "logs" / "broker-restarted.log"
-            ).start()
-            new_pid, restarted_by = self.broker.pid, "this script"
-            admin = Admin({"bootstrap_servers": [self.stack.bootstrap]})
-            try:
-                admin.provision(contract)
-            finally:
-                admin.close()
+        # The supervisor stops every service, starts an empty broker (its pid file is rewritten once it
+        # answers), provisions it, then starts the services again in order.
+        try:
+            new_pid = self.stack.wait_restarted("broker", pid, timeout=120.0)
+        except StackFailed as exc:
+            return Outcome("broker killed, restarted empty", details={"error": str(exc)})
         t1 = time.monotonic()
         recovery = self.wait_flowing(t0, t1)
-        admin = Admin({"bootstrap_servers": [self.stack.bootstrap]})
+        admin = Admin({"bootstrap_servers": [self.stack.bootstrap_servers]})
         try:
             partitions = admin.topic_partitions()
         finally:
             admin.close()
         # Clients reconnecting first may create a topic with the broker's default partitions before provisioning.
+        contract = load_contract()
         wrong = {
             spec.name: partitions.get(spec.name)
             for spec in contract.topics.values()
@@ -498,7 +389,6 @@ class Drill:
             {
                 "old_pid": pid,
                 "new_pid": new_pid,
-                "restarted_by": restarted_by,
                 "broker_down_s": round(t1 - t0, 2),
                 "republish_rounds_so_far": self.stack.log_count(
                     "ingest", "re-published stories without a receipt"
@@ -507,26 +397,6 @@ class Drill:
                 "topics_with_wrong_partitions": wrong,
             },
         )
-
-    def _supervisor_broker(self, old_pid: int, timeout: float) -> int | None:
-        """The pid of a tansu the supervisor started after `old_pid` died, once it answers; else None."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            pid = self.stack.children().get("tansu")
-            if pid is not None and pid != old_pid:
-                admin_deadline = time.monotonic() + 60
-                while time.monotonic() < admin_deadline:
-                    with contextlib.suppress(Exception):  # refused until it listens
-                        admin = Admin({"bootstrap_servers": [self.stack.bootstrap]}, request_timeout_ms=2000)
-                        try:
-                            if admin.ping():
-                                return pid
-                        finally:
-                            admin.close()
-                    time.sleep(0.2)
-                return pid
-            time.sleep(0.1)
-        return None
 
     def backend_outage(self) -> Outcome:
         if os.environ.get("WIREWATCH_ELASTICSEARCH_URL"):
@@ -541,7 +411,7 @@ class Drill:
         try:
             self.poster.stop.wait(self.mode.outage_s)
             for accepted in self.poster.since(t0)[:20]:
-                indexed_during += complete(indexed_languages(self.stack.index_url, accepted.story_id))
+                indexed_during += complete(indexed_languages(self.stack.url("index"), accepted.story_id))
         finally:
             self.unwritable()
             self.unwritable = None
@@ -585,7 +455,7 @@ class Drill:
         from confluent_kafka import TopicPartition
 
         contract = load_contract()
-        admin = Admin({"bootstrap_servers": [self.stack.bootstrap]})
+        admin = Admin({"bootstrap_servers": [self.stack.bootstrap_servers]})
         try:
             partitions = admin.topic_partitions()
         finally:
@@ -595,7 +465,7 @@ class Drill:
             contract.renditions.name: ("wirewatch-index",),
             contract.receipts.name: ("wirewatch-ingest-receipts",),
         }
-        producer = RawProducer({"bootstrap.servers": self.stack.bootstrap})
+        producer = RawProducer({"bootstrap.servers": self.stack.bootstrap_servers})
         expected: set[tuple[str, str, str]] = set()
         t0 = time.monotonic()
         for topic, readers in groups.items():
@@ -614,7 +484,7 @@ class Drill:
         # Every poison message must reach the dead-letter topic once per consumer group that read it.
         consumer = RawConsumer(
             {
-                "bootstrap.servers": self.stack.bootstrap,
+                "bootstrap.servers": self.stack.bootstrap_servers,
                 "group.id": f"faults-{self.run_id}",
                 "enable.auto.commit": False,
             }
@@ -653,7 +523,7 @@ class Drill:
     def _statuses(self, stories: list[Accepted]) -> dict[str, dict[str, int]]:
         counts: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES[1:]}
         for accepted in stories:
-            found = indexed_languages(self.stack.index_url, accepted.story_id) or {}
+            found = indexed_languages(self.stack.url("index"), accepted.story_id) or {}
             for lang, counter in counts.items():
                 counter.update(found.get(lang, ["not yet"]))
         return {lang: dict(counter) for lang, counter in counts.items()}
@@ -714,7 +584,7 @@ class Drill:
         """Before the broker fault: every story accepted so far must be indexed (the stream goes on)."""
         ids = self.poster.ids()
         t0 = time.monotonic()
-        found = drain(self.stack.index_url, ids, self.mode.drain_deadline_s)
+        found = drain(self.stack.url("index"), ids, self.mode.drain_deadline_s)
         self.before_broker = {
             "stories": len(ids),
             "incomplete": sum(1 for story_id in ids if not complete(found.get(story_id))),
@@ -788,47 +658,6 @@ def print_report(outcomes: list[Outcome], counts: dict[str, dict[str, Any]], sum
 # -- main ----------------------------------------------------------------------------------------
 
 
-def build_models(root: Path, env: dict[str, str]) -> Path:
-    packages = root / "packages"
-    models = Path(env["WIREWATCH_MODEL_DIR"])
-    subprocess.run(
-        [sys.executable, "-m", "wirewatch_translate.testpackages", str(packages)],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    subprocess.run(
-        [sys.executable, "-m", "wirewatch_translate.cli", "install", "--from-path", str(packages)],
-        check=True,
-        env=env,
-        capture_output=True,
-    )
-    return models
-
-
-def stack_env(root: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("WIREWATCH_") or k == "WIREWATCH_ELASTICSEARCH_URL"
-    }
-    env |= {
-        "WIREWATCH_DATA_DIR": str(root / "data"),
-        "WIREWATCH_MODEL_DIR": str(root / "models"),
-        "WIREWATCH_LOG_FORMAT": "text",
-        "WIREWATCH_BROKER_PORT": str(free_port()),
-        "WIREWATCH_INGEST_PORT": str(free_port()),
-        "WIREWATCH_TRANSLATE_PORT": str(free_port()),
-        "WIREWATCH_INDEX_PORT": str(free_port()),
-        # Short enough for a drill: a story without a receipt is sent again after 20 s.
-        "WIREWATCH_INGEST_REPUBLISH_GRACE_S": "20",
-        "WIREWATCH_INGEST_REPUBLISH_INTERVAL_S": "5",
-        "WIREWATCH_INGEST_PUBLISH_TIMEOUT_S": "5",
-        "WIREWATCH_TRANSLATE_INTRA_THREADS": "1",
-    }
-    return env
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="every fault, fewer stories, 8 s backend outage")
@@ -845,23 +674,22 @@ def main(argv: list[str] | None = None) -> int:
     mode = SHORT if args.short else FULL
     run_id = uuid.uuid4().hex[:8]
     root = Path(tempfile.mkdtemp(prefix="wirewatch-faults-"))
-    env = stack_env(root)
     started = time.monotonic()
-    stack = Stack(root, env)
+    stack = Stack(root)
     poster: Poster | None = None
     drill: Drill | None = None
     try:
         say(f"building test translation packages; logs in {root}")
-        models = build_models(root, env)
         say("starting wirewatch up")
         try:
+            stack.install_test_packages()
             stack.start()
-        except RuntimeError as exc:
+        except (StackFailed, subprocess.CalledProcessError) as exc:
             say(str(exc))
             return 2
-        poster = Poster(stack.ingest_url, mode.rate, run_id)
+        poster = Poster(stack.url("ingest"), mode.rate, run_id)
         poster.start()
-        drill = Drill(stack, poster, mode, run_id, models)
+        drill = Drill(stack, poster, mode, run_id, stack.model_dir)
         poster.stop.wait(mode.warmup_s)
         warm = drill.wait_flowing(started, time.monotonic())
         say(f"stories flowing (first complete {warm} s after warm-up)")
@@ -871,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
         ids = poster.ids()
         say(f"{len(ids)} stories accepted; draining")
         stalled = any(o.recovery_s is None and not o.skipped for o in drill.outcomes)
-        found = drain(stack.index_url, ids, 30 if stalled else mode.drain_deadline_s)
+        found = drain(stack.url("index"), ids, 30 if stalled else mode.drain_deadline_s)
         counts = tally(ids, found)
         lost = sum(c["lost"] for c in counts.values())
         duplicated = sum(c["duplicated"] for c in counts.values())
@@ -902,8 +730,6 @@ def main(argv: list[str] | None = None) -> int:
         if drill is not None:
             drill.cleanup()
         stack.stop()
-        if drill is not None and drill.broker is not None:
-            drill.broker.stop()
         if args.keep:
             say(f"kept {root}")
         else:

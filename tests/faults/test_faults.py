@@ -6,7 +6,6 @@ counts what was accepted against what was indexed; see the script's docstring fo
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import signal
@@ -16,23 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from wirewatch_common.bus import Producer
-from wirewatch_ingest.ledger import Ledger
-from wirewatch_stack.supervisor import Supervisor
-
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SCRIPT = Path(__file__).with_name("run_faults.py")
-BROKER_FAULT = "broker killed, restarted empty"
-# Known bugs (docs/RELIABILITY.md, findings 1, 2 and 4): a broker restart loses renditions until these
-# three fixes are in; then the broker step is held to the same standard as the others.
-BROKER_FIXES = {
-    "bus.Producer renews its client": hasattr(Producer, "_renew"),
-    "the supervisor restarts a dead broker and the services": hasattr(
-        Supervisor, "restart_after_broker_loss"
-    ),
-    "the ledger waits for every language's receipt": "expect" in inspect.signature(Ledger).parameters,
-}
 
 
 def _run_drill(tmp_path: Path) -> tuple[int, dict, str]:
@@ -64,9 +49,8 @@ def test_short_fault_drill_loses_and_duplicates_nothing(tmp_path):
     code, summary, log = _run_drill(tmp_path)
     faults = {f["fault"]: f for f in summary["faults"]}
     assert len(faults) == 7, summary
-    # Every fault except a known-broken broker restart must recover, with its evidence.
-    others = [f for name, f in faults.items() if not name.startswith(BROKER_FAULT)]
-    assert all(f["recovery_s"] is not None or f.get("skipped") for f in others), summary
+    # Every fault must recover, the broker's included, with its evidence.
+    assert all(f["recovery_s"] is not None or f.get("skipped") for f in faults.values()), summary
     outage = next(f for name, f in faults.items() if name.startswith("search backend unavailable"))
     if not outage.get("skipped"):
         assert outage["stories_indexed_during_outage"] == 0 and outage["transient_retries_logged"] > 0, outage
@@ -79,11 +63,4 @@ def test_short_fault_drill_loses_and_duplicates_nothing(tmp_path):
     assert summary["accepted"] > 100, summary
     # Every story accepted before the broker fault was indexed in every language: faults 1-6 lost nothing.
     assert summary["checkpoint_before_broker"]["incomplete"] == 0, summary
-    broker = next(f for name, f in faults.items() if name.startswith(BROKER_FAULT))
-    missing = [fix for fix, present in BROKER_FIXES.items() if not present]
-    if (broker["recovery_s"] is None or summary["lost"]) and missing:
-        pytest.xfail(
-            f"known bugs: the broker restart lost {summary['lost']} renditions"
-            f" (recovery {broker['recovery_s']} s) until these land: {'; '.join(missing)} (docs/RELIABILITY.md)"
-        )
     assert code == 0 and summary["lost"] == 0 and not summary["not_recovered"], (summary, log)

@@ -20,6 +20,7 @@ from types import TracebackType
 from typing import Self
 
 from wirewatch_common.broker import free_port
+from wirewatch_common.processes import kill_process_group
 
 from .supervisor import read_pid_file
 
@@ -33,12 +34,22 @@ class StackFailed(RuntimeError):
 class RunningStack:
     """One embedded stack under `root`; use as a context manager so it is always stopped."""
 
-    def __init__(self, root: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, root: Path, env: dict[str, str] | None = None, *, inherit_settings: bool = True
+    ) -> None:
+        """Set up the stack's dirs, free ports and environment; start nothing yet.
+
+        `env` is added to this process's environment; with `inherit_settings=False` none of this
+        process's WIREWATCH_ variables reach the stack, only the harness's own and those in `env`.
+        """
         self.root = root
         self.data_dir = root / "data"
         self.model_dir = root / "models"
         self.ports = {name: free_port() for name in SERVICES}
-        self.env = dict(os.environ) | {
+        inherited = {
+            k: v for k, v in os.environ.items() if inherit_settings or not k.startswith("WIREWATCH_")
+        }
+        self.env = inherited | {
             "WIREWATCH_DATA_DIR": str(self.data_dir),
             "WIREWATCH_MODEL_DIR": str(self.model_dir),
             "WIREWATCH_LOG_FORMAT": "text",
@@ -152,9 +163,7 @@ class RunningStack:
                 try:
                     process.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(10)
+                    kill_process_group(process)
             code = process.returncode
         if self._reader is not None:
             self._reader.join(10)
