@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -26,8 +25,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from wirewatch_common.processes import stop_process_group
 from wirewatch_common.settings import Settings, env_name
+from wirewatch_common.testing import run_command
 from wirewatch_common.topics import load_contract
 from wirewatch_index.settings import IndexSettings
 from wirewatch_ingest.settings import IngestSettings
@@ -549,23 +548,6 @@ def test_models_job_command_is_installed_in_the_translate_image(services):
 # -- things that run: the models job script and the images' build stage --------------------------------
 
 
-def _run(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
-    process = subprocess.Popen(
-        argv,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    finally:
-        stop_process_group(process)
-    return process.returncode, output
-
-
 @pytest.mark.integration
 @pytest.mark.slow
 def test_models_job_installs_offline_then_finds_the_packages_present(tmp_path):
@@ -576,17 +558,17 @@ def test_models_job_installs_offline_then_finds_the_packages_present(tmp_path):
         "PATH": f"{bin_dir}:{base.get('PATH', '')}",
         "WIREWATCH_MODEL_DIR": str(tmp_path / "models"),
     }
-    code, output = _run(
+    code, output = run_command(
         [f"{bin_dir}/wirewatch-translate", "test-packages", str(tmp_path / "import")], env, tmp_path
     )
     assert code == 0, output
 
-    code, output = _run(
+    code, output = run_command(
         ["sh", str(script)], env | {"MODELS_SOURCE": "path", "MODELS_IMPORT_DIR": "/nowhere"}, tmp_path
     )
     assert code == 2 and "no .argosmodel file in /nowhere" in output
 
-    code, output = _run(
+    code, output = run_command(
         ["sh", str(script)],
         env | {"MODELS_SOURCE": "path", "MODELS_IMPORT_DIR": str(tmp_path / "import")},
         tmp_path,
@@ -601,12 +583,12 @@ def test_models_job_installs_offline_then_finds_the_packages_present(tmp_path):
 
     # The default source is the Argos index; with every pair present it must not touch the network.
     env_offline = env | {"WIREWATCH_TRANSLATE_PACKAGE_INDEX": "http://127.0.0.1:9/unreachable/"}
-    code, output = _run(["sh", str(script)], env_offline, tmp_path)
+    code, output = run_command(["sh", str(script)], env_offline, tmp_path)
     assert code == 0 and "installed already" in output, output
 
-    code, output = _run(["sh", str(script)], env | {"MODELS_SOURCE": "skip"}, tmp_path)
+    code, output = run_command(["sh", str(script)], env | {"MODELS_SOURCE": "skip"}, tmp_path)
     assert code == 0 and "skipped" in output
-    code, output = _run(["sh", str(script)], env | {"MODELS_SOURCE": "sometimes"}, tmp_path)
+    code, output = run_command(["sh", str(script)], env | {"MODELS_SOURCE": "sometimes"}, tmp_path)
     assert code == 2 and "use index, path or skip" in output
 
 
@@ -630,7 +612,7 @@ def replay_build_stage(name: str, work: Path, venv: Path) -> None:
                     shutil.copy2(src, target, follow_symlinks=False)
         elif ins == "RUN" and "uv sync" in args:
             command = args[args.index("uv sync") :].split()
-            code, output = _run([str(uv), *command[1:]], env, work, timeout=300)
+            code, output = run_command([str(uv), *command[1:]], env, work, timeout=300)
             assert code == 0, output
 
 
@@ -647,7 +629,7 @@ def test_image_build_stage_installs_what_the_service_needs_and_nothing_else(name
         "['wirewatch_common', 'wirewatch_ingest', 'wirewatch_translate', 'wirewatch_index', "
         "'wirewatch_stack', 'tantivy', 'ctranslate2', 'feedparser', 'pytest']}))"
     )
-    code, output = _run([python, "-c", probe], {"PATH": os.environ.get("PATH", "")}, tmp_path)
+    code, output = run_command([python, "-c", probe], {"PATH": os.environ.get("PATH", "")}, tmp_path)
     assert code == 0, output
     found = json.loads(output.strip().splitlines()[-1])
     wanted = {
@@ -657,7 +639,7 @@ def test_image_build_stage_installs_what_the_service_needs_and_nothing_else(name
     }[name]
     assert {m for m, present in found.items() if present} == wanted
     # Installed, not editable: the code and the topic contract live in the environment itself.
-    code, output = _run(
+    code, output = run_command(
         [
             python,
             "-c",

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -12,7 +11,7 @@ import yaml
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin
-from wirewatch_common.processes import stop_process_group
+from wirewatch_common.testing import run_command
 from wirewatch_common.topics import TopicContract, load_contract
 from wirewatch_stack.provision import run
 
@@ -44,20 +43,7 @@ def _partitions(bootstrap: str) -> dict[str, int]:
 
 def _run_module(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 90) -> tuple[int, str]:
     """Run `python -m wirewatch_stack.provision`, stopped by its pid whatever happens."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wirewatch_stack.provision", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        cwd=cwd,
-        start_new_session=True,
-    )
-    try:
-        output, _ = process.communicate(timeout=timeout)
-    finally:
-        stop_process_group(process)
-    return process.returncode, output
+    return run_command([sys.executable, "-m", "wirewatch_stack.provision", *args], env, cwd, timeout)
 
 
 def _env(tmp_path: Path, bootstrap: str, **extra: str) -> dict[str, str]:

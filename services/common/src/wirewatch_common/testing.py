@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from .broker import EmbeddedBroker
+from .processes import stop_process_group
 from .settings import Settings
 from .story import Story
 
@@ -41,6 +42,24 @@ def wait_for_readyz(
             pass
         assert time.monotonic() < deadline, output.read_text()
         time.sleep(0.2)
+
+
+def run_command(argv: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> tuple[int, str]:
+    """Run a command in its own process group, stopped by its pid whatever happens; (exit code, output)."""
+    process = subprocess.Popen(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    finally:
+        stop_process_group(process)
+    return process.returncode, output
 
 
 def process_alive(pid: int) -> bool:
