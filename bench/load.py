@@ -32,7 +32,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -51,6 +50,7 @@ import httpx2
 
 from wirewatch_common.broker import EmbeddedBroker, free_port
 from wirewatch_common.bus import Admin
+from wirewatch_common.processes import stop_process_group
 from wirewatch_common.topics import load_contract
 from wirewatch_index.backends.tantivy import TantivyBackend
 
@@ -131,23 +131,10 @@ def _process(argv: list[str], env: dict[str, str], log_path: Path, ready_url: st
             time.sleep(0.2)
         yield proc.pid
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+        stop_process_group(proc, 30)
 
 
-def _peak_rss_mb(pid: int) -> float:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
+_peak_rss_mb = _search._peak_rss_mb
 
 
 def _service_env(data_dir: Path, **settings: str) -> dict[str, str]:
