@@ -22,11 +22,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.client import HTTPMessage
-from typing import IO, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from wirewatch_common.bus import DeliveryError
+from wirewatch_common.redirects import CheckedRedirects
 
 from .netguard import AddressPolicy, AddressRefused, Resolver, system_resolver
 from .pipeline import Ingestor, NoStories
@@ -60,23 +60,7 @@ def _check_scheme(url: str) -> None:
         raise FetchError(msg)
 
 
-MAX_REDIRECTS = 5
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    max_redirections = MAX_REDIRECTS
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        _check_scheme(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+MAX_REDIRECTS = CheckedRedirects.max_redirections
 
 
 class _Connector:
@@ -142,7 +126,10 @@ def _opener(connector: _Connector) -> urllib.request.OpenerDirector:
             return self.do_open(Https, req)
 
     return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}), HttpHandler(), HttpsHandler(), _HttpOnlyRedirects()
+        urllib.request.ProxyHandler({}),
+        HttpHandler(),
+        HttpsHandler(),
+        CheckedRedirects(_check_scheme),
     )
 
 

@@ -11,8 +11,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from http.client import HTTPMessage
 from typing import IO
+
+from wirewatch_common.redirects import CheckedRedirects
 
 ALLOWED_SCHEMES = ("http", "https")
 DEFAULT_MAX_BYTES = 5_000_000
@@ -42,22 +43,6 @@ def check_url(url: str) -> None:
         raise FetchFailed(msg)
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follow redirects only to other http(s) URLs."""
-
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: HTTPMessage,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        check_url(newurl)
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 def read_bounded(stream: IO[bytes], max_bytes: int, deadline: float, url: str) -> bytes:
     """Read at most `max_bytes` before `deadline` (time.monotonic); raise FetchFailed past either."""
     chunks: list[bytes] = []
@@ -82,7 +67,7 @@ def read_bounded(stream: IO[bytes], max_bytes: int, deadline: float, url: str) -
 def fetch(url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT_S) -> Fetched:
     """GET a feed, at most `max_bytes` and `timeout` seconds in all; raise FetchFailed with the reason."""
     check_url(url)
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    opener = urllib.request.build_opener(CheckedRedirects(check_url))
     request = urllib.request.Request(  # noqa: S310 - scheme checked above and on every redirect
         url,
         headers={
