@@ -39,3 +39,14 @@ def test_story_headers_are_the_documented_ones(make_story):
     assert headers["wirewatch-story-version"] == b"4"
     assert headers["wirewatch-language"] == b"tr"
     assert headers["content-type"].startswith(b"application/json")
+
+
+def test_an_embargoed_story_says_until_when_in_a_documented_header(make_story):
+    from datetime import UTC, datetime
+
+    contract = load_contract()
+    until = datetime(2030, 1, 2, 3, 4, tzinfo=UTC)
+    headers = dict(story_headers(make_story().model_copy(update={"embargoed": until})))
+    assert "wirewatch-embargoed" in contract.headers
+    assert datetime.fromisoformat(headers["wirewatch-embargoed"].decode()) == until
+    assert "wirewatch-embargoed" not in dict(story_headers(make_story()))

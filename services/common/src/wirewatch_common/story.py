@@ -8,6 +8,7 @@ version it renders, with which engine and model package, and whether it succeede
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
@@ -109,6 +110,25 @@ class RenditionStatus(StrEnum):
     FAILED = "failed"
 
 
+class RepairKind(StrEnum):
+    """What ingest changed in what the source sent, so the desk can show it and nothing changes silently."""
+
+    IMPLAUSIBLE_DATE = "implausible_date"
+    ENCODING = "encoding"
+    TRUNCATED = "truncated"
+
+
+class Repair(_Part):
+    """One change ingest made to a source value, with the value as the source sent it."""
+
+    kind: RepairKind
+    field: str = Field(max_length=200, description="The story field that was changed, e.g. 'versioncreated'.")
+    original: str | None = Field(
+        default=None, max_length=2000, description="The source's value (cut to 2,000 characters)."
+    )
+    detail: str | None = Field(default=None, max_length=500, description="What was done and why.")
+
+
 class Translation(_Part):
     """Provenance of a rendition: what it translates, with what, and how it went."""
 
@@ -175,6 +195,16 @@ class Story(BaseModel):
     format: str | None = Field(
         default=None, max_length=50, description="Wire format it arrived in, e.g. 'nitf'."
     )
+    embargoed: AwareDatetime | None = Field(
+        default=None,
+        description=(
+            "Not to be published before this moment (ninjs `embargoed`). Search, story view, stream and "
+            "desk hide the story until then; downstream consumers must honour it too."
+        ),
+    )
+    repairs: list[Repair] = Field(
+        default_factory=list, description="Values ingest repaired or replaced, with what the source sent."
+    )
     translation: Translation | None = Field(default=None, description="Present only on renditions.")
 
     @model_validator(mode="after")
@@ -203,6 +233,10 @@ class Story(BaseModel):
     def is_rendition(self) -> bool:
         """Tell originals from renditions."""
         return self.translation is not None
+
+    def embargoed_at(self, now: datetime) -> bool:
+        """Tell whether the story is still under embargo at `now`."""
+        return self.embargoed is not None and self.embargoed > now
 
     @property
     def document_id(self) -> str:

@@ -16,6 +16,7 @@ H_SCHEMA = "wirewatch-schema-version"
 H_CONTENT_TYPE = "content-type"
 H_STORY_VERSION = "wirewatch-story-version"
 H_LANGUAGE = "wirewatch-language"
+H_EMBARGOED = "wirewatch-embargoed"
 
 Headers = list[tuple[str, bytes]]
 
@@ -95,8 +96,11 @@ def message_headers(version: int, language: str) -> Headers:
 
 
 def story_headers(story: Story) -> Headers:
-    """Headers for a story or rendition message."""
-    return message_headers(story.version, story.language)
+    """Headers for a story or rendition message; an embargoed one says until when, so no consumer must parse."""
+    headers = message_headers(story.version, story.language)
+    if story.embargoed is not None:
+        headers.append((H_EMBARGOED, story.embargoed.isoformat().encode()))
+    return headers
 
 
 def receipt_headers(receipt: Receipt) -> Headers:
