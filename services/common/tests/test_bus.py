@@ -151,15 +151,17 @@ def test_restart_resumes_at_the_committed_offset(new_topic, producer, consumers,
     first_seen: list[Message] = []
     first = consumers([topic], group, first_seen.extend, batch_size=4)
     _poll_until(first, lambda: len(first_seen) >= 4)
-    assert [m.offset for m in first_seen] == [0, 1, 2, 3]
-    assert admin.committed_offsets(group) == {(topic, 0): 4}
-    assert admin.end_offsets([topic]) == {(topic, 0): 10}, "lag = end 10 - committed 4"
+    seen = len(first_seen)
+    assert 4 <= seen <= 7, "polls grow 1, 2, 4 while the handler proves fast"
+    assert [m.offset for m in first_seen] == list(range(seen))
+    assert admin.committed_offsets(group) == {(topic, 0): seen}
+    assert admin.end_offsets([topic]) == {(topic, 0): 10}, "lag = end 10 - committed"
     first.close()
 
     second_seen: list[Message] = []
     second = consumers([topic], group, second_seen.extend)
-    _poll_until(second, lambda: len(second_seen) >= 6)
-    assert [m.offset for m in second_seen] == [4, 5, 6, 7, 8, 9]
+    _poll_until(second, lambda: len(second_seen) >= 10 - seen)
+    assert [m.offset for m in second_seen] == list(range(seen, 10))
     assert admin.committed_offsets(group) == {(topic, 0): 10}
 
 
@@ -226,13 +228,14 @@ def test_transient_failure_commits_nothing_and_retries_the_same_messages(
             raise TransientError(msg)
 
     consumer = consumers([topic], group, handler, retry_backoff=(0.01, 0.05))
-    _poll_until(consumer, lambda: len(calls) >= 3)
+    _poll_until(consumer, lambda: len(calls) >= 2)
     assert admin.committed_offsets(group) == {}
-    assert all(c == [0, 1, 2] for c in calls), "the same batch is offered again after each failure"
+    assert calls[0][0] == 0
+    assert all(c == calls[0] for c in calls), "the same messages are offered again after each failure"
 
     backend_up = True
     _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 3)
-    assert calls[-1] == [0, 1, 2]
+    assert sorted({o for c in calls for o in c}) == [0, 1, 2]
 
 
 def test_stop_during_a_failing_batch_abandons_it_uncommitted(new_topic, producer, consumers, admin):
@@ -289,3 +292,119 @@ def test_stories_are_published_keyed_with_contract_headers(new_topic, producer, 
     assert seen[0].key == story.id
     assert seen[0].story() == story
     assert seen[0].header("wirewatch-story-version") == "2"
+
+
+def _dead_letters(consumers, topic: str, count: int) -> list[Message]:
+    seen: list[Message] = []
+    reader = consumers([topic], _group(), seen.extend)
+    _poll_until(reader, lambda: len(seen) >= count)
+    return seen
+
+
+def test_a_rejected_batch_is_split_until_the_poison_is_found_and_its_neighbours_are_committed(
+    new_topic, producer, consumers, admin
+):
+    topic = new_topic(partitions=1)
+    dead = new_topic(partitions=1, suffix="-dlq")
+    group = _group()
+    keys = [f"k{i}" for i in range(40)]
+    keys[29] = "poison"
+    producer.publish_many(Outgoing(topic, k, b"{}") for k in keys)
+    handled: list[str] = []
+    sizes: list[int] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        sizes.append(len(batch))
+        if any(m.key == "poison" for m in batch):
+            msg = "the backend refuses this document: date out of range"
+            raise ValueError(msg)
+        handled.extend(m.key or "" for m in batch)
+
+    consumer = consumers([topic], group, handler, dead_letter_topic=dead, retry_backoff=(0.01, 0.05))
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 40)
+    assert sorted(handled) == sorted(k for k in keys if k != "poison"), "every neighbour written once"
+    assert len(handled) == 39
+    assert sizes.count(1) <= 3 + 2, "halves narrow the batch down; only the poison is tried alone"
+    (letter,) = _dead_letters(consumers, dead, 1)
+    assert letter.key == "poison"
+    assert "date out of range" in (letter.header("wirewatch-error") or "")
+    assert letter.header("wirewatch-original-offset") == "29"
+
+
+def test_a_message_failing_transiently_while_others_succeed_is_dead_lettered(
+    new_topic, producer, consumers, admin
+):
+    topic = new_topic(partitions=1)
+    dead = new_topic(partitions=1, suffix="-dlq")
+    group = _group()
+    keys = [f"k{i}" for i in range(12)]
+    keys[0] = "sticky"  # at the head: without isolation it would hold the partition forever
+    producer.publish_many(Outgoing(topic, k, b"{}") for k in keys)
+    handled: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        if any(m.key == "sticky" for m in batch):
+            msg = "backend answered 503 for this document"
+            raise TransientError(msg)
+        handled.extend(m.key or "" for m in batch)
+
+    consumer = consumers(
+        [topic], group, handler, dead_letter_topic=dead, retry_backoff=(0.01, 0.05), probe_after=2
+    )
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 12)
+    assert set(handled) == set(keys) - {"sticky"}
+    (letter,) = _dead_letters(consumers, dead, 1)
+    assert letter.key == "sticky"
+    assert "kept failing while other messages went through" in (letter.header("wirewatch-error") or "")
+
+
+def test_an_outage_is_never_taken_for_poison_and_is_reported_as_a_stall(
+    new_topic, producer, consumers, admin
+):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(10))
+    up = False
+    handled: list[str] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        if not up:
+            msg = "search backend unreachable"
+            raise TransientError(msg)
+        handled.extend(m.key or "" for m in batch)
+
+    consumer = consumers(
+        [topic], group, handler, retry_backoff=(0.01, 0.05), probe_after=2, stall_after=0.5, max_attempts=2
+    )
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while not consumer.stalls():
+        assert time.monotonic() < deadline, "an outage longer than stall_after is reported"
+        consumer.poll_once()
+    (stall,) = consumer.stalls()
+    assert (stall.group, stall.topic, stall.partition, stall.offset) == (group, topic, 0, 0)
+    assert stall.kind == "retrying"
+    assert "unreachable" in stall.error
+    for _ in range(10):  # many probes while the backend is out: nothing is dead-lettered or committed
+        consumer.poll_once()
+    assert admin.committed_offsets(group) == {}
+
+    up = True
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 10)
+    assert sorted(handled) == sorted(f"k{i}" for i in range(10))
+    assert consumer.stalls() == []
+
+
+def test_each_poll_is_sized_to_the_work_a_slice_can_hold(new_topic, producer, consumers, admin):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(60))
+    sizes: list[int] = []
+
+    def slow(batch: Sequence[Message]) -> None:
+        sizes.append(len(batch))
+        time.sleep(0.02 * len(batch))  # 50 messages a second
+
+    consumer = consumers([topic], group, slow, batch_size=500, slice_seconds=0.2)
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 60)
+    assert sizes[0] == 1, "the first poll takes one message: nothing is known of the handler yet"
+    assert max(sizes) <= 20, f"a slice of 0.2 s at 50/s holds ~10 messages, not the 500 allowed: {sizes}"

@@ -130,3 +130,23 @@ def test_status_reads_the_embedded_broker_unless_a_cluster_is_configured(monkeyp
         _env_file=None, broker_port=19092, kafka_bootstrap_servers="kafka-1:9092,kafka-2:9092"
     )
     assert bootstrap_servers(configured) == "kafka-1:9092,kafka-2:9092"
+
+
+def test_a_stalled_consumer_is_named_with_its_position_and_the_stack_is_not_ok():
+    stall = {
+        "group": "wirewatch-index",
+        "topic": "wirewatch.renditions",
+        "partition": 3,
+        "offset": 118,
+        "seconds": 241.7,
+        "error": "tantivy write failed: datetime out of range",
+        "kind": "retrying",
+    }
+    report = _report(services=[ServiceState("index", "http://x", True, True, {"broker": "ok"}, "", [stall])])
+    text = render(report)
+    assert not report.ok and report.unreachable == []
+    assert "degraded" in text
+    assert "STALLED" in text
+    row = next(line for line in text.splitlines() if "wirewatch.renditions" in line and "118" in line)
+    assert "wirewatch-index" in row and " 3 " in row and "242 s" in row and "datetime out of range" in row
+    assert report.to_dict()["services"][0]["stalls"] == [stall]

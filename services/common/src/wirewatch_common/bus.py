@@ -22,7 +22,9 @@ from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
 
+from .pacing import PollPacer
 from .settings import Settings
+from .stalls import Stall, StallTracker
 from .story import Story
 from .topics import Headers, TopicContract, story_headers
 
@@ -229,12 +231,18 @@ def _detach(record: Any) -> Message:
 
 
 class Consumer:
-    """Poll in batches, hand each batch to a handler, commit after success, dead-letter poison messages.
+    """Poll in slices, hand each batch to a handler, commit after success, isolate what cannot be handled.
 
-    A batch the handler rejects is retried message by message, so one bad message costs its own
-    `max_attempts` tries and then goes to the dead-letter topic with the error in its headers,
-    while the messages around it are handled and committed. A `TransientError` rewinds instead:
-    nothing is committed and the same messages are polled again after a backoff.
+    A batch the handler rejects is split in halves until the failing message is found: its
+    neighbours are handled and committed, and the message itself costs its own `max_attempts`
+    tries before it goes to the dead-letter topic with the reason in its headers. A
+    `TransientError` (a backend or the broker cannot be reached) rewinds instead: nothing is
+    committed and the same messages are polled again after a backoff. When a batch keeps failing
+    transiently, its halves are tried apart: if one half goes through, the backend is up, and a
+    message that keeps raising while others succeed is dead-lettered like any other.
+
+    Each poll asks for as many messages as the handler has shown it can handle within
+    `slice_seconds`, so no poll outlives Kafka's poll interval and a stop is honoured within a slice.
     """
 
     def __init__(
@@ -249,6 +257,9 @@ class Consumer:
         batch_size: int = 500,
         poll_timeout_ms: int = 1000,
         retry_backoff: tuple[float, float] = (0.1, 5.0),
+        slice_seconds: float = 20.0,
+        stall_after: float = 120.0,
+        probe_after: int = 3,
     ) -> None:
         self._consumer = consumer
         self._handler = handler
@@ -257,10 +268,15 @@ class Consumer:
         self._producer = producer
         self._dead_letter_topic = dead_letter_topic
         self._max_attempts = max_attempts
-        self._batch_size = batch_size
         self._poll_timeout_ms = poll_timeout_ms
         self._backoff_min, self._backoff_max = retry_backoff
         self._transient_failures = 0
+        self._last_error = "the handler did not finish"
+        self._probe_after = probe_after
+        self._strikes: dict[tuple[str, int, int], int] = {}
+        self._slice = slice_seconds
+        self.pacer = PollPacer(slice_seconds=slice_seconds, most=batch_size)
+        self.tracker = StallTracker(group_id, stall_after)
 
     @classmethod
     def from_settings(
@@ -276,6 +292,8 @@ class Consumer:
     ) -> Consumer:
         """Subscribe a new group member to `topics`; offsets are committed by this class only."""
         batch_size = options.pop("batch_size", settings.kafka_batch_size)
+        kafka_options = options.pop("kafka", {})
+        poll_interval_ms = kafka_options.pop("max_poll_interval_ms", settings.kafka_max_poll_interval_ms)
         consumer = KafkaConsumer(
             *topics,
             group_id=group_id,
@@ -284,9 +302,12 @@ class Consumer:
             max_poll_records=batch_size,
             session_timeout_ms=settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=max(500, settings.kafka_session_timeout_ms // 3),
+            max_poll_interval_ms=poll_interval_ms,
             **client_config(settings),
-            **options.pop("kafka", {}),
+            **kafka_options,
         )
+        options.setdefault("slice_seconds", min(settings.kafka_poll_slice_s, poll_interval_ms / 1000 / 4))
+        options.setdefault("stall_after", settings.kafka_stall_after_s)
         return cls(
             consumer,
             handler,
@@ -315,68 +336,143 @@ class Consumer:
         """Partitions this member owns now, as (topic, partition)."""
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
 
+    def stalls(self) -> list[Stall]:
+        """Positions this member has been stuck at for longer than its stall limit."""
+        return self.tracker.stalls()
+
     def close(self) -> None:
         """Leave the group without committing anything further."""
         self._consumer.close(autocommit=False)
 
     def poll_once(self, stop: threading.Event | None = None) -> int:
-        """Poll one batch, handle it and commit what succeeded; return how many messages were committed."""
+        """Poll one slice, handle it and commit what succeeded; return how many messages were committed."""
         stop = stop or threading.Event()
-        polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=self._batch_size)
+        size = self.pacer.next_size()
+        if self._transient_failures >= self._probe_after:
+            size = max(size, min(8, self.pacer.most))  # enough messages to tell an outage from one message
+        polled = self._consumer.poll(timeout_ms=self._poll_timeout_ms, max_records=size)
+        self.tracker.keep_only(self.assignment())
         batch = [_detach(r) for records in polled.values() for r in records]
         if not batch:
             return 0
         started = time.monotonic()
-        done = self._handle(batch, stop)
-        undone = [m for m in batch if m not in done]
-        if undone:
-            self._rewind(undone)
-        committed = self._commit(done)
-        BATCH_SECONDS.labels(self.group_id).observe(time.monotonic() - started)
-        if undone and not stop.is_set():
+        self.tracker.handling((batch[0].topic, batch[0].partition), batch[0].offset)
+        try:
+            done = self._handle(batch, stop)
+        finally:
+            self.tracker.handling(None)
+        committed = self._commit(batch, done)
+        elapsed = time.monotonic() - started
+        BATCH_SECONDS.labels(self.group_id).observe(elapsed)
+        if committed:
+            self.pacer.observe(committed, elapsed)
+        if elapsed > 2 * self._slice:
+            log.warning(
+                "a poll's work outlasted its slice",
+                extra={"group": self.group_id, "size": len(batch), "seconds": round(elapsed, 1)},
+            )
+            self.pacer.overran()
+        if committed < len(batch) and not stop.is_set():
             self._sleep_backoff(stop)
         return committed
 
+    # -- handling ------------------------------------------------------------------------------
+
     def _handle(self, batch: list[Message], stop: threading.Event) -> set[Message]:
+        if len(batch) == 1:
+            return {batch[0]} if self._handle_alone(batch[0], stop, [False]) else set()
         try:
             self._handler(batch)
         except TransientError as exc:
             self._note_transient(batch[0], exc)
-            return set()
+            if self._transient_failures < self._probe_after:
+                return set()
+            return self._probe(batch, stop)
         except Exception as exc:  # noqa: BLE001 - any handler error triggers isolation, never a silent pass
             FAILED.labels(batch[0].topic, self.group_id, "batch").inc()
             log.warning(
-                "batch rejected, retrying its messages one by one",
+                "batch rejected, splitting it to find the message at fault",
                 extra={"group": self.group_id, "size": len(batch), "error": repr(exc)[:500]},
             )
-            return self._handle_one_by_one(batch, stop)
-        self._transient_failures = 0
-        for topic, count in Counter_(m.topic for m in batch).items():
-            CONSUMED.labels(topic, self.group_id).inc(count)
+            return self._isolate(batch, stop, progress=[False])
+        self._handled(batch)
         return set(batch)
 
-    def _handle_one_by_one(self, batch: list[Message], stop: threading.Event) -> set[Message]:
+    def _handled(self, messages: Sequence[Message]) -> None:
+        self._transient_failures = 0
+        for m in messages:
+            self._strikes.pop((m.topic, m.partition, m.offset), None)
+        for topic, count in Counter_(m.topic for m in messages).items():
+            CONSUMED.labels(topic, self.group_id).inc(count)
+
+    def _probe(self, batch: list[Message], stop: threading.Event) -> set[Message]:
+        """A batch keeps failing transiently: try its halves apart to tell an outage from one message."""
+        half = len(batch) // 2
+        progress = [False]
         done: set[Message] = set()
-        blocked: set[tuple[str, int]] = set()
-        for message in batch:
-            if stop.is_set():
-                break
-            if (message.topic, message.partition) in blocked:
-                continue  # keep per-partition order: nothing after an undone message is committed
-            if self._handle_with_attempts(message, stop):
-                done.add(message)
-            else:
-                blocked.add((message.topic, message.partition))
+        failed: list[list[Message]] = []
+        for part in (batch[:half], batch[half:]):
+            try:
+                self._handler(part)
+            except Exception:  # noqa: BLE001 - narrowed down below once the other half showed the way
+                failed.append(part)
+                continue
+            self._handled(part)
+            done.update(part)
+            progress[0] = True
+        if not progress[0]:
+            log.warning(
+                "both halves of the batch failed: the backend is out, not one message",
+                extra={"group": self.group_id, "size": len(batch)},
+            )
+            return done
+        for part in failed:
+            done |= self._isolate(part, stop, progress)
         return done
 
-    def _handle_with_attempts(self, message: Message, stop: threading.Event) -> bool:
+    def _isolate(self, batch: list[Message], stop: threading.Event, progress: list[bool]) -> set[Message]:
+        """Split a rejected batch in halves until each failing message stands alone; handle the rest."""
+        if len(batch) == 1:
+            return {batch[0]} if self._handle_alone(batch[0], stop, progress) else set()
+        half = len(batch) // 2
+        done: set[Message] = set()
+        for part in (batch[:half], batch[half:]):
+            if stop.is_set():
+                break
+            if len(part) == 1:
+                done |= self._isolate(part, stop, progress)
+                continue
+            try:
+                self._handler(part)
+            except Exception:  # noqa: BLE001 - this half holds a failing message: split it further
+                done |= self._isolate(part, stop, progress)
+                continue
+            self._handled(part)
+            progress[0] = True
+            done.update(part)
+        return done
+
+    def _handle_alone(self, message: Message, stop: threading.Event, progress: list[bool]) -> bool:
+        """Try one message up to `max_attempts` times; dead-letter it when it keeps failing.
+
+        A transient error on a message alone is the backend's, unless other messages went through
+        meanwhile: then it counts as a strike, and a message that collects `max_attempts` strikes
+        over successive polls is dead-lettered too, so it cannot hold its partition forever.
+        """
         last: Exception | None = None
         for attempt in range(1, self._max_attempts + 1):
             try:
                 self._handler([message])
             except TransientError as exc:
                 self._note_transient(message, exc)
-                return False
+                if not progress[0]:
+                    return False
+                key = (message.topic, message.partition, message.offset)
+                strikes = self._strikes[key] = self._strikes.get(key, 0) + 1
+                if strikes < self._max_attempts:
+                    return False
+                last = exc
+                break
             except Exception as exc:  # noqa: BLE001 - counted, logged, then dead-lettered
                 last = exc
                 FAILED.labels(message.topic, self.group_id, "message").inc()
@@ -392,7 +488,8 @@ class Consumer:
                 if attempt < self._max_attempts and stop.wait(self._backoff_min * attempt):
                     return False
                 continue
-            CONSUMED.labels(message.topic, self.group_id).inc()
+            self._handled([message])
+            progress[0] = True
             return True
         assert last is not None
         try:
@@ -400,12 +497,16 @@ class Consumer:
         except DeliveryError as exc:
             log.error("dead-letter publish failed; will retry", extra={**message.fields, "error": str(exc)})
             return False
+        self._strikes.pop((message.topic, message.partition, message.offset), None)
         return True
 
     def _dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
         headers = [(k, v) for k, v in message.headers.items() if k not in _DLQ_HEADERS]
+        reason = str(error)[:1000] or type(error).__name__
+        if isinstance(error, TransientError):
+            reason = f"kept failing while other messages went through: {reason}"[:1000]
         meta = {
-            "wirewatch-error": str(error)[:1000] or type(error).__name__,
+            "wirewatch-error": reason,
             "wirewatch-error-type": f"{type(error).__module__}.{type(error).__qualname__}",
             "wirewatch-original-topic": message.topic,
             "wirewatch-original-partition": str(message.partition),
@@ -429,6 +530,7 @@ class Consumer:
 
     def _note_transient(self, message: Message, exc: Exception) -> None:
         self._transient_failures += 1
+        self._last_error = str(exc)[:500]
         FAILED.labels(message.topic, self.group_id, "transient").inc()
         log.warning(
             "transient failure, will retry without committing",
@@ -439,12 +541,50 @@ class Consumer:
         exponent = max(0, self._transient_failures - 1)
         stop.wait(min(self._backoff_max, self._backoff_min * 2**exponent))
 
-    def _rewind(self, undone: list[Message]) -> None:
-        first: dict[TopicPartition, int] = {}
-        for m in undone:
-            tp = TopicPartition(m.topic, m.partition)
-            first[tp] = min(first.get(tp, m.offset), m.offset)
-        for tp, offset in first.items():
+    # -- committing ----------------------------------------------------------------------------
+
+    def _commit(self, batch: list[Message], done: set[Message]) -> int:
+        """Commit, per partition, up to the first message not done; rewind to it; return how many committed.
+
+        Messages after an undone one may have been handled (while a batch was narrowed down); they
+        are polled and handled again, which every handler tolerates (writes are idempotent).
+        """
+        heads: dict[tuple[str, int], int] = {}
+        firsts: dict[tuple[str, int], int] = {}
+        offsets: dict[TopicPartition, int] = {}
+        count = 0
+        for m in batch:  # polled in offset order within each partition
+            position = (m.topic, m.partition)
+            firsts.setdefault(position, m.offset)
+            if position in heads:
+                continue
+            if m in done:
+                offsets[TopicPartition(m.topic, m.partition)] = m.offset + 1
+                count += 1
+            else:
+                heads[position] = m.offset
+        if heads:
+            self._rewind(heads)
+            self.tracker.undone(heads, self._last_error)
+        if not offsets:
+            return 0
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+        except CommitFailedError as exc:
+            # The group rebalanced (or dropped us) while we worked: the partitions' owners see these again.
+            log.warning(
+                "commit failed after a rebalance", extra={"group": self.group_id, "error": str(exc)[:500]}
+            )
+            failed = {(tp.topic, tp.partition): firsts[(tp.topic, tp.partition)] for tp in offsets}
+            self.tracker.undone(failed, f"commit failed: {exc}"[:500])
+            self.pacer.overran()
+            return 0
+        self.tracker.committed({(tp.topic, tp.partition): o for tp, o in offsets.items()})
+        return count
+
+    def _rewind(self, heads: dict[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in heads.items():
+            tp = TopicPartition(topic, partition)
             try:
                 self._consumer.seek(tp, offset)
             except (KafkaError, AssertionError) as exc:  # partition revoked meanwhile: its new owner resumes
@@ -452,25 +592,6 @@ class Consumer:
                     "could not rewind a revoked partition",
                     extra={"topic": tp.topic, "partition": tp.partition, "error": str(exc)},
                 )
-
-    def _commit(self, done: Iterable[Message]) -> int:
-        offsets: dict[TopicPartition, int] = {}
-        count = 0
-        for m in done:
-            tp = TopicPartition(m.topic, m.partition)
-            offsets[tp] = max(offsets.get(tp, -1), m.offset + 1)
-            count += 1
-        if not offsets:
-            return 0
-        try:
-            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-        except CommitFailedError as exc:
-            # The group rebalanced while we worked: the partitions' new owners will see these again.
-            log.warning(
-                "commit failed after a rebalance", extra={"group": self.group_id, "error": str(exc)[:500]}
-            )
-            return 0
-        return count
 
 
 class Admin:
@@ -587,3 +708,64 @@ class Admin:
     def close(self) -> None:
         """Close the connections."""
         self._admin.close()
+
+    def keys_at(
+        self, positions: Iterable[tuple[str, int, int]], timeout: float = 10.0
+    ) -> dict[tuple[str, int, int], str | None]:
+        """Read the key of the message at each (topic, partition, offset), to tell whether the broker still holds it.
+
+        Returns the key (text) where a message was read; None where the broker holds no message
+        at that offset (before the partition's first offset, at or past its end, on a partition
+        that does not exist, or skipped by the log) or the message has no key. Positions not read
+        within `timeout` are left out, so a slow or vanished broker never reads as "not held".
+        Reads with an assigned consumer outside any group (no offsets are committed), one pass
+        per partition from the lowest offset asked, seeking over gaps between the offsets asked.
+        """
+        wanted: dict[TopicPartition, set[int]] = {}
+        for topic, partition, offset in positions:
+            wanted.setdefault(TopicPartition(topic, partition), set()).add(offset)
+        if not wanted:
+            return {}
+        deadline = time.monotonic() + timeout
+        ends = self.end_offsets({tp.topic for tp in wanted}, timeout)
+        found: dict[tuple[str, int, int], str | None] = {}
+        consumer = KafkaConsumer(enable_auto_commit=False, group_id=None, **self._config)
+        try:
+            present = [tp for tp in wanted if (tp.topic, tp.partition) in ends]
+            starts = consumer.beginning_offsets(present) if present else {}
+            todo: dict[TopicPartition, list[int]] = {}
+            for tp, offsets in wanted.items():
+                end = ends.get((tp.topic, tp.partition))
+                start = starts.get(tp, 0)
+                held = sorted(o for o in offsets if end is not None and start <= o < end)
+                for o in offsets.difference(held):
+                    found[(tp.topic, tp.partition, o)] = None
+                if held:
+                    todo[tp] = held
+            if todo:
+                consumer.assign(list(todo))
+                for tp, first in todo.items():
+                    consumer.seek(tp, first[0])
+            while todo and time.monotonic() < deadline:
+                for tp, records in consumer.poll(timeout_ms=200).items():
+                    left = todo.get(tp)
+                    if left is None or not records:
+                        continue
+                    keys = {r.offset: r.key for r in records}
+                    last = records[-1].offset
+                    for o in [o for o in left if o <= last]:
+                        key = keys.get(o)
+                        found[(tp.topic, tp.partition, o)] = (
+                            None if key is None else key.decode("utf-8", "replace")
+                        )
+                    left = [o for o in left if o > last]
+                    if not left:
+                        del todo[tp]
+                        consumer.pause(tp)
+                        continue
+                    todo[tp] = left
+                    if left[0] > last + 1:
+                        consumer.seek(tp, left[0])  # skip what lies between the offsets asked
+        finally:
+            consumer.close()
+        return found

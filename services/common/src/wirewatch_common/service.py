@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import uvicorn
 from fastapi import Depends, FastAPI, Response
@@ -24,6 +24,7 @@ from .bus import Admin
 from .errors import CatchAll, document_errors, install_error_handlers
 from .headers import SecurityHeaders, install_cors
 from .settings import Settings
+from .stalls import Stall
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,15 @@ class Worker(Protocol):
 
     def run(self, stop: threading.Event) -> None:
         """Work until `stop` is set."""
+        ...
+
+
+@runtime_checkable
+class ReportsStalls(Protocol):
+    """A worker that can tell where it is stuck."""
+
+    def stalls(self) -> list[Stall]:
+        """Positions stuck for longer than the worker's limit."""
         ...
 
 
@@ -66,6 +76,14 @@ class WorkerThreads:
             thread = threading.Thread(target=self._run, args=(worker,), name=worker.name, daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def stalls(self) -> list[Stall]:
+        """Stalled positions reported by workers that track them (the Kafka consumers)."""
+        found: list[Stall] = []
+        for worker in self.workers:
+            if isinstance(worker, ReportsStalls):
+                found += worker.stalls()
+        return found
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Ask every worker to stop and wait for them."""
@@ -148,12 +166,23 @@ def create_app(
     @app.get(
         "/healthz",
         tags=["operations"],
-        responses={503: {"description": "A worker thread died.", "content": {"application/json": {}}}},
+        responses={
+            200: {
+                "description": "`ok`, or `degraded` with the stalled positions: the process lives, work is stuck.",
+                "content": {"application/json": {}},
+            },
+            503: {"description": "A worker thread died.", "content": {"application/json": {}}},
+        },
     )
     def healthz() -> JSONResponse:
-        """Liveness: every worker thread is still running."""
+        """Liveness: every worker thread runs; `degraded` names any consumer stuck at one position."""
         if threads.failed:
             return JSONResponse({"status": "failing", "workers": threads.failed}, status_code=503)
+        stalls = threads.stalls()
+        if stalls:
+            # 200, not 503: restarting the process would not move a stuck position, only lose the report.
+            body = {"status": "degraded", "service": service, "stalls": [s.to_dict() for s in stalls]}
+            return JSONResponse(body)
         return JSONResponse({"status": "ok", "service": service})
 
     @app.get(

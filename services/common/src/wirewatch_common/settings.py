@@ -119,6 +119,32 @@ class Settings(BaseSettings):
     kafka_batch_size: int = Field(
         default=500, ge=1, description="Most messages a consumer handles in one batch."
     )
+    kafka_max_poll_interval_ms: int = Field(
+        default=300_000,
+        ge=1000,
+        description="Kafka drops a consumer that does not poll again within this long (max.poll.interval.ms).",
+    )
+    kafka_poll_slice_s: float = Field(
+        default=20.0,
+        gt=0,
+        description=(
+            "Work per poll is sized from measured speed to about this long (at most a quarter of the "
+            "poll interval), so backlogs drain and a stop is honoured within a slice."
+        ),
+    )
+    kafka_stall_after_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A consumer stuck at one position this long is reported stalled (/healthz, status, metrics).",
+    )
+    translate_group_id: str = Field(
+        default="wirewatch-translate",
+        description="Consumer group of the translate worker; ingest reads its offsets before re-publishing.",
+    )
+    index_group_id: str = Field(
+        default="wirewatch-index",
+        description="Consumer group of the index worker (stories and renditions); ingest reads its offsets too.",
+    )
 
     # Embedded broker
     broker_port: int = Field(default=9092, ge=1, le=65535, description="Port of the embedded tansu broker.")

@@ -68,6 +68,8 @@ class ServiceState:
     ready: bool | None
     checks: dict[str, str] = field(default_factory=dict)
     detail: str = ""
+    stalls: list[dict[str, Any]] = field(default_factory=list)
+    """Consumers stuck at one position, as /healthz names them (group, topic, partition, offset, error)."""
 
     @property
     def reachable(self) -> bool:
@@ -76,8 +78,8 @@ class ServiceState:
 
     @property
     def ok(self) -> bool:
-        """Healthy and ready."""
-        return bool(self.healthy and self.ready)
+        """Healthy, ready, and no consumer stalled."""
+        return bool(self.healthy and self.ready and not self.stalls)
 
 
 @dataclass(frozen=True)
@@ -146,12 +148,28 @@ def render(report: Report) -> str:
             [
                 s.name,
                 s.url,
-                _state_word(s.healthy, "ok", "failing"),
+                "degraded" if s.healthy and s.stalls else _state_word(s.healthy, "ok", "failing"),
                 _state_word(s.ready, "ready", "not ready"),
                 checks,
             ]
         )
     lines += ["", "services", *_table(rows)]
+    stalled = [(s.name, x) for s in report.services for x in s.stalls]
+    if stalled:
+        rows = [["service", "group", "topic", "partition", "offset", "for", "last error"]]
+        rows += [
+            [
+                name,
+                str(x.get("group")),
+                str(x.get("topic")),
+                str(x.get("partition")),
+                str(x.get("offset")),
+                f"{float(x.get('seconds') or 0):.0f} s",
+                str(x.get("error"))[:120],
+            ]
+            for name, x in stalled
+        ]
+        lines += ["", "STALLED (stuck at one position; see the service's log for that offset)", *_table(rows)]
     if report.lag:
         rows = [["group", "topic", "committed", "end", "lag"]]
         rows += [[x.group, x.topic, str(x.committed), _count(x.end), _count(x.lag)] for x in report.lag]
@@ -184,7 +202,7 @@ def render(report: Report) -> str:
             f"NOT RUNNING: {', '.join(report.unreachable)} did not answer; is `wirewatch up` running?",
         ]
     elif not report.ok:
-        lines += ["", "DEGRADED: some service is not healthy or not ready (see the checks above)"]
+        lines += ["", "DEGRADED: some service is not healthy, not ready or stalled (see above)"]
     return "\n".join(lines) + "\n"
 
 

@@ -84,7 +84,8 @@ def service_state(spec: ServiceSpec, api_key: str | None, timeout: float = 3.0) 
     checks = {str(k): str(v) for k, v in (ready.get("checks") or {}).items()}
     failing = health.get("workers") or {}
     detail = "; ".join(f"worker {k}: {v}" for k, v in failing.items()) if isinstance(failing, dict) else ""
-    return ServiceState(spec.name, url, health_code == 200, ready_code == 200, checks, detail)
+    stalls = [x for x in health.get("stalls") or [] if isinstance(x, dict)]
+    return ServiceState(spec.name, url, health_code == 200, ready_code == 200, checks, detail, stalls)
 
 
 def bootstrap_servers(settings: Settings) -> str:
