@@ -28,6 +28,16 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchBa
         finally:
             tantivy_backend.close()
         return
+    yield from _elasticsearch()
+
+
+@pytest.fixture
+def elasticsearch_backend() -> Iterator[SearchBackend]:
+    """A fresh index on the live Elasticsearch server (skipped without ELASTICSEARCH_URL)."""
+    yield from _elasticsearch()
+
+
+def _elasticsearch() -> Iterator[SearchBackend]:
     url = elasticsearch_url()
     if url is None:
         pytest.skip("ELASTICSEARCH_URL is not set: no Elasticsearch server to run the contract against")

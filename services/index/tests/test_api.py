@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -164,3 +164,34 @@ def test_stream_delivers_a_burst_larger_than_one_page_each_story_once(client, ba
         writer.join(10)
     ids = [line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("id: ")]
     assert sorted(ids) == sorted(f"ww-burst-{i:03d}.en.1" for i in range(65))
+
+
+def test_an_embargoed_story_is_absent_from_search_story_and_stream_until_its_moment(client, backend):
+    lifts = datetime.now(tz=UTC) + timedelta(seconds=2)
+    story = original("ww-rates", "Central bank cuts rates", ["Rates fall by half a point."], embargoed=lifts)
+    backend.write([story, rendition(story, "tr", "Merkez bankası faizleri indirdi", ["Faizler düştü."])])
+    assert datetime.now(tz=UTC) < lifts, "the write took longer than the embargo: raise the margin"
+
+    body = client.get("/v1/search", params={"q": "rates OR faizleri", "facets": "true"}).json()
+    assert body["hits"] == [] and body["total"] == 0
+    assert body["facets"] == {"provider": [], "language": [], "day": []}
+    hidden = client.get("/v1/stories/ww-rates")
+    absent = client.get("/v1/stories/ww-absent")
+    # Exactly what an absent story answers: nothing tells that the story exists.
+    assert hidden.status_code == absent.status_code == 404
+    assert hidden.json() == {"error": {"code": "not_found", "message": "no story 'ww-rates' in the index"}}
+    assert hidden.json()["error"]["message"] == absent.json()["error"]["message"].replace(
+        "ww-absent", "ww-rates"
+    )
+
+    # The stream is opened while the embargo holds; the story was indexed before it connected.
+    with client.stream("GET", "/v1/stream", params={"q": "rates", "max_events": 1}) as r:
+        text = r.read().decode()
+    assert datetime.now(tz=UTC) >= lifts, "streamed before the embargo lifted"
+    assert '"story_id":"ww-rates"' in text
+
+    body = client.get("/v1/search", params={"q": "faizleri"}).json()
+    assert [(h["story_id"], h["languages"]) for h in body["hits"]] == [("ww-rates", ["en", "tr"])]
+    story_view = client.get("/v1/stories/ww-rates")
+    assert story_view.status_code == 200
+    assert datetime.fromisoformat(story_view.json()["renditions"][0]["embargoed"]) == lifts

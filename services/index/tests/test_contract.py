@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wirewatch_index.backends.base import SearchBackend
+from wirewatch_index.backends.base import DocumentRejected, SearchBackend
 from wirewatch_index.model import SearchPage, SearchRequest
 from wirewatch_index.query import parse
 from wirewatch_index.testing import (
@@ -211,3 +212,70 @@ def test_with_nothing_to_match_each_story_shows_in_its_own_language(backend, sor
     # A language filter still shows the rendition it asked for.
     arabic = search(backend, sort=sort, languages=("ar",)).hits
     assert [(h.story_id, h.language) for h in arabic] == [("ww-ceasefire", "ar")]
+
+
+def test_an_embargoed_story_is_hidden_everywhere_until_its_moment_then_shown_without_a_rewrite(backend):
+    lifts = datetime.now(tz=UTC) + timedelta(seconds=3)
+    story = original(
+        "ww-rates",
+        "Central bank cuts rates",
+        ["Rates fall by half a point."],
+        provider={"name": "Bank wire"},
+        embargoed=lifts,
+    )
+    turkish = rendition(story, "tr", "Merkez bankası faizleri indirdi", ["Faizler yarım puan düştü."])
+    assert turkish.embargoed == lifts  # a rendition carries its original's embargo
+    backend.write([story, turkish, STRIKE])
+    written = datetime.now(tz=UTC)
+    assert written < lifts, "the write took longer than the embargo: raise the margin"
+
+    assert ids(search(backend, "rates OR faizleri")) == []
+    browse = search(backend, facets=True)
+    assert ids(browse) == [STRIKE.id] and browse.total == 1
+    assert browse.facets is not None
+    assert [b.value for b in browse.facets.provider] == ["AP"]
+    assert {b.value for b in browse.facets.language} == {"en"}
+    assert backend.get_story(story.id) is None
+    held = backend.get_story(story.id, embargoed=True)  # indexed ahead, for internal reads
+    assert held is not None and [s.language for s in held.renditions] == ["en", "tr"]
+    # What the stream asks each poll: nothing became visible since the write.
+    assert ids(search(backend, visible_after=written, sort="newest")) == []
+    # The boundary: visible from the embargo's moment on, not a microsecond before.
+    assert ids(search(backend, "rates", now=lifts - timedelta(microseconds=1))) == []
+    assert ids(search(backend, "rates", now=lifts)) == [story.id]
+
+    time.sleep(max(0.0, (lifts - datetime.now(tz=UTC)).total_seconds()) + 0.05)
+    page = search(backend, "faizleri", facets=True)
+    assert ids(page) == [story.id] and page.hits[0].languages == ["en", "tr"]
+    assert page.facets is not None and [b.value for b in page.facets.provider] == ["Bank wire"]
+    assert search(backend, facets=True).total == 2
+    # Indexed before `written`, yet new to the stream now that its embargo has lifted.
+    assert ids(search(backend, visible_after=written, sort="newest")) == [story.id]
+    record = backend.get_story(story.id)
+    assert record is not None and [s.language for s in record.renditions] == ["en", "tr"]
+    assert {(v.language, v.version) for v in record.versions} == {("en", 1), ("tr", 1)}
+
+
+def test_an_embargo_already_past_hides_nothing_and_delete_still_reaches_an_embargoed_story(backend):
+    past = original("ww-past", "Old embargo", ["Long published."], embargoed=DAY)
+    held = original(
+        "ww-held", "Held embargo", ["Not yet."], embargoed=datetime.now(tz=UTC) + timedelta(hours=1)
+    )
+    backend.write([past, held])
+    assert ids(search(backend, "embargo")) == [past.id]
+    assert backend.delete(held.id) == 1  # a withdrawal must not wait for the embargo
+    record = backend.get_story(held.id, embargoed=True)
+    assert record is not None and record.renditions == [] and len(record.versions) == 1  # history stays
+
+
+def test_elasticsearch_refuses_a_version_over_its_limits_as_that_documents_problem(elasticsearch_backend):
+    # A valid BCP 47 tag of ~33 KB: over the keyword term limit (32,766 bytes) of `language`, and
+    # over the 512-byte `_id` limit; Elasticsearch refuses it, per item or for the whole bulk.
+    tag = "en-" + "-".join(["abcdefgh"] * 3700)
+    immense = original("ww-immense", "Immense language tag", ["x"], language=tag)
+    with pytest.raises(DocumentRejected) as caught:
+        elasticsearch_backend.write([immense, STRIKE])
+    assert "ww-immense" in {r.story_id for r in caught.value.refusals}
+    elasticsearch_backend.write([STRIKE])  # written alone, as the consumer isolates the refused one
+    assert ids(search(elasticsearch_backend, "dockworkers")) == [STRIKE.id]
+    assert elasticsearch_backend.get_story("ww-immense", embargoed=True) is None

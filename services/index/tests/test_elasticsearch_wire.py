@@ -10,17 +10,20 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
+from wirewatch_common.story import Story
 from wirewatch_index.backends import es_bodies
-from wirewatch_index.backends.base import BackendUnavailable
-from wirewatch_index.backends.elasticsearch import ElasticsearchBackend, connect
+from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
+from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
+from wirewatch_index.documents import micros
 from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
-from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR, STRIKE
+from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original
 
 pytestmark = pytest.mark.integration
 
@@ -308,8 +311,6 @@ def test_search_collapses_renditions_and_reads_highlights(stub):
 
 
 def test_a_document_the_mapping_refuses_is_not_transient(stub):
-    from wirewatch_index.backends.base import DocumentRejected
-
     def bulk(seen: Seen) -> tuple[int, Any]:
         items = [
             {
@@ -326,3 +327,194 @@ def test_a_document_the_mapping_refuses_is_not_transient(stub):
     stub.on("PUT", "/_bulk", bulk)
     with pytest.raises(DocumentRejected, match="mapper_parsing_exception"):
         _backend(stub).write([STRIKE])
+
+
+# -- what a refused write means: the document's problem or an outage --------------------------------
+
+Item = dict[str, Any]
+
+
+def _bulk_answering(answer: Callable[[str, int], Item | None]) -> tuple[Responder, list[list[str]]]:
+    """A bulk responder: `answer(doc_id, call)` gives an item's status and error (None: 201)."""
+    calls: list[list[str]] = []
+
+    def respond(seen: Seen) -> tuple[int, Any]:
+        ids = [a["index"]["_id"] for a in seen.ndjson()[0::2]]
+        calls.append(ids)
+        items = [{"index": {"_id": i, **(answer(i, len(calls)) or {"status": 201})}} for i in ids]
+        return 200, {"errors": True, "took": 1, "items": items}
+
+    return respond, calls
+
+
+def _error(status: int, kind: str, reason: str = "") -> Item:
+    return {"status": status, "error": {"type": kind, "reason": reason}}
+
+
+def test_mixed_bulk_writes_the_good_retries_429_ignores_stale_then_rejects_only_the_refused(stub):
+    def answer(doc_id: str, call: int) -> Item | None:
+        if doc_id == "ww-strike.en":
+            return _error(400, "mapper_parsing_exception", "failed to parse field [day] of type [date]")
+        if doc_id == "ww-derby.en":
+            return _error(409, "version_conflict_engine_exception", "current version [3] is higher")
+        if doc_id == "ww-secim.tr" and call == 1:
+            return _error(429, "es_rejected_execution_exception", "rejected execution")
+        return None
+
+    respond, calls = _bulk_answering(answer)
+    stub.on("PUT", "/_bulk", respond)
+    with pytest.raises(DocumentRejected) as caught:
+        _backend(stub).write([CEASEFIRE, STRIKE, DERBY, SECIM])
+    (refusal,) = caught.value.refusals
+    assert (refusal.story_id, refusal.language, refusal.version) == ("ww-strike", "en", 1)
+    assert refusal.reason.startswith("400 mapper_parsing_exception: failed to parse field [day]")
+    assert caught.value.backend == "elasticsearch"
+    # Only the 429 item went again, before the refusal was raised; the stale one is not an error.
+    assert calls[1] == ["ww-secim.tr", "ww-secim.tr@v1"]
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        _error(
+            400, "illegal_argument_exception", 'Document contains at least one immense term in field="place"'
+        ),
+        _error(400, "document_parsing_exception", "[1:20] failed to parse"),
+        _error(400, "strict_dynamic_mapping_exception", "mapping set to strict"),
+    ],
+    ids=["immense-term", "document-parsing", "strict-mapping"],
+)
+def test_a_4xx_item_is_the_documents_problem(stub, item):
+    respond, calls = _bulk_answering(lambda doc_id, call: item if doc_id == "ww-strike.en" else None)
+    stub.on("PUT", "/_bulk", respond)
+    with pytest.raises(DocumentRejected, match=r"ww-strike \(en, v1\): 400 " + item["error"]["type"]):
+        _backend(stub).write([STRIKE])
+    assert len(calls) == 1
+
+
+def test_a_429_item_that_stays_429_is_an_outage_after_the_retries(stub):
+    respond, calls = _bulk_answering(
+        lambda doc_id, call: (
+            _error(429, "es_rejected_execution_exception", "queue full") if doc_id == "ww-strike.en" else None
+        )
+    )
+    stub.on("PUT", "/_bulk", respond)
+    with pytest.raises(BackendUnavailable, match="kept answering 429/5xx for 1 documents"):
+        _backend(stub).write([CEASEFIRE, STRIKE])
+    assert len(calls) == BULK_ATTEMPTS
+    assert all(c == ["ww-strike.en", "ww-strike.en@v1"] for c in calls[1:])
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        _error(400, "index_closed_exception", "closed"),
+        _error(403, "cluster_block_exception", "index [ww-v1] blocked by: [FORBIDDEN/8/index write (api)]"),
+        _error(404, "index_not_found_exception", "no such index [ww]"),
+        _error(400, "illegal_argument_exception", "no write index is defined for alias [ww]"),
+        _error(401, "security_exception", "missing authentication credentials"),
+    ],
+    ids=["closed", "blocked", "missing", "no-write-index", "unauthenticated"],
+)
+def test_an_item_that_describes_the_index_not_the_document_is_an_outage_at_once(stub, item):
+    respond, calls = _bulk_answering(lambda doc_id, call: item)
+    stub.on("PUT", "/_bulk", respond)
+    with pytest.raises(BackendUnavailable, match=item["error"]["type"]):
+        _backend(stub).write([STRIKE])
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("status", [400, 413])
+def test_a_whole_bulk_refused_for_what_it_carries_rejects_its_documents(stub, status):
+    error = {"type": "action_request_validation_exception", "reason": "Validation Failed: 1: id is too long"}
+    stub.on("PUT", "/_bulk", lambda s: (status, {"error": error, "status": status}))
+    with pytest.raises(DocumentRejected) as caught:
+        _backend(stub).write([CEASEFIRE, STRIKE])
+    assert [(r.story_id, r.language) for r in caught.value.refusals] == [
+        ("ww-ceasefire", "en"),
+        ("ww-strike", "en"),
+    ]
+    assert "refused" in caught.value.refusals[0].reason
+
+
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_whole_bulk_refused_for_access_or_a_missing_index_is_an_outage(stub, status):
+    stub.on("PUT", "/_bulk", lambda s: (status, {"error": {"type": "security_exception"}, "status": status}))
+    with pytest.raises(BackendUnavailable, match="bulk write failed"):
+        _backend(stub).write([STRIKE])
+
+
+def test_worker_raises_transient_only_for_the_outage(stub):
+    from wirewatch_common.bus import Message, TransientError
+    from wirewatch_index.worker import IndexHandler
+
+    def message(story: Story) -> Message:
+        return Message("stories", 0, 0, story.id, story.to_json(), {}, 0)
+
+    backend = _backend(stub)
+    handler = IndexHandler(backend, lambda out: None, "receipts")
+    stub.on("PUT", "/_bulk", _bulk_answering(lambda i, c: _error(400, "mapper_parsing_exception"))[0])
+    with pytest.raises(DocumentRejected):
+        handler([message(STRIKE)])
+    stub.on("PUT", "/_bulk", _bulk_answering(lambda i, c: _error(503, "unavailable_shards_exception"))[0])
+    with pytest.raises(TransientError, match="429/5xx"):
+        handler([message(STRIKE)])
+    closed = ElasticsearchBackend(connect("http://127.0.0.1:9", request_timeout=1).options(max_retries=0))
+    with pytest.raises(TransientError, match="bulk write failed"):
+        IndexHandler(closed, lambda out: None, "receipts")([message(STRIKE)])
+
+
+# -- embargo -----------------------------------------------------------------------------------------
+
+
+def test_embargo_is_indexed_as_the_visible_moment_and_every_read_filters_on_it(stub):
+    lifts = datetime(2031, 5, 1, 12, tzinfo=UTC)
+    held = original("ww-held", "Held", ["Not yet."], embargoed=lifts)
+    stub.on("PUT", "/_bulk", _bulk_ok)
+    _backend(stub).write([held])
+    lines = stub.requests("PUT", "/_bulk")[0].ndjson()
+    assert lines[1]["indexed_ts"] == lines[3]["indexed_ts"] == micros(lifts)  # current and version record
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    body = es_bodies.window_body(SearchRequest(now=now, visible_after=now - timedelta(seconds=5)), 10)
+    assert {"range": {"indexed_ts": {"lte": micros(now)}}} in body["query"]["bool"]["filter"]
+    assert {"range": {"indexed_ts": {"gt": micros(now) - 5_000_000}}} in body["query"]["bool"]["filter"]
+    facets = es_bodies.facets_body(SearchRequest(now=now), 10)
+    assert {"range": {"indexed_ts": {"lte": micros(now)}}} in facets["query"]["bool"]["filter"]
+    languages = es_bodies.languages_body(["ww-held"], now)
+    assert {"range": {"indexed_ts": {"lte": micros(now)}}} in languages["query"]["bool"]["filter"]
+
+
+def test_story_view_leaves_out_what_is_under_embargo(stub):
+    lifts = datetime.now(tz=UTC) + timedelta(hours=1)
+    held = original("ww-held", "Held", ["Not yet."], embargoed=lifts)
+    record = {
+        "language": "en",
+        "version": 1,
+        "versioncreated": DAY.isoformat(),
+        "indexed_at": DAY.isoformat(),
+        "headline": "Held",
+    }
+    hits = [
+        {
+            "_id": "ww-held.en",
+            "_source": {
+                "kind": "current",
+                "indexed_ts": micros(lifts),
+                "source": held.model_dump(mode="json"),
+            },
+        },
+        {
+            "_id": "ww-held.en@v1",
+            "_source": {"kind": "history", "indexed_ts": micros(lifts), "record": record},
+        },
+    ]
+    stub.on("POST", "/ww/_search", lambda s: (200, {"hits": {"hits": hits}}))
+    backend = _backend(stub)
+    assert backend.get_story("ww-held") is None
+    found = backend.get_story("ww-held", embargoed=True)
+    assert found is not None and [s.id for s in found.renditions] == ["ww-held"] and len(found.versions) == 1
+    # A version record from before embargoes existed has no visible moment: it is shown.
+    del hits[1]["_source"]["indexed_ts"]
+    shown = backend.get_story("ww-held")
+    assert shown is not None and shown.renditions == [] and len(shown.versions) == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from wirewatch_index import collapse, cursor
@@ -10,6 +12,7 @@ from wirewatch_index.documents import build, newest_per_document, story_key
 from wirewatch_index.highlight import Matcher, mark, snippet
 from wirewatch_index.model import SearchRequest, SortKey
 from wirewatch_index.query import MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
+from wirewatch_index.testing import DAY, original
 
 pytestmark = pytest.mark.unit
 
@@ -173,3 +176,17 @@ def test_a_matcher_highlights_like_a_plain_predicate_and_remembers_each_word_onc
     assert mark("Port strike <b>", matcher) == "<mark>Port</mark> <mark>strike</mark> &lt;b&gt;"
     assert len(calls) == len(set(calls))  # the verdict sets answer repeats without analysing again
     assert {"Strikes", "Ports", "strike"} <= matcher.matched and "word" in matcher.unmatched
+
+
+# -- embargo ---------------------------------------------------------------------------------------
+
+
+def test_a_version_is_visible_from_its_indexing_or_its_embargo_whichever_is_later():
+    indexed = DAY + timedelta(hours=1)
+    plain = original("ww-plain", "Plain", ["x"])
+    held = original("ww-held", "Held", ["x"], embargoed=DAY + timedelta(hours=5))
+    lapsed = original("ww-lapsed", "Lapsed", ["x"], embargoed=DAY)
+    assert build(plain, indexed).visible_at == indexed
+    assert build(held, indexed).visible_at == DAY + timedelta(hours=5)
+    assert build(lapsed, indexed).visible_at == indexed  # an embargo already past delays nothing
+    assert build(held, indexed).indexed_at == indexed  # the version record keeps the real time

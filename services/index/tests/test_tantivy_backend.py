@@ -1,15 +1,19 @@
-"""tantivy specifics: one writer, readers that reload after commits, analysis chains."""
+"""tantivy specifics: one writer, readers that reload after commits, analysis chains, refusals, restarts."""
 
 from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from wirewatch_index.analysis import fold
+from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.backends.tantivy_schema import analyzer
 from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
-from wirewatch_index.testing import CEASEFIRE, STRIKE
+from wirewatch_index.testing import CEASEFIRE, STRIKE, original
 
 pytestmark = pytest.mark.integration
 
@@ -39,3 +43,87 @@ def test_a_separate_reader_sees_commits_without_restarting(tmp_path):
 )
 def test_analysis_chains(family, text, tokens):
     assert analyzer(family).analyze(fold(text, family)) == tokens
+
+
+# -- a document's own problem versus an outage ------------------------------------------------------
+
+
+def test_a_date_tantivy_cannot_index_rejects_that_version_and_writes_nothing_of_the_batch(tmp_path):
+    backend = TantivyBackend(tmp_path, writer_heap_bytes=15_000_000, writer_threads=1)
+    far = original(
+        "ww-far", "Centuries ahead", ["A post dated 2900."], versioncreated=datetime(2900, 1, 1, tzinfo=UTC)
+    )
+    try:
+        with pytest.raises(DocumentRejected) as caught:
+            backend.write([CEASEFIRE, far, STRIKE])
+        (refusal,) = caught.value.refusals
+        assert (refusal.story_id, refusal.language, refusal.version) == ("ww-far", "en", 1)
+        assert "versioncreated 2900-01-01" in refusal.reason and "out of range" in refusal.reason
+        assert "ww-far (en, v1)" in str(caught.value)
+        # All or nothing: the batch's other versions were not written either (the consumer splits it).
+        assert backend.search(SearchRequest()).hits == []
+        assert backend.get_story(CEASEFIRE.id, embargoed=True) is None
+        backend.write([CEASEFIRE, STRIKE])  # the writer is still usable: no outage came of it
+        assert {h.story_id for h in backend.search(SearchRequest()).hits} == {CEASEFIRE.id, STRIKE.id}
+    finally:
+        backend.close()
+
+
+def test_a_version_beyond_64_bits_is_rejected_and_a_far_but_indexable_date_is_kept(tmp_path):
+    backend = TantivyBackend(tmp_path, writer_heap_bytes=15_000_000, writer_threads=1)
+    huge = original("ww-huge", "Version overflow", ["x"], version=2**64)
+    late = original(
+        "ww-2250", "Dated 2250", ["Within tantivy's range."], versioncreated=datetime(2250, 1, 1, tzinfo=UTC)
+    )
+    try:
+        with pytest.raises(
+            DocumentRejected, match=r"ww-huge \(en, v18446744073709551616\): OverflowError: version"
+        ):
+            backend.write([huge])
+        backend.write([late])
+        assert [h.story_id for h in backend.search(SearchRequest(query=parse("2250"))).hits] == ["ww-2250"]
+    finally:
+        backend.close()
+
+
+def test_an_unwritable_index_directory_is_an_outage_not_the_documents_fault(tmp_path):
+    backend = TantivyBackend(tmp_path, writer_heap_bytes=15_000_000, writer_threads=1)
+    backend.write([STRIKE])
+    # As root, permissions stop nothing: put a plain file where the directory was.
+    aside = backend.path.with_name(backend.path.name + ".aside")
+    backend.path.rename(aside)
+    backend.path.write_text("not a directory")
+    try:
+        with pytest.raises(BackendUnavailable, match="tantivy write failed"):
+            backend.write([CEASEFIRE])
+    finally:
+        backend.path.unlink()
+        aside.rename(backend.path)
+    try:
+        backend.write([CEASEFIRE])  # the same version succeeds once the directory is back
+        assert backend.get_story(CEASEFIRE.id) is not None
+    finally:
+        backend.close()
+
+
+# -- embargo across a restart -----------------------------------------------------------------------
+
+
+def test_an_embargo_survives_a_restart_and_lifts_without_a_rewrite(tmp_path):
+    lifts = datetime.now(tz=UTC) + timedelta(seconds=2)
+    story = original("ww-rates", "Central bank cuts rates", ["Rates fall by half a point."], embargoed=lifts)
+    writer = TantivyBackend(tmp_path, writer_heap_bytes=15_000_000, writer_threads=1)
+    writer.write([story, STRIKE])
+    writer.close()
+    reopened = TantivyBackend(tmp_path)  # a restarted process on the same directory
+    try:
+        assert datetime.now(tz=UTC) < lifts, "the write took longer than the embargo: raise the margin"
+        assert [h.story_id for h in reopened.search(SearchRequest()).hits] == [STRIKE.id]
+        assert reopened.get_story(story.id) is None
+        assert reopened.get_story(story.id, embargoed=True) is not None  # indexed ahead of time
+        time.sleep(max(0.0, (lifts - datetime.now(tz=UTC)).total_seconds()) + 0.05)
+        assert [h.story_id for h in reopened.search(SearchRequest(query=parse("rates"))).hits] == [story.id]
+        record = reopened.get_story(story.id)
+        assert record is not None and [v.version for v in record.versions] == [1]
+    finally:
+        reopened.close()

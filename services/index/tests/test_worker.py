@@ -1,20 +1,23 @@
-"""The index worker: batches to the backend, receipts after durable writes, retries when the backend is down."""
+"""The index worker: batches to the backend, receipts after durable writes, retries when the backend is down,
+dead letters for what the backend refuses."""
 
 from __future__ import annotations
 
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from wirewatch_common.bus import Admin, Consumer, Message, Outgoing, Producer, TransientError
-from wirewatch_common.story import Receipt
+from wirewatch_common.story import Receipt, Story
 from wirewatch_common.topics import story_headers
+from wirewatch_index.backends.base import DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
-from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE
+from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original
 from wirewatch_index.worker import IndexHandler
 
 
@@ -196,3 +199,75 @@ def test_receipts_validate_against_the_published_schema(tantivy_backend):
         jsonschema.validate(json.loads(message.value), schema)
         headers = dict(message.headers)
         assert headers["wirewatch-language"] in (b"en", b"ar") and headers["wirewatch-schema-version"] == b"1"
+
+
+@pytest.mark.integration
+def test_handler_lets_a_refused_document_through_as_non_transient(tantivy_backend):
+    sent: list[Outgoing] = []
+    handler = IndexHandler(tantivy_backend, sent.extend, "receipts")
+    far = original("ww-far", "Dated 2900", ["x"], versioncreated=datetime(2900, 1, 1, tzinfo=UTC))
+    with pytest.raises(DocumentRejected, match=r"ww-far \(en, v1\)"):
+        handler([as_message(CEASEFIRE, 0), as_message(far, 1)])
+    assert sent == []
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_worker_on_tansu_dead_letters_the_story_tantivy_refuses_and_indexes_its_neighbours(
+    broker, broker_settings, new_topic, tmp_path
+):
+    stories_topic = new_topic(partitions=1, suffix="-stories")
+    receipts_topic = new_topic(partitions=1, suffix="-receipts")
+    dlq = new_topic(partitions=1, suffix="-dlq")
+    group = f"index-{uuid.uuid4().hex[:6]}"
+    good = [original(f"ww-good-{i}", f"Harbour report {i}", ["Ships sailed."]) for i in range(4)]
+    # Valid for the contract, refused by tantivy (dates end in 2262); built as ingest would not.
+    far = Story.model_validate(
+        original("ww-far", "Harbour report from the future", ["Dated 2900."]).model_dump()
+        | {"versioncreated": datetime(2900, 1, 1, tzinfo=UTC)}
+    )
+    producer = Producer.from_settings(broker_settings)
+    admin = Admin.from_settings(broker_settings)
+    backend = TantivyBackend(tmp_path / "idx", writer_heap_bytes=15_000_000, writer_threads=1)
+    stop = threading.Event()
+    consumer = Consumer.from_settings(
+        broker_settings,
+        [stories_topic],
+        group,
+        IndexHandler(backend, producer.publish_many, receipts_topic),
+        producer=producer,
+        dead_letter_topic=dlq,
+        retry_backoff=(0.05, 0.5),
+    )
+    letters: list[Message] = []
+    letter_consumer = Consumer.from_settings(
+        broker_settings, [dlq], f"{group}-dlq", letters.extend, producer=producer, dead_letter_topic="unused"
+    )
+    threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in (consumer, letter_consumer)]
+    for t in threads:
+        t.start()
+    try:
+        producer.publish_stories(stories_topic, [good[0], good[1], far, good[2], good[3]])
+        deadline = time.monotonic() + 60
+        while admin.committed_offsets(group).get((stories_topic, 0)) != 5 or not letters:
+            assert time.monotonic() < deadline, (admin.committed_offsets(group), letters)
+            assert threads[0].is_alive()
+            time.sleep(0.2)
+        page = backend.search(SearchRequest(query=parse("harbour")))
+        assert sorted(h.story_id for h in page.hits) == [s.id for s in good]
+        assert backend.get_story("ww-far", embargoed=True) is None
+        (letter,) = letters
+        assert letter.key == "ww-far" and letter.story() == far
+        assert letter.header("wirewatch-error-type") == "wirewatch_index.backends.base.DocumentRejected"
+        reason = letter.header("wirewatch-error") or ""
+        assert (
+            "ww-far (en, v1)" in reason and "versioncreated 2900-01-01" in reason and "out of range" in reason
+        )
+        assert letter.header("wirewatch-original-offset") == "2"
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+        backend.close()
+        producer.close()
+        admin.close()

@@ -24,7 +24,7 @@ STORY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$"
 def normalize_language(tag: str) -> str:
     """Return a BCP 47 tag in canonical case (`en`, `en-GB`, `zh-Hant-TW`) or raise ValueError."""
     tag = tag.strip().replace("_", "-")
-    if not _BCP47.match(tag):
+    if len(tag) > 35 or not _BCP47.match(tag):  # 35: the longest tag RFC 5646 asks every system to hold
         msg = f"{tag!r} is not a BCP 47 language tag such as 'en', 'ar' or 'tr-TR'"
         raise ValueError(msg)
     head, *rest = tag.split("-")

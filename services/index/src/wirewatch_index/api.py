@@ -35,7 +35,11 @@ log = logging.getLogger(__name__)
 
 MAX_FILTER_VALUES = 20
 STREAM_OVERLAP = timedelta(seconds=5)
-"""The stream looks back this far each poll (commits land after `indexed_at`) and de-duplicates."""
+"""The stream looks back this far each poll (commits land after `indexed_at`) and de-duplicates.
+
+Each poll asks for what became visible since the last one: newly indexed versions and versions
+whose embargo lifted in between (indexed long before), so an embargoed story is streamed when it
+may be published."""
 HEARTBEAT_S = 15.0
 STREAM_MAX_PAGES = 10
 
@@ -207,7 +211,10 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
             str, Path(pattern=STORY_ID_PATTERN, description="Story id.", examples=["ww-ceasefire"])
         ],
     ) -> StoryRecord:
-        """One story: every language version side by side, provenance, and version history."""
+        """One story: every language version side by side, provenance, and version history.
+
+        A story under embargo answers 404 exactly as an absent one, so its existence does not leak.
+        """
         record = backend.get_story(story_id)
         if record is None:
             msg = f"no story {story_id!r} in the index"
@@ -250,7 +257,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
 
 
 async def _new_hits(backend: SearchBackend, request: SearchRequest) -> list[Hit]:
-    """Every hit indexed after `request.indexed_after`, oldest first, up to STREAM_MAX_PAGES pages."""
+    """Every hit visible since `request.visible_after`, oldest first, up to STREAM_MAX_PAGES pages."""
     hits: list[Hit] = []
     for _ in range(STREAM_MAX_PAGES):
         page = await run_in_threadpool(backend.search, request)
@@ -272,7 +279,7 @@ async def _events(
     while not await http.is_disconnected():
         started = datetime.now(tz=UTC)
         try:
-            hits = await _new_hits(backend, replace(request, indexed_after=since - STREAM_OVERLAP))
+            hits = await _new_hits(backend, replace(request, visible_after=since - STREAM_OVERLAP))
         except BackendUnavailable:
             yield 'event: error\ndata: {"code": "backend_unavailable"}\n\n'
             hits = []

@@ -50,6 +50,8 @@ class IndexDoc:
     searchable: bool
     versioncreated: datetime
     indexed_at: datetime
+    visible_at: datetime
+    """When readers may first see this version: when indexed, or when its embargo lifts if later."""
     providers: tuple[str, ...]
     places: tuple[str, ...]
     headline: str
@@ -80,8 +82,21 @@ def places_of(story: Story) -> tuple[str, ...]:
     return tuple(dict.fromkeys(values))
 
 
+def visible_from(story: Story, indexed_at: datetime) -> datetime:
+    """The moment a version becomes visible to readers: its indexing, or its embargo if that is later.
+
+    Both backends index this instant (`indexed_ts`) and every reader's query keeps only what is
+    visible now, so an embargo lifts by itself, with no rewrite, and the live stream (which asks for
+    what became visible since its last look) shows the story the moment its embargo lifts.
+    """
+    if story.embargoed is not None and story.embargoed > indexed_at:
+        return story.embargoed
+    return indexed_at
+
+
 def build(story: Story, indexed_at: datetime | None = None) -> IndexDoc:
     """Describe one story version in one language for indexing."""
+    indexed_at = indexed_at or datetime.now(tz=UTC)
     t = story.translation
     searchable = story.pubstatus == "usable" and (t is None or t.status is RenditionStatus.TRANSLATED)
     texts = [*story.body]
@@ -99,7 +114,8 @@ def build(story: Story, indexed_at: datetime | None = None) -> IndexDoc:
         status=status_of(story),
         searchable=searchable,
         versioncreated=story.versioncreated,
-        indexed_at=indexed_at or datetime.now(tz=UTC),
+        indexed_at=indexed_at,
+        visible_at=visible_from(story, indexed_at),
         providers=providers_of(story),
         places=places_of(story),
         headline=story.headline if searchable else "",

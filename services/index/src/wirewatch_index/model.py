@@ -48,8 +48,11 @@ class SearchRequest:
     after: SortKey | None = None
     facets: bool = False
     facet_size: int = 10
-    indexed_after: datetime | None = None
-    """Only language versions indexed after this instant (for the live stream)."""
+    visible_after: datetime | None = None
+    """Only language versions that became visible after this instant, by being indexed or by their
+    embargo lifting (the live stream)."""
+    now: datetime | None = None
+    """The instant embargoes are judged at; None: the clock when the backend runs the search."""
 
 
 class Hit(BaseModel):

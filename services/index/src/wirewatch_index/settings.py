@@ -10,9 +10,6 @@ from wirewatch_common.settings import Settings
 class IndexSettings(Settings):
     """Index worker and search API settings."""
 
-    index_group_id: str = Field(
-        default="wirewatch-index", description="Consumer group of the index worker (stories and renditions)."
-    )
     index_elasticsearch_alias: str = Field(
         default="wirewatch-stories",
         description="Alias the Elasticsearch backend reads and writes; the index behind it is '<alias>-v<N>'.",

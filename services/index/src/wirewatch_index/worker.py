@@ -1,9 +1,14 @@
 """The index worker: a bus.Consumer handler that writes each polled batch and then confirms it.
 
-Per batch: parse every message (a bad one makes the consumer isolate and dead-letter it), write
-the batch to the backend in one durable step, publish one receipt per written story version and
-language, and only then return, so the consumer commits the offsets. A backend that is down
-raises TransientError: nothing is committed and the same batch is polled again after a backoff.
+Per batch: parse every message, write the batch to the backend in one durable step, publish one
+receipt per written story version and language, and only then return, so the consumer commits the
+offsets. Two kinds of failure, told apart by the backend:
+
+- an outage (BackendUnavailable, or receipts the broker did not confirm) raises TransientError:
+  nothing is committed and the same batch is polled again after a backoff;
+- a message that cannot be handled (it does not parse, or the backend refuses its document:
+  DocumentRejected) propagates as it is, so the consumer isolates that message, dead-letters it
+  with the reason in its headers, and writes and commits its neighbours.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ class IndexHandler:
         self._receipts_topic = receipts_topic
 
     def __call__(self, batch: Sequence[Message]) -> None:
-        """Write the batch, then publish receipts; raise TransientError to retry without committing."""
+        """Write the batch, then publish receipts; TransientError means retry without committing."""
         stories = [m.story() for m in batch]
         try:
             result = self.backend.write(stories)

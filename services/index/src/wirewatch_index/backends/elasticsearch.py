@@ -1,9 +1,15 @@
 """The Elasticsearch 9 backend: a versioned index behind an alias, external versioning, bulk writes.
 
-The client retries 429 and 5xx answers with exponential backoff; a bulk item rejected with 429
-is retried here, and anything else that fails a batch raises BackendUnavailable so the worker
-commits nothing. `setup()` fails fast with a readable reason when the cluster or credentials
-are wrong.
+What a failed write means is decided per bulk item (`item_verdict`): a 409 is an older version
+(stale, not an error); 429 and 5xx are retried here with backoff and become BackendUnavailable
+(an outage: the worker commits nothing) if they persist; 401/403/404/408 and the error types of a
+closed, missing, blocked or unsecured index are outages at once; any other 4xx (a mapping or
+parsing error, an illegal argument, a term over the keyword limit) is the document's own problem
+and raises DocumentRejected naming each refused version, after the rest of the bulk is written.
+A whole bulk request refused with 400 or 413 is the documents' problem too (the consumer splits
+the batch until it finds the one); connection errors, timeouts and other statuses are outages.
+The client itself retries 429/5xx answers and timeouts with exponential backoff. `setup()` fails
+fast with a readable reason when the cluster or credentials are wrong.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import html
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
@@ -25,12 +32,70 @@ from .. import collapse, documents
 from ..documents import KIND_HISTORY
 from ..model import Bucket, Facets, Hit, SearchPage, SearchRequest, StoryRecord, VersionRecord, WriteResult
 from . import es_bodies as bodies
-from .base import BackendUnavailable, DocumentRejected
+from .base import BackendUnavailable, DocumentRejected, Refusal
 
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = (429, 502, 503, 504)
+"""Whole-request answers the client retries with backoff."""
 BULK_ATTEMPTS = 5
+OUTAGE_STATUSES = frozenset({401, 403, 404, 408})
+"""Item statuses that say the index cannot be written now (credentials, privileges, a missing index)."""
+OUTAGE_TYPES = frozenset(
+    {
+        "cluster_block_exception",
+        "index_closed_exception",
+        "index_not_found_exception",
+        "security_exception",
+        "unavailable_shards_exception",
+    }
+)
+"""Item error types that describe the index or cluster, not the document, whatever their status."""
+REFUSED_REQUEST_STATUSES = frozenset({400, 413})
+"""A whole bulk request refused with these was refused for what it carries: one of its documents."""
+
+Verdict = Literal["written", "stale", "retry", "outage", "rejected"]
+
+
+def item_verdict(item: dict[str, Any]) -> Verdict:
+    """What one bulk item's answer means for the document it carried."""
+    status = int(item.get("status", 500))
+    if status < 300:
+        return "written"
+    if status == 409:
+        return "stale"  # external_gte: a newer version is already there
+    if status == 429 or status >= 500:
+        return "retry"
+    error = item.get("error")
+    kind = error.get("type") if isinstance(error, dict) else None
+    reason = str(error.get("reason", "")) if isinstance(error, dict) else ""
+    # An alias without a write index answers 400 illegal_argument_exception for every document.
+    if status in OUTAGE_STATUSES or kind in OUTAGE_TYPES or "write index" in reason:
+        return "outage"
+    return "rejected"
+
+
+def pair_verdict(current: dict[str, Any], history: dict[str, Any]) -> tuple[Verdict, str]:
+    """Combine the items of one language version (current document, version record) and say why."""
+    verdicts = [(item_verdict(current), current), (item_verdict(history), history)]
+    for worst in ("outage", "retry", "rejected"):
+        for verdict, item in verdicts:
+            if verdict == worst:
+                return verdict, describe(item)
+    return ("stale", "") if verdicts[0][0] == "stale" else ("written", "")
+
+
+def describe(item: dict[str, Any]) -> str:
+    """An item's status, error type and reason, short enough for a log line or a Kafka header."""
+    error = item.get("error")
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        cause = error.get("caused_by")
+        if isinstance(cause, dict) and cause.get("reason"):
+            text += f" (caused by {cause.get('type', 'error')}: {cause['reason']})"
+    else:
+        text = str(error or "no error given")
+    return f"{item.get('status', '?')} {text}"[:400]
 
 
 def connect(
@@ -141,7 +206,12 @@ class ElasticsearchBackend:
     # -- writing -------------------------------------------------------------------------------
 
     def write(self, stories: Sequence[Story]) -> WriteResult:
-        """Bulk-index language versions with external versioning; 409 conflicts are stale versions."""
+        """Bulk-index language versions with external versioning; 409 conflicts are stale versions.
+
+        Items answered 429/5xx are retried; if they persist, BackendUnavailable. An outage item
+        raises BackendUnavailable at once. Refused items raise DocumentRejected once the bulk is
+        done: the others in it are written (a redelivery rewrites them idempotently).
+        """
         batch = documents.newest_per_document(list(stories))
         if not batch:
             return WriteResult(written=[])
@@ -149,36 +219,45 @@ class ElasticsearchBackend:
         pending = [documents.build(s, now) for s in batch]
         written: list[Story] = []
         stale: list[Story] = []
+        refused: list[Refusal] = []
         for attempt in range(1, BULK_ATTEMPTS + 1):
             items = self._bulk(pending)
-            retry = []
+            retry: list[tuple[documents.IndexDoc, str]] = []
             for doc, (current, history) in zip(pending, _pairs(items), strict=True):
-                status = _status(current)
-                if status == 409:
-                    stale.append(doc.source)
-                elif status in RETRY_STATUSES or _status(history) in RETRY_STATUSES:
-                    retry.append(doc)
-                elif status >= 300 or _status(history) >= 300:
-                    worst = max(status, _status(history))
-                    msg = (
-                        f"Elasticsearch refused {doc.doc_id}: {current.get('error') or history.get('error')}"
-                    )
-                    if 400 <= worst < 500:
-                        raise DocumentRejected(msg)  # the document's fault: the consumer dead-letters it
+                verdict, why = pair_verdict(current, history)
+                if verdict == "outage":
+                    msg = f"Elasticsearch cannot write {doc.doc_id}: {why}"
                     raise BackendUnavailable(msg)
+                if verdict == "retry":
+                    retry.append((doc, why))
+                elif verdict == "rejected":
+                    refused.append(Refusal.of(doc.source, why))
+                elif verdict == "stale":
+                    stale.append(doc.source)
                 else:
                     written.append(doc.source)
             if not retry:
-                return WriteResult(written=written, stale=stale)
-            pending = retry
+                break
+            if attempt == BULK_ATTEMPTS:
+                msg = f"Elasticsearch kept answering 429/5xx for {len(retry)} documents, e.g. {retry[0][1]}"
+                raise BackendUnavailable(msg)
+            pending = [doc for doc, _ in retry]
             time.sleep(min(10.0, self._bulk_backoff_s * 2 ** (attempt - 1)))
-        msg = f"Elasticsearch kept rejecting {len(pending)} documents with 429/5xx"
-        raise BackendUnavailable(msg)
+        if refused:
+            raise DocumentRejected(self.name, refused)
+        return WriteResult(written=written, stale=stale)
 
     def _bulk(self, docs: Sequence[documents.IndexDoc]) -> list[dict[str, Any]]:
         try:
             response = self.client.bulk(operations=bodies.bulk_lines(docs, self.alias), refresh=self._refresh)
-        except (ApiError, TransportError) as exc:
+        except ApiError as exc:
+            if exc.status_code in REFUSED_REQUEST_STATUSES:
+                # Validation of what we sent (an id over 512 bytes, a version out of range, too large).
+                why = f"the bulk request of {len(docs)} versions was refused: {str(exc)[:400]}"
+                raise DocumentRejected(self.name, [Refusal.of(d.source, why) for d in docs]) from exc
+            msg = f"Elasticsearch bulk write failed: {exc}"
+            raise BackendUnavailable(msg) from exc
+        except TransportError as exc:
             msg = f"Elasticsearch bulk write failed: {exc}"
             raise BackendUnavailable(msg) from exc
         return [next(iter(item.values())) for item in response["items"]]
@@ -200,6 +279,7 @@ class ElasticsearchBackend:
 
     def search(self, request: SearchRequest) -> SearchPage:
         """Collapse renditions per story in result order, then fetch highlights for the page."""
+        request = replace(request, now=request.now or datetime.now(tz=UTC))  # one instant throughout
         use_score = request.sort == "relevance" and not request.query.is_empty
 
         def fetch(limit: int) -> list[collapse.Candidate[str]]:
@@ -249,10 +329,11 @@ class ElasticsearchBackend:
             return []
         found = self._search(bodies.hits_body(request, [c.ref for c in chosen]))["hits"]["hits"]
         by_id = {h["_id"]: h for h in found}
-        if request.query.is_empty and not request.languages and request.indexed_after is None:
+        if request.query.is_empty and not request.languages and request.visible_after is None:
             chosen, by_id = self._originals(request, chosen, by_id)
         story_ids = sorted({str(by_id[c.ref]["_source"]["source"]["id"]) for c in chosen if c.ref in by_id})
-        agg = self._search(bodies.languages_body(story_ids))["aggregations"]["s"]["buckets"]
+        now = request.now or datetime.now(tz=UTC)
+        agg = self._search(bodies.languages_body(story_ids, now))["aggregations"]["s"]["buckets"]
         languages = {b["key"]: sorted(x["key"] for x in b["l"]["buckets"]) for b in agg}
         hits = []
         for c in chosen:
@@ -282,13 +363,17 @@ class ElasticsearchBackend:
             )
         return hits
 
-    def get_story(self, story_id: str) -> StoryRecord | None:
-        """All language versions of a story and its version records."""
+    def get_story(self, story_id: str, *, embargoed: bool = False) -> StoryRecord | None:
+        """All language versions of a story and its version records; what is under embargo only if asked."""
         found = self._search(bodies.story_body(story_id))["hits"]["hits"]
+        now = documents.micros(datetime.now(tz=UTC))
         current: list[Story] = []
         versions: list[VersionRecord] = []
         for h in found:
             src = h["_source"]
+            since = src.get("indexed_ts")  # absent on version records written before embargoes
+            if not embargoed and since is not None and int(since) > now:
+                continue
             if src.get("kind") == KIND_HISTORY:
                 versions.append(VersionRecord.model_validate(src["record"]))
             else:
@@ -299,10 +384,6 @@ class ElasticsearchBackend:
 def _pairs(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Bulk items come back in request order: (current, history) per language version."""
     return list(zip(items[0::2], items[1::2], strict=True))
-
-
-def _status(item: dict[str, Any]) -> int:
-    return int(item.get("status", 500))
 
 
 def _escape(text: str) -> str:

@@ -8,6 +8,7 @@ in Elasticsearch (custom chains below); the prefix fields (`*_words`) get text f
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ..analysis import FAMILIES, Family, fold
@@ -128,7 +129,7 @@ def document(doc: IndexDoc) -> dict[str, Any]:
         "provider": list(doc.providers),
         "place": list(doc.places),
         "ts": micros(doc.versioncreated),
-        "indexed_ts": micros(doc.indexed_at),
+        "indexed_ts": micros(doc.visible_at),
         "day": doc.versioncreated.isoformat(),
         "source": doc.source.model_dump(mode="json", exclude_none=True),
     }
@@ -169,6 +170,7 @@ def bulk_lines(docs: Sequence[IndexDoc], alias: str) -> list[dict[str, Any]]:
                 "story_key": doc.story_key,
                 "language": doc.language,
                 "version": doc.version,
+                "indexed_ts": micros(doc.visible_at),
                 "record": record.model_dump(mode="json", exclude_none=True),
             }
         )
@@ -227,9 +229,19 @@ def text_query(parsed: ParsedQuery) -> dict[str, Any] | None:
     return {"bool": query}
 
 
+def visible(now: datetime) -> dict[str, Any]:
+    """Documents visible at `now`: indexed, and out of embargo (`indexed_ts` is when they become visible)."""
+    return {"range": {"indexed_ts": {"lte": micros(now)}}}
+
+
 def filters(request: SearchRequest) -> list[dict[str, Any]]:
-    """Filter clauses: current, searchable versions; languages, providers, places, dates."""
-    out: list[dict[str, Any]] = [{"term": {"kind": KIND_CURRENT}}, {"term": {"searchable": True}}]
+    """Filter clauses: current, searchable, visible versions; languages, providers, places, dates."""
+    now = request.now or datetime.now(tz=UTC)
+    out: list[dict[str, Any]] = [
+        {"term": {"kind": KIND_CURRENT}},
+        {"term": {"searchable": True}},
+        visible(now),
+    ]
     if request.languages:
         out.append({"terms": {"lang": sorted({lang.split("-")[0].lower() for lang in request.languages})}})
     if request.providers:
@@ -243,8 +255,8 @@ def filters(request: SearchRequest) -> list[dict[str, Any]]:
         if request.date_to:
             bounds["lt"] = micros(request.date_to)
         out.append({"range": {"ts": bounds}})
-    if request.indexed_after:
-        out.append({"range": {"indexed_ts": {"gt": micros(request.indexed_after)}}})
+    if request.visible_after:
+        out.append({"range": {"indexed_ts": {"gt": micros(request.visible_after)}}})
     return out
 
 
@@ -307,8 +319,8 @@ def facets_body(request: SearchRequest, size: int) -> dict[str, Any]:
     }
 
 
-def languages_body(story_ids: Sequence[str]) -> dict[str, Any]:
-    """Which searchable languages each story on a page has."""
+def languages_body(story_ids: Sequence[str], now: datetime) -> dict[str, Any]:
+    """Which searchable, visible languages each story on a page has."""
     return {
         "query": {
             "bool": {
@@ -316,6 +328,7 @@ def languages_body(story_ids: Sequence[str]) -> dict[str, Any]:
                     {"terms": {"story_id": list(story_ids)}},
                     {"term": {"kind": KIND_CURRENT}},
                     {"term": {"searchable": True}},
+                    visible(now),
                 ]
             }
         },
@@ -330,5 +343,5 @@ def languages_body(story_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def story_body(story_id: str) -> dict[str, Any]:
-    """Every document of a story, current and history."""
+    """Every document of a story, current and history, embargoed or not (the backend decides what to show)."""
     return {"query": {"term": {"story_id": story_id}}, "size": 1000}

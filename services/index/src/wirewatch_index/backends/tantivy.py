@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,7 +33,7 @@ from ..model import (
     VersionRecord,
     WriteResult,
 )
-from .base import BackendUnavailable
+from .base import BackendUnavailable, DocumentRejected, Refusal
 from .tantivy_query import QueryBuilder
 from .tantivy_schema import (
     SCHEMA_VERSION,
@@ -44,6 +45,10 @@ from .tantivy_schema import (
 )
 
 log = logging.getLogger(__name__)
+
+BUILD_ERRORS = (ValueError, OverflowError, TypeError)
+"""What building a tantivy document raises for a value tantivy refuses (a date outside 1677-2262, an
+integer beyond 64 bits): that document's problem, never an outage."""
 
 
 class TantivyBackend:
@@ -122,27 +127,31 @@ class TantivyBackend:
         }
 
     def write(self, stories: Sequence[Story]) -> WriteResult:
-        """Add or replace language versions and record their versions; durable (committed) on return."""
+        """Add or replace language versions and record their versions; durable (committed) on return.
+
+        Every document is built before anything is written: a value tantivy refuses raises
+        DocumentRejected naming each refused version and nothing of the batch is written. Errors of
+        the writer itself (lock, unwritable directory, commit) raise BackendUnavailable.
+        """
         batch = documents.newest_per_document(list(stories))
         if not batch:
             return WriteResult(written=[])
-        now = datetime.now(tz=UTC)
-        docs = [documents.build(s, now) for s in batch]
+        prepared = self._prepare(batch, datetime.now(tz=UTC))
         with self._lock:
             try:
                 writer = self._get_writer()
-                existing = self._current_versions([doc_key(d.doc_id) for d in docs])
+                existing = self._current_versions([doc_key(d.doc_id) for d, _, _ in prepared])
                 written, stale = [], []
-                for doc in docs:
+                for doc, history, current in prepared:
                     history_key = doc_key(documents.history_id(doc.source))
                     writer.delete_documents_by_term("doc_key", history_key)
-                    writer.add_document(history_document(doc))
+                    writer.add_document(history)
                     key = doc_key(doc.doc_id)
                     if existing.get(key, 0) > doc.version:
                         stale.append(doc.source)  # an older version never replaces a newer one
                         continue
                     writer.delete_documents_by_term("doc_key", key)
-                    writer.add_document(current_document(doc))
+                    writer.add_document(current)
                     written.append(doc.source)
                 writer.commit()
                 self._index.reload()
@@ -151,6 +160,22 @@ class TantivyBackend:
                 msg = f"tantivy write failed: {exc}"
                 raise BackendUnavailable(msg) from exc
         return WriteResult(written=written, stale=[s for s in stale if s not in written])
+
+    def _prepare(
+        self, batch: Sequence[Story], now: datetime
+    ) -> list[tuple[documents.IndexDoc, tantivy.Document, tantivy.Document]]:
+        """Build each version's history and current documents, or refuse the versions tantivy cannot take."""
+        prepared = []
+        refused = []
+        for story in batch:
+            try:
+                doc = documents.build(story, now)
+                prepared.append((doc, history_document(doc), current_document(doc)))
+            except BUILD_ERRORS as exc:
+                refused.append(Refusal.of(story, f"{type(exc).__name__}: {exc}"))
+        if refused:
+            raise DocumentRejected(self.name, refused)
+        return prepared
 
     def _rollback(self) -> None:
         if self._writer is not None:
@@ -184,6 +209,8 @@ class TantivyBackend:
     def search(self, request: SearchRequest) -> SearchPage:
         """One hit per story, exact cursor paging, highlighted snippets, facets on request."""
         self.refresh()
+        now = request.now or datetime.now(tz=UTC)
+        request = replace(request, now=now)  # one instant for every query of this search
         searcher = self._index.searcher()
         query, matchers = self._query.build(request, searcher)
         use_score = request.sort == "relevance" and not request.query.is_empty
@@ -204,9 +231,9 @@ class TantivyBackend:
         chosen, next_after = collapse.page(
             fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
         )
-        languages = self._languages(searcher, [c.story_key for c in chosen])
-        if request.query.is_empty and not request.languages and request.indexed_after is None:
-            chosen = self._originals(searcher, chosen)
+        languages = self._languages(searcher, [c.story_key for c in chosen], now)
+        if request.query.is_empty and not request.languages and request.visible_after is None:
+            chosen = self._originals(searcher, chosen, now)
         hits = [self._hit(searcher, c, matchers, languages, use_score) for c in chosen]
         facets = None
         if request.facets:
@@ -216,7 +243,10 @@ class TantivyBackend:
         return SearchPage(hits=hits, total=max(total, len(hits)), next_after=next_after, facets=facets)
 
     def _originals(
-        self, searcher: tantivy.Searcher, chosen: list[collapse.Candidate[tantivy.DocAddress]]
+        self,
+        searcher: tantivy.Searcher,
+        chosen: list[collapse.Candidate[tantivy.DocAddress]],
+        now: datetime,
     ) -> list[collapse.Candidate[tantivy.DocAddress]]:
         """With nothing to match, a story's versions tie: show each story in its own language."""
         if not chosen:
@@ -227,6 +257,7 @@ class TantivyBackend:
                 self._query.term("kind", KIND_CURRENT),
                 self._query.term("status", documents.STATUS_ORIGINAL),
                 self._query.term("searchable", "1"),
+                self._query.visible(now),
             ]
         )
         addrs = [addr for _, addr in searcher.search(q, limit=len(chosen), count=False).hits]
@@ -234,7 +265,7 @@ class TantivyBackend:
         original = {int(k): a for a, k in zip(addrs, keys, strict=True) if k is not None}
         return [collapse.Candidate(c.value, c.story_key, original.get(c.story_key, c.ref)) for c in chosen]
 
-    def _languages(self, searcher: tantivy.Searcher, keys: list[int]) -> dict[str, list[str]]:
+    def _languages(self, searcher: tantivy.Searcher, keys: list[int], now: datetime) -> dict[str, list[str]]:
         if not keys:
             return {}
         q = self._query.and_(
@@ -242,6 +273,7 @@ class TantivyBackend:
                 tantivy.Query.term_set_query(self.schema, "story_key", keys),
                 self._query.term("kind", KIND_CURRENT),
                 self._query.term("searchable", "1"),
+                self._query.visible(now),
             ]
         )
         agg = {"s": {"terms": {"field": "story_id", "size": len(keys)}, "aggs": _LANG_AGG}}
@@ -322,15 +354,23 @@ class TantivyBackend:
 
     # -- reading a story -----------------------------------------------------------------------
 
-    def get_story(self, story_id: str) -> StoryRecord | None:
-        """All language versions of a story, original first, and its version history."""
+    def get_story(self, story_id: str, *, embargoed: bool = False) -> StoryRecord | None:
+        """All language versions of a story, original first, and its version history.
+
+        What is still under embargo is left out unless `embargoed`: a story entirely under embargo
+        reads as absent.
+        """
         self.refresh()
         searcher = self._index.searcher()
         q = self._query.term("story_key", story_key(story_id))
-        hits = searcher.search(q, limit=1000, count=False).hits
+        addrs = [addr for _, addr in searcher.search(q, limit=1000, count=False).hits]
+        now = documents.micros(datetime.now(tz=UTC))
+        visible_from = searcher.fast_field_values("indexed_ts", addrs)
         current: list[Story] = []
         versions: list[VersionRecord] = []
-        for _, addr in hits:
+        for addr, since in zip(addrs, visible_from, strict=True):
+            if not embargoed and since is not None and int(since) > now:
+                continue
             doc = searcher.doc(addr)
             raw = _source(doc)
             if doc.get_first("story_id") != story_id:

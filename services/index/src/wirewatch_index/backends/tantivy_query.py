@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import tantivy
@@ -110,9 +111,16 @@ class QueryBuilder:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
 
+    def visible(self, now: datetime) -> tantivy.Query:
+        """Documents visible at `now`: indexed, and out of embargo."""
+        return tantivy.Query.range_query(
+            self.schema, "indexed_ts", tantivy.FieldType.Integer, -(2**62), documents.micros(now)
+        )
+
     def filters(self, request: SearchRequest) -> list[tantivy.Query]:
-        """Current, searchable versions; languages, providers, places, dates, indexed-after."""
-        filters = [self.term("kind", KIND_CURRENT), self.term("searchable", "1")]
+        """Current, searchable, visible versions; languages, providers, places, dates, visible-after."""
+        now = request.now or datetime.now(tz=UTC)
+        filters = [self.term("kind", KIND_CURRENT), self.term("searchable", "1"), self.visible(now)]
         if request.languages:
             langs = [lang.split("-")[0].lower() for lang in request.languages]
             filters.append(tantivy.Query.term_set_query(self.schema, "lang", langs))
@@ -132,13 +140,13 @@ class QueryBuilder:
                     include_upper=False,
                 )
             )
-        if request.indexed_after:
+        if request.visible_after:
             filters.append(
                 tantivy.Query.range_query(
                     self.schema,
                     "indexed_ts",
                     tantivy.FieldType.Integer,
-                    documents.micros(request.indexed_after),
+                    documents.micros(request.visible_after),
                     2**62,
                     include_lower=False,
                 )

@@ -47,6 +47,7 @@ def build_schema() -> tantivy.Schema:
         sb.add_text_field(
             name, stored=name in ("kind", "story_id", "language"), fast=True, tokenizer_name=_RAW
         )
+    # `indexed_ts` is when a version becomes visible (`IndexDoc.visible_at`): indexing, or a later embargo.
     for name in ("doc_key", "story_key", "version", "ts", "sort_ts", "indexed_ts"):
         sb.add_integer_field(name, stored=False, indexed=True, fast=True)
     sb.add_date_field("day", indexed=True, fast=True)
@@ -109,11 +110,15 @@ def current_document(doc: IndexDoc) -> tantivy.Document:
         d.add_text("place", p)
     d.add_integer("doc_key", doc_key(doc.doc_id))
     d.add_integer("story_key", doc.story_key)
-    d.add_integer("version", doc.version)
+    _add_version(d, doc)
     d.add_integer("ts", documents.micros(doc.versioncreated))
     d.add_integer("sort_ts", newest_key(doc))
-    d.add_integer("indexed_ts", documents.micros(doc.indexed_at))
-    d.add_date("day", doc.versioncreated.astimezone(UTC))
+    d.add_integer("indexed_ts", documents.micros(doc.visible_at))
+    try:
+        d.add_date("day", doc.versioncreated.astimezone(UTC))
+    except ValueError as exc:
+        msg = f"versioncreated {doc.versioncreated.isoformat()} cannot be indexed by tantivy: {exc}"
+        raise ValueError(msg) from exc
     if doc.searchable:
         headline, body = fold(doc.headline, doc.family), fold(doc.body, doc.family)
         d.add_text(text_field(doc.family, "headline"), headline)
@@ -132,6 +137,16 @@ def history_document(doc: IndexDoc) -> tantivy.Document:
     d.add_text("language", doc.language)
     d.add_integer("doc_key", doc_key(documents.history_id(doc.source)))
     d.add_integer("story_key", doc.story_key)
-    d.add_integer("version", doc.version)
+    _add_version(d, doc)
+    # Hides the record of a version under embargo (records written before embargoes have no value).
+    d.add_integer("indexed_ts", documents.micros(doc.visible_at))
     d.add_bytes("source", documents.version_record(doc).model_dump_json().encode())
     return d
+
+
+def _add_version(d: tantivy.Document, doc: IndexDoc) -> None:
+    try:
+        d.add_integer("version", doc.version)
+    except OverflowError as exc:
+        msg = f"version {doc.version} does not fit tantivy's 64-bit integers"
+        raise OverflowError(msg) from exc
