@@ -228,3 +228,84 @@ def test_an_accepted_story_carries_the_json_the_ledger_stored(ledger, make_story
     (admission,) = ledger.admit([make_story()], T0)
     assert admission.value == admission.story.to_json()
     assert ledger.unconfirmed(T0 + timedelta(days=1), timedelta(0)) == [admission.story]
+
+
+class _At:
+    """A broker position, as `Producer.publish_many` returns them."""
+
+    def __init__(self, topic: str, partition: int, offset: int) -> None:
+        self.topic, self.partition, self.offset = topic, partition, offset
+
+
+def test_each_delivery_records_where_the_broker_stored_the_version(ledger, make_story) -> None:
+    first, second = make_story(id="ww-pos-1"), make_story(id="ww-pos-2", uri="urn:test:pos-2")
+    ledger.admit([first, second], T0)
+    ledger.delivered([first, second], T0, [_At("stories", 2, 40), _At("stories", 0, 7)])
+    assert ledger.position(first.id, 1) == ("stories", 2, 40)
+    assert ledger.position(second.id, 1) == ("stories", 0, 7)
+    later = T0 + timedelta(minutes=10)
+    ledger.delivered([first], later, [_At("stories", 1, 3)])  # re-published: the new place wins
+    overdue = {v.id: v for v in ledger.overdue(later + timedelta(minutes=10), timedelta(minutes=5))}
+    assert (overdue[first.id].partition, overdue[first.id].offset, overdue[first.id].deliveries) == (1, 3, 2)
+    assert overdue[first.id].delivered_at == later and overdue[first.id].story() == first
+    ledger.delivered([second], later)  # a delivery whose place is unknown forgets the old one
+    assert ledger.position(second.id, 1) is None
+    with pytest.raises(ValueError, match="1 positions for 2 stories"):
+        ledger.delivered([first, second], later, [_At("stories", 0, 1)])
+
+
+def test_overdue_pages_through_every_unconfirmed_version_once(ledger, make_story) -> None:
+    stories = [make_story(id=f"ww-page-{i}", uri=f"urn:test:page-{i}") for i in range(7)]
+    ledger.admit(stories, T0)
+    ledger.mark_receipts([receipt(stories[3].id, 1)])
+    seen: list[str] = []
+    after = 0
+    while page := ledger.overdue(T0 + timedelta(hours=1), timedelta(0), after=after, limit=3):
+        seen += [v.id for v in page]
+        after = page[-1].row
+    assert seen == [s.id for i, s in enumerate(stories) if i != 3]
+    assert ledger.confirmed([(stories[3].id, 1), (stories[4].id, 1)]) == {(stories[3].id, 1)}
+
+
+def test_a_ledger_from_before_positions_is_migrated_on_open(tmp_path: Path, make_story) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    story = make_story()
+    with sqlite3.connect(path) as db:  # the schema as released before positions were recorded
+        db.execute(
+            "CREATE TABLE versions (id TEXT NOT NULL, version INTEGER NOT NULL, content_hash TEXT NOT NULL,"
+            " versioncreated TEXT NOT NULL, language TEXT NOT NULL, story TEXT NOT NULL,"
+            " accepted_at TEXT NOT NULL, delivered_at TEXT, deliveries INTEGER NOT NULL DEFAULT 0,"
+            " receipt_at TEXT, PRIMARY KEY (id, version))"
+        )
+        db.execute(
+            "INSERT INTO versions VALUES (?, 1, ?, ?, 'en', ?, ?, ?, 1, NULL)",
+            (
+                story.id,
+                content_hash(story),
+                T0.isoformat(),
+                story.to_json().decode(),
+                T0.isoformat(),
+                T0.isoformat(),
+            ),
+        )
+    ledger = Ledger(path)
+    try:
+        (old,) = ledger.overdue(T0 + timedelta(hours=1), timedelta(0))
+        assert (old.id, old.deliveries, old.topic, old.partition, old.offset) == (
+            story.id,
+            1,
+            None,
+            None,
+            None,
+        )
+        ledger.delivered([story], T0, [_At("stories", 0, 9)])
+    finally:
+        ledger.close()
+    again = Ledger(path)  # opening a migrated ledger again changes nothing
+    try:
+        assert again.position(story.id, 1) == ("stories", 0, 9)
+        assert again.get(story.id) == [(1, False)]
+    finally:
+        again.close()

@@ -226,3 +226,113 @@ def test_taken_broker_port_is_reported_plainly(tmp_path):
         )
     assert result.returncode == 2
     assert f"port {port} on 127.0.0.1 is already in use" in result.stderr
+
+
+def _port_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_killing_the_supervisor_takes_the_broker_and_every_service_with_it(tmp_path):
+    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX")}
+    env = dict(os.environ, WIREWATCH_DATA_DIR=str(tmp_path / "data"), WIREWATCH_LOG_FORMAT="text")
+    env.update({f"WIREWATCH_{name}_PORT": str(port) for name, port in ports.items()})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wirewatch_stack.cli", "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
+        start_new_session=True,
+    )
+    run_dir = tmp_path / "data" / "run"
+    names = ("broker", "ingest", "translate", "index")
+    pids: dict[str, int | None] = {}
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in proc.stdout:
+            lines.append(line)
+            if "wirewatch | ready" in line:
+                break
+            assert time.monotonic() < deadline, "".join(lines)
+        pids = {name: read_pid_file(run_dir, name) for name in names}
+        assert all(pid is not None and process_alive(pid) for pid in pids.values()), (pids, "".join(lines))
+        assert not any(_port_free(port) for port in ports.values()), "every port is held while it runs"
+
+        os.kill(proc.pid, signal.SIGKILL)  # no shutdown code of the supervisor runs
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        while alive := [name for name, pid in pids.items() if pid is not None and process_alive(pid)]:
+            assert time.monotonic() < deadline, f"still running 15 s after the supervisor was killed: {alive}"
+            time.sleep(0.1)
+        busy = [name for name, port in ports.items() if not _port_free(port)]
+        assert not busy, f"ports still held: {busy}"
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        for pid in pids.values():
+            if pid is not None and process_alive(pid):
+                os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
+        proc.stdout.close()
+
+
+def test_a_child_outlives_the_thread_that_started_it_but_not_its_process(tmp_path):
+    # The parent-death signal follows the thread that forked; children are forked by a thread
+    # that lives as long as the process, so a short-lived caller's thread takes nothing with it.
+    script = (
+        "import threading, time\n"
+        "from wirewatch_common.processes import start_child\n"
+        "box = []\n"
+        "t = threading.Thread(target=lambda: box.append(start_child(['sleep', '600'])))\n"
+        "t.start(); t.join(); time.sleep(1)\n"
+        "print(box[0].pid, box[0].poll(), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    child: int | None = None
+    try:
+        assert parent.stdout is not None
+        pid, code = parent.stdout.readline().split()
+        child = int(pid)
+        assert code == "None" and process_alive(child), "alive after its starting thread ended"
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while process_alive(child):
+            assert time.monotonic() < deadline, "the child outlived its killed parent"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            os.kill(parent.pid, signal.SIGKILL)
+            parent.wait(10)
+        if child is not None and process_alive(child):
+            os.kill(child, signal.SIGKILL)
+        parent.stdout.close()
+
+
+def test_a_child_whose_parent_died_before_the_signal_was_armed_does_not_start(tmp_path):
+    from wirewatch_common.processes import parent_death_argv
+
+    marker = tmp_path / "started"
+    argv = parent_death_argv(["touch", str(marker)])
+    if argv[0] == "touch":
+        pytest.skip("no parent-death signal on this platform")
+    assert subprocess.run(argv, timeout=30).returncode == 0
+    assert marker.exists(), "with its parent alive the program runs"
+    marker.unlink()
+    stub = argv.index(str(os.getpid()))
+    argv[stub] = "1"  # as if the parent had died and the stub been re-parented before prctl
+    assert subprocess.run(argv, timeout=30).returncode == 0
+    assert not marker.exists(), "an orphan must not start a service nobody supervises"

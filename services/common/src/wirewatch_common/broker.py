@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
 import subprocess
 import time
@@ -16,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-from .processes import kill_process_group, stop_process_group
+from .processes import kill_process_group, start_child, stop_process_group
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,9 @@ def _accepts(host: str, port: int) -> bool:
 class EmbeddedBroker:
     """Start, await and stop one tansu process; usable as a context manager.
 
-    The process runs in its own process group and is stopped by its pid, never by name.
+    The process runs in its own process group and is stopped by its pid, never by name. The kernel
+    kills it when the process that started it dies (see `processes`): a broker outliving its
+    supervisor would hold the port, and its in-memory topics are no use to anyone.
     """
 
     def __init__(
@@ -119,7 +122,9 @@ class EmbeddedBroker:
         out = self._log_handle if self._log_handle is not None else subprocess.DEVNULL
         # A clean environment: tansu reads LISTENER_URL, STORAGE_ENGINE etc. from the environment.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "RUST_LOG": "warn"}
-        self._process = subprocess.Popen(args, stdout=out, stderr=out, env=env, start_new_session=True)
+        # Killed with whatever started it (a killed `wirewatch up`, an aborted test run), so no orphan
+        # broker keeps the port; SIGKILL, since its memory holds nothing worth a graceful stop.
+        self._process = start_child(args, stdout=out, stderr=out, env=env, signum=signal.SIGKILL)
         log.info("broker starting", extra={"pid": self._process.pid, "bootstrap": self.bootstrap_servers})
         try:
             self.wait_ready(timeout)

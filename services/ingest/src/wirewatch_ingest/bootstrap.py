@@ -11,13 +11,33 @@ from wirewatch_common.service import BrokerCheck, Worker, create_app
 from wirewatch_common.topics import TopicContract, load_contract
 
 from .app import stories_router
-from .delivery import PRODUCER_OPTIONS, Republisher, ResilientPublisher, receipts_handler
+from .delivery import PRODUCER_OPTIONS, Probe, Republisher, ResilientPublisher, receipts_handler
 from .dropfolder import DropFolder
 from .language import language_model
 from .ledger import Ledger
 from .pipeline import Ingestor
 from .poller import FeedPoller
 from .settings import IngestSettings
+
+
+def republish_probe(settings: IngestSettings, contract: TopicContract) -> Probe:
+    """Ask the broker about the stages a story passes before its receipts come back, upstream first.
+
+    Translate is a stage only when there are target languages (otherwise no rendition is awaited).
+    """
+    timeout = settings.ingest_republish_check_timeout_s
+    stages = [settings.index_group_id]
+    downstream = [(settings.ingest_receipts_group, contract.receipts.name)]
+    if settings.targets:
+        stages.insert(0, settings.translate_group_id)
+        downstream.insert(0, (settings.index_group_id, contract.renditions.name))
+    return Probe(
+        lambda: Admin.from_settings(settings, request_timeout_ms=int(timeout * 1000)),
+        contract.stories.name,
+        stages=stages,
+        downstream=downstream,
+        timeout=timeout,
+    )
 
 
 def build_app(settings: IngestSettings, *, contract: TopicContract | None = None) -> FastAPI:
@@ -49,7 +69,7 @@ def build_app(settings: IngestSettings, *, contract: TopicContract | None = None
         Republisher(
             ledger,
             publisher,
-            contract.stories.name,
+            republish_probe(settings, contract),
             grace=timedelta(seconds=settings.ingest_republish_grace_s),
             interval=settings.ingest_republish_interval_s,
             keep=timedelta(days=settings.ingest_ledger_keep_days),

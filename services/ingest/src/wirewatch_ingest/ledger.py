@@ -1,7 +1,9 @@
 """The durable ingest ledger (SQLite): every accepted story version, its last delivery and its index receipt.
 
 The broker may lose everything (tansu keeps messages in memory), so what ingest accepted lives
-here until the index service confirms it; the re-publisher sends again whatever has no receipt.
+here until the index service confirms it; the re-publisher sends again whatever has no receipt and
+is no longer on its way. Each delivery records where the broker stored the version (topic,
+partition, offset), so the re-publisher can ask the broker whether it still holds it.
 The content hash leaves out times and version, so an identical re-delivery is recognised.
 
 Durability: the database is in WAL mode. An admission is committed with `synchronous=FULL`, so
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol
 
 from wirewatch_common.story import Receipt, Story, primary_language
 
@@ -41,6 +44,9 @@ CREATE TABLE IF NOT EXISTS versions (
     delivered_at TEXT,
     deliveries INTEGER NOT NULL DEFAULT 0,
     receipt_at TEXT,
+    delivered_topic TEXT,
+    delivered_partition INTEGER,
+    delivered_offset INTEGER,
     PRIMARY KEY (id, version)
 );
 CREATE INDEX IF NOT EXISTS versions_hash ON versions (id, content_hash);
@@ -52,6 +58,13 @@ CREATE TABLE IF NOT EXISTS receipts (
     PRIMARY KEY (id, version, language)
 );
 """
+
+_ADDED_COLUMNS = {
+    "delivered_topic": "TEXT",
+    "delivered_partition": "INTEGER",
+    "delivered_offset": "INTEGER",
+}
+"""Columns a ledger written before positions were recorded lacks; added on open (empty: position unknown)."""
 
 ORIGINAL = "original"
 """How the receipts table names the original's own receipt (renditions go by their language)."""
@@ -102,6 +115,50 @@ def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()
 
 
+class Position(Protocol):
+    """Where the broker stored a message (the bus's `Delivery` is one)."""
+
+    @property
+    def topic(self) -> str:
+        """Topic name."""
+        ...
+
+    @property
+    def partition(self) -> int:
+        """Partition number."""
+        ...
+
+    @property
+    def offset(self) -> int:
+        """Offset within the partition."""
+        ...
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """A version without a receipt past the grace period, as the re-publisher weighs it.
+
+    `value` is the stored JSON (parsed only if the version is sent again); `topic`, `partition`
+    and `offset` say where its last delivery went (all None when unknown: accepted before
+    positions were recorded, never delivered, or its delivery note was lost).
+    """
+
+    row: int
+    id: str
+    version: int
+    value: str
+    accepted_at: datetime
+    delivered_at: datetime | None
+    deliveries: int
+    topic: str | None
+    partition: int | None
+    offset: int | None
+
+    def story(self) -> Story:
+        """Parse the stored story."""
+        return Story.from_json(self.value)
+
+
 class Ledger:
     """SQLite ledger, safe to share between the API, the drop folder, the poller and the re-publisher."""
 
@@ -115,10 +172,18 @@ class Ledger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # an accepted story survives a power cut
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._group = threading.Condition(threading.Lock())
         self._queue: list[_Waiting] = []
         self._committing = False
         self.commits = 0  # synced admission commits, for tests and metrics
+
+    def _migrate(self) -> None:
+        """Add the columns a ledger file from an older release lacks; its rows keep them empty."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in have:
+                self._db.execute(f"ALTER TABLE versions ADD COLUMN {name} {kind}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -218,20 +283,40 @@ class Ledger:
                 [(s.id, s.version) for s in stories],
             )
 
-    def delivered(self, stories: list[Story], now: datetime) -> None:
-        """Note that the broker confirmed these versions now.
+    def delivered(
+        self, stories: Sequence[Story], now: datetime, positions: Sequence[Position] | None = None
+    ) -> None:
+        """Note that the broker confirmed these versions now, and where it stored each (same order).
 
-        Written without waiting for the disk: losing this note in a power cut only means the story
-        is published once more (at least once), while the acceptance itself is always synced.
+        Without `positions` the stored position is cleared (unknown), so the re-publisher does not
+        look for the version where an earlier delivery went. Written without waiting for the disk:
+        losing this note in a power cut only means the story is published once more (at least
+        once), while the acceptance itself is always synced.
         """
+        if positions is not None and len(positions) != len(stories):
+            msg = f"delivered() got {len(positions)} positions for {len(stories)} stories"
+            raise ValueError(msg)
+        places: Sequence[Position | None] = positions if positions is not None else [None] * len(stories)
+        rows = [
+            (
+                _iso(now),
+                None if p is None else p.topic,
+                None if p is None else p.partition,
+                None if p is None else p.offset,
+                s.id,
+                s.version,
+            )
+            for s, p in zip(stories, places, strict=True)
+        ]
         with self._lock:
             self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 with self._tx() as db:
                     db.executemany(
-                        "UPDATE versions SET delivered_at = ?, deliveries = deliveries + 1"
+                        "UPDATE versions SET delivered_at = ?, deliveries = deliveries + 1,"
+                        " delivered_topic = ?, delivered_partition = ?, delivered_offset = ?"
                         " WHERE id = ? AND version = ?",
-                        [(_iso(now), s.id, s.version) for s in stories],
+                        rows,
                     )
             finally:
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -282,6 +367,58 @@ class Ledger:
                 (cutoff, limit),
             ).fetchall()
         return [Story.from_json(row[0]) for row in rows]
+
+    def overdue(self, now: datetime, grace: timedelta, *, after: int = 0, limit: int = 500) -> list[Overdue]:
+        """Like `unconfirmed`, with where each went, a page at a time: rows after `after` (an `Overdue.row`)."""
+        cutoff = _iso(now - grace)
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid, id, version, story, accepted_at, delivered_at, deliveries,"
+                " delivered_topic, delivered_partition, delivered_offset FROM versions"
+                " WHERE receipt_at IS NULL AND COALESCE(delivered_at, accepted_at) <= ? AND rowid > ?"
+                " ORDER BY rowid LIMIT ?",
+                (cutoff, after, limit),
+            ).fetchall()
+        return [
+            Overdue(
+                row=int(r[0]),
+                id=str(r[1]),
+                version=int(r[2]),
+                value=str(r[3]),
+                accepted_at=datetime.fromisoformat(r[4]),
+                delivered_at=None if r[5] is None else datetime.fromisoformat(r[5]),
+                deliveries=int(r[6]),
+                topic=r[7],
+                partition=None if r[8] is None else int(r[8]),
+                offset=None if r[9] is None else int(r[9]),
+            )
+            for r in rows
+        ]
+
+    def confirmed(self, versions: Sequence[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Which of these (id, version) pairs have a receipt by now."""
+        found: set[tuple[str, int]] = set()
+        with self._lock:
+            for story_id, version in versions:
+                row = self._db.execute(
+                    "SELECT 1 FROM versions WHERE id = ? AND version = ? AND receipt_at IS NOT NULL",
+                    (story_id, version),
+                ).fetchone()
+                if row is not None:
+                    found.add((story_id, version))
+        return found
+
+    def position(self, story_id: str, version: int) -> tuple[str, int, int] | None:
+        """Where the last delivery of a version went, or None (for tests and the API)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT delivered_topic, delivered_partition, delivered_offset FROM versions"
+                " WHERE id = ? AND version = ?",
+                (story_id, version),
+            ).fetchone()
+        if row is None or None in row:
+            return None
+        return str(row[0]), int(row[1]), int(row[2])
 
     def prune(self, before: datetime) -> int:
         """Drop confirmed versions accepted before `before`, keeping each story's newest version.

@@ -191,11 +191,12 @@ class Ingestor:
         stories = [a.story for a in accepted]
         messages = [Outgoing(self.topic, a.story.id, a.value, story_headers(a.story)) for a in accepted]
         try:
-            self.publisher.publish_many(messages, timeout=self._publish_timeout)
+            deliveries = self.publisher.publish_many(messages, timeout=self._publish_timeout)
         except Exception:
             self.ledger.forget(stories)
             raise
-        self.ledger.delivered(stories, self._clock())
+        # Where each version went, so the re-publisher can ask the broker whether it still holds it.
+        self.ledger.delivered(stories, self._clock(), deliveries)
         if log.isEnabledFor(logging.INFO):
             for story in stories:
                 log.info(

@@ -64,12 +64,20 @@ class IngestSettings(Settings):
         description="How long a request waits for the broker's confirmation before failing (503).",
     )
     ingest_republish_grace_s: float = Field(
-        default=300.0,
+        default=120.0,
         ge=0,
-        description="Re-publish an accepted story when no index receipt came this long after its last delivery.",
+        description=(
+            "A story with no index receipt this long after its last delivery is checked: re-published "
+            "if the broker lost it or every stage passed it; one still waiting or in progress is left alone."
+        ),
     )
     ingest_republish_interval_s: float = Field(
         default=60.0, gt=0, description="How often the ledger is checked for stories without a receipt."
+    )
+    ingest_republish_check_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Most seconds one broker question of the re-publish check may take; unanswered, nothing is sent.",
     )
     ingest_ledger_keep_days: float = Field(
         default=30.0,

@@ -2,6 +2,12 @@
 
 Children run in their own process groups and are stopped by pid (SIGTERM, then SIGKILL), so
 Ctrl-C on `wirewatch up` leaves nothing behind. A child that dies is restarted with backoff.
+If the supervisor itself dies without stopping them (SIGKILL, the OOM killer), the kernel sends
+each service SIGTERM and kills the in-memory broker (Linux's parent-death signal, see
+`wirewatch_common.processes`): an orphaned service would keep its port, so the next `wirewatch up`
+could not start, and would go on working against a broker that died with the supervisor.
+Children are forked by one thread that lives as long as the supervisor (the signal follows the
+forking thread), so restarts from any thread are covered too.
 Each running process's pid is kept in DATA_DIR/run/<name>.pid, so operators and fault tests can
 signal one service by its pid.
 """
@@ -22,7 +28,7 @@ from typing import IO
 
 from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin
-from wirewatch_common.processes import stop_process_group
+from wirewatch_common.processes import start_child, stop_process_group
 from wirewatch_common.settings import Settings
 from wirewatch_common.topics import load_contract
 
@@ -96,13 +102,12 @@ class Child:
         self._pump: threading.Thread | None = None
 
     def start(self) -> None:
-        """Start (or restart) the process in its own process group."""
-        self.process = subprocess.Popen(
-            list(self.spec.argv),
+        """Start (or restart) the process in its own process group; it dies with the supervisor."""
+        self.process = start_child(
+            self.spec.argv,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=self._env | self.spec.env,
-            start_new_session=True,
         )
         self._pump = threading.Thread(target=self._copy_output, args=(self.process,), daemon=True)
         self._pump.start()
