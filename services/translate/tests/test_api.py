@@ -49,6 +49,15 @@ def test_translate_open_without_keys_keeps_paragraphs_and_provenance(models_dir)
     assert (body["source"], body["target"], body["pivot"]) == ("en", "ar", [])
 
 
+def test_a_pasted_table_keeps_its_lines_and_figures(models_dir):
+    client, _ = _client(models_dir)
+    text = "Ankara\t12\t-3\tsunny\nIstanbul\t14\t2\train\n12  -3  45/32"
+    body = client.post("/v1/translate", json={"text": text, "source": "en", "target": "ar"}).json()
+    lines = body["text"].split("\n")
+    assert len(lines) == 3 and lines[2] == "12  -3  45/32"
+    assert lines[0].split("\t")[1:3] == ["12", "-3"] and ARABIC.search(lines[0].split("\t")[0])
+
+
 def test_source_is_guessed_and_pairs_pivot(models_dir):
     client, _ = _client(models_dir)
     body = client.post(

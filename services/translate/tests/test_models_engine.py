@@ -9,7 +9,7 @@ import pytest
 
 from wirewatch_common.story import RenditionStatus, Story
 from wirewatch_translate.cli import main as cli_main
-from wirewatch_translate.engine import DecodeOptions, Engine, UntranslatableText
+from wirewatch_translate.engine import DecodeOptions, Engine, UntranslatableText, split_for_model
 from wirewatch_translate.models import ModelError, install_from_index, install_from_path, installed_packages
 from wirewatch_translate.testpackages import TEST_LABEL, TEST_VERSION
 from wirewatch_translate.translator import StoryTranslator
@@ -135,11 +135,65 @@ def test_missing_pair_is_unavailable_and_found_after_refresh(install):
     assert engine.route("en", "tr") is not None
 
 
-def test_a_sentence_over_the_token_limit_raises_instead_of_being_cut(models_dir):
-    engine = Engine(models_dir, decode=DecodeOptions(max_sentence_tokens=40))
+def _long_text_total(outcome):
+    from prometheus_client import REGISTRY
+
+    labels = {"pair": "en-ar", "outcome": outcome}
+    return REGISTRY.get_sample_value("wirewatch_translate_long_text_total", labels) or 0.0
+
+
+def test_piece_limit_respects_the_encoder_and_the_decoder():
+    assert DecodeOptions().max_piece_tokens == 170, "256 target tokens / 1.5"
+    assert DecodeOptions(max_sentence_tokens=40).max_piece_tokens == 40
+    assert DecodeOptions(max_decoding_length=30).max_piece_tokens == 20
+    fixed = DecodeOptions(max_decoding_length=48, min_decoding_length=48)
+    assert fixed.max_piece_tokens == 1024, "fixed-length decoding: the source does not set the output length"
+
+
+def test_a_sentence_over_the_limit_is_split_and_translated_piece_by_piece(models_dir):
+    decode = DecodeOptions(max_sentence_tokens=40)
+    engine = Engine(models_dir, decode=decode)
     info = engine.route("en", "ar")[0]
-    with pytest.raises(UntranslatableText, match="exceeds the limit of 40"):
-        engine.translate(info, ["Fine.", "word " * 200])
+    model = engine.model(info)
+    long = "; ".join(f"talks resume on day {i}, prices rose in early trading" for i in range(30))
+    pieces = split_for_model(model, long, decode)
+    assert len(pieces) > 3 and "".join(p.text + p.sep for p in pieces) == long
+    sizes = [len(t) for t in model.encode([p.text for p in pieces])]
+    assert all(p.fits for p in pieces) and max(sizes) <= 40
+    assert all(p.text.endswith((";", ",")) for p in pieces[:-1]), "cut at separators before words"
+    split_before = _long_text_total("split")
+    out, lengths = engine.translate(info, ["Fine.", long])
+    assert ARABIC.search(out[1]) and not LATIN.search(out[1])
+    assert lengths[1] == len(model.encode([long])[0]) > 40
+    assert _long_text_total("split") == split_before + 1
+
+
+def test_the_decoding_limit_sets_the_piece_size(models_dir):
+    engine = Engine(models_dir, decode=DecodeOptions(max_decoding_length=30))
+    info = engine.route("en", "tr")[0]
+    model = engine.model(info)
+    sentence = "Dockworkers walked out on Tuesday and said talks would resume after the holiday weekend"
+    assert 20 < len(model.encode([sentence])[0]) < 1024, "fits the encoder, not the decoder's margin"
+    pieces = split_for_model(model, sentence, engine.decode)
+    assert len(pieces) > 1 and all(len(t) <= 20 for t in model.encode([p.text for p in pieces]))
+    assert engine.translate(info, [sentence])[0][0]
+
+
+def test_a_run_without_spaces_is_copied_or_refused_and_spaceless_scripts_are_windowed(models_dir):
+    blob = "https://example.com/" + "a1b2c3d4" * 625  # 5,020 characters, no whitespace
+    engine = Engine(models_dir)
+    info = engine.route("en", "ar")[0]
+    copied_before = _long_text_total("copied")
+    out, _ = engine.translate(info, [f"The full list is at {blob} for readers."])
+    assert blob in out[0], "a URL or hash is copied unchanged"
+    assert ARABIC.search(out[0].replace(blob, "")), "the words around it are translated"
+    assert _long_text_total("copied") == copied_before + 1
+    strict = Engine(models_dir, decode=DecodeOptions(unsplittable="fail"))
+    with pytest.raises(UntranslatableText, match="5020 characters without spaces"):
+        strict.translate(info, [blob])
+    chinese = "港口工人周二罢工谈判将在周五恢复" * 200  # no spaces: cut at the tokenizer's pieces
+    out, _ = strict.translate(info, [chinese])
+    assert ARABIC.search(out[0])
 
 
 def test_identical_sentences_translate_once_and_batches_match_single_calls(models_dir):

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from prometheus_client import REGISTRY
 
-from wirewatch_common.bus import Consumer, Message, Producer
+from wirewatch_common.bus import Consumer, Message, Producer, TransientError
 from wirewatch_common.story import RenditionStatus, Story
 from wirewatch_translate.bootstrap import build
 from wirewatch_translate.models import install_from_path
@@ -84,7 +84,7 @@ def topics(new_topic):
 def test_renditions_unavailable_then_translated_and_poison_dead_lettered(
     broker, topics, tmp_path, test_archives, make_story, caplog
 ):
-    settings = _settings(broker, tmp_path, translate_max_sentence_tokens=64)
+    settings = _settings(broker, tmp_path, translate_unsplittable="fail")
     install_from_path(settings.models_path, test_archives[("en", "ar")])
     install_from_path(settings.models_path, test_archives[("ar", "en")])
     service = build(
@@ -154,13 +154,13 @@ def test_renditions_unavailable_then_translated_and_poison_dead_lettered(
         assert not ARABIC.search(late[("ww-en-1", "tr")].headline)
 
         # a story the translator throws on is retried, gets failed renditions, is dead-lettered; the next passes
-        poison = make_story(id="ww-poison", body=["word " * 300])
+        poison = make_story(id="ww-poison", body=["Checksum " + "x" * 5000])  # refused under `fail`
         after_poison = make_story(id="ww-after", headline="Talks resume on Friday")
         producer.publish_stories(topics["stories"], [poison, after_poison])
         dead.wait(lambda ms: len(ms) == 1, "the dead letter")
         letter = dead.messages[0]
         assert letter.key == "ww-poison" and letter.header("wirewatch-attempts") == "2"
-        assert "exceeds the limit of 64" in letter.header("wirewatch-error")
+        assert "5000 characters without spaces" in letter.header("wirewatch-error")
         renditions.wait(
             lambda ms: (
                 {("ww-after", "ar"), ("ww-after", "tr"), ("ww-poison", "ar"), ("ww-poison", "tr")}
@@ -202,3 +202,105 @@ def test_retranslate_command_wiring(broker, tmp_path, monkeypatch, install, make
     store.close()
     outcome = retranslate_now(settings)
     assert outcome == {"retranslated": 1, "pending": 1, "installed": 1}, "en→tr still has no model"
+
+
+def _service(settings, topics):
+    return build(
+        settings,
+        stories_topic=topics["stories"],
+        renditions_topic=topics["renditions"],
+        deadletter_topic=topics["dlq"],
+    )
+
+
+def test_retranslation_isolates_a_poison_story_and_gives_up_on_it(
+    broker, topics, tmp_path, test_archives, make_story, caplog
+):
+    settings = _settings(broker, tmp_path, translate_unsplittable="fail")  # two attempts
+    install_from_path(settings.models_path, test_archives[("en", "ar")])
+    service = _service(settings, topics)
+    producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
+    renditions = Collector(broker, topics["renditions"], producer)
+    retranslator = service.retranslator
+    try:
+        stories = [make_story(id=f"ww-wait-{i}", headline=f"Talks resume on day {i}") for i in range(10)]
+        stories[6] = make_story(id="ww-wait-poison", body=["Checksum " + "x" * 5000])
+        for story in stories:
+            service.store.add(story, "tr", "no model installed for en→tr")
+        install_from_path(settings.models_path, test_archives[("en", "tr")])
+
+        # the broker cannot take renditions: everything stays pending, no attempt is counted
+        publish = retranslator.publish
+
+        def broker_down(_renditions):
+            raise TransientError("broker unreachable")
+
+        retranslator.publish = broker_down
+        with pytest.raises(TransientError):
+            retranslator.rescan()
+        assert service.store.count() == 10
+        assert {e.attempts for e in service.store.entries() if e.story.id != "ww-wait-poison"} == {0}
+
+        retranslator.publish = publish
+        caplog.set_level(logging.WARNING)
+        first = retranslator.rescan()
+        assert first["retranslated"] == 9, "the poison story's neighbours are not held back"
+        assert any(
+            r.getMessage().startswith("re-translation of a chunk failed; halving") for r in caplog.records
+        )
+        rescans = 1
+        while service.store.count() and rescans < settings.kafka_max_attempts:
+            retranslator.rescan()
+            rescans += 1
+        assert service.store.count() == 0, "given up on after its attempts, not retried forever"
+        renditions.wait(lambda ms: len(ms) >= 10, "nine translated renditions and one failed")
+        published = _renditions(renditions.messages)
+        assert sorted(r.id for r in published) == sorted(s.id for s in stories), "each exactly once"
+        by_id = {r.id: r for r in published}
+        assert by_id["ww-wait-poison"].translation.status is RenditionStatus.FAILED
+        assert "UntranslatableText" in by_id["ww-wait-poison"].translation.error
+        assert all(
+            r.translation.status is RenditionStatus.TRANSLATED and r.language == "tr"
+            for r in published
+            if r.id != "ww-wait-poison"
+        )
+        assert retranslator.rescan() == {"retranslated": 0, "pending": 0, "installed": 2}
+        time.sleep(1)
+        assert len(renditions.messages) == 10, "nothing published again"
+    finally:
+        renditions.close()
+        producer.close()
+        service.consumer.close()
+        service.producer.close()
+        service.store.close()
+
+
+def test_retranslation_counts_a_failed_rendition_as_an_attempt(broker, topics, tmp_path, install, make_story):
+    """A broken package fails its own story inside a chunk; the chunk's other stories are published."""
+    settings = _settings(broker, tmp_path)
+    install(("en", "tr"), ("ar", "en"), models_dir=settings.models_path)
+    (model_bin,) = [p for p in settings.models_path.rglob("model.bin") if "ar_en" in str(p)]
+    model_bin.write_bytes(b"not a CTranslate2 model")
+    service = _service(settings, topics)
+    producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
+    renditions = Collector(broker, topics["renditions"], producer)
+    try:
+        arabic = make_story(
+            id="ww-wait-ar", language="ar", headline="إضراب في الميناء", body=["قالت الهيئة."]
+        )
+        for story in (make_story(id="ww-wait-en1"), arabic, make_story(id="ww-wait-en2")):
+            service.store.add(story, "tr", "no model installed")
+        assert service.retranslator.rescan()["retranslated"] == 2
+        (entry,) = service.store.entries()
+        assert entry.story.id == "ww-wait-ar" and entry.attempts == 1 and "model" in entry.error
+        renditions.wait(lambda ms: len(ms) >= 2, "the two English stories")
+        assert service.retranslator.rescan()["pending"] == 0
+        renditions.wait(lambda ms: len(ms) >= 3, "the failed rendition")
+        last = _renditions(renditions.messages)[-1]
+        assert last.id == "ww-wait-ar" and last.translation.status is RenditionStatus.FAILED
+    finally:
+        renditions.close()
+        producer.close()
+        service.consumer.close()
+        service.producer.close()
+        service.store.close()

@@ -16,6 +16,7 @@ from wirewatch_common.story import normalize_language, primary_language
 
 from .engine import Engine, UntranslatableText
 from .segment import guess_language, split_paragraphs, split_sentences
+from .units import layout
 
 
 class TranslateRequest(BaseModel):
@@ -54,7 +55,7 @@ def key_check(keys: Sequence[ApiKey], roles: tuple[Role, ...]) -> Guard:
 
 
 def translate_text(engine: Engine, text: str, source: str, target: str) -> TranslateResponse:
-    """Translate free text paragraph by paragraph, through a pivot when needed."""
+    """Translate free text line by line, through a pivot when needed; numbers and codes are copied."""
     started = time.perf_counter()
     if source == target:
         return TranslateResponse(text=text, source=source, target=target, duration_ms=0.0)
@@ -63,8 +64,9 @@ def translate_text(engine: Engine, text: str, source: str, target: str) -> Trans
         installed = sorted(f"{s}→{t}" for s, t in engine.packages())
         msg = f"no model for {source}→{target}; installed: {', '.join(installed) or 'none'}"
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": "no_model", "message": msg})
-    paragraphs = [split_sentences(p, source) for p in split_paragraphs(text)]
-    flat = [s for para in paragraphs for s in para]
+    layouts = [layout(p) for p in split_paragraphs(text)]
+    paragraphs = [[split_sentences(segment, source) for segment in lay.segments] for lay in layouts]
+    flat = [s for para in paragraphs for segment in para for s in segment]
     try:
         for info in route:
             flat, _ = engine.translate(info, flat)
@@ -72,7 +74,10 @@ def translate_text(engine: Engine, text: str, source: str, target: str) -> Trans
         detail = {"code": "untranslatable", "message": str(exc)}
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
     rest = iter(flat)
-    out = "\n".join(" ".join(filter(None, (next(rest) for _ in para))) for para in paragraphs)
+    out = "\n".join(
+        lay.render([" ".join(filter(None, (next(rest) for _ in segment))) for segment in para])
+        for lay, para in zip(layouts, paragraphs, strict=True)
+    )
     return TranslateResponse(
         text=out,
         source=source,

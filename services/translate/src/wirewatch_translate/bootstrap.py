@@ -33,6 +33,7 @@ def make_engine(settings: TranslateSettings) -> Engine:
             beam_size=settings.translate_beam_size,
             max_decoding_length=settings.translate_max_decoding_length,
             max_sentence_tokens=settings.translate_max_sentence_tokens,
+            unsplittable=settings.translate_unsplittable,
         ),
         pivot=settings.translate_pivot,
     )
@@ -80,7 +81,12 @@ def build(
         dead_letter_topic=deadletter_topic or contract.deadletter.name,
     )
     retranslator = Retranslator(
-        engine, translator, store, publish, interval=settings.translate_rescan_seconds
+        engine,
+        translator,
+        store,
+        publish,
+        interval=settings.translate_rescan_seconds,
+        max_attempts=settings.kafka_max_attempts,
     )
     check = BrokerCheck(settings)
     app = create_app(

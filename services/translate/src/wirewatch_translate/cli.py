@@ -46,7 +46,9 @@ def retranslate_now(settings: TranslateSettings) -> dict[str, Any]:
     try:
         publish = publisher(producer, load_contract().renditions.name)
         translator = StoryTranslator(engine, settings.targets)
-        return Retranslator(engine, translator, store, publish).rescan()
+        return Retranslator(
+            engine, translator, store, publish, max_attempts=settings.kafka_max_attempts
+        ).rescan()
     finally:
         producer.close()
         store.close()

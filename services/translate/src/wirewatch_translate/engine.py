@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import ctranslate2  # type: ignore[import-untyped]
 import sentencepiece as spm
@@ -22,17 +22,30 @@ from prometheus_client import Counter, Histogram
 from .batcher import plan_batches
 from .models import installed_packages
 from .routes import PackageInfo, Pair, Route, plan_route
+from .units import Piece, fit, glue, written_without_spaces
 
 log = logging.getLogger(__name__)
 
 SENTENCES = Counter("wirewatch_translate_sentences_total", "Sentences translated.", ["pair"])
+LONG_TEXT = Counter(
+    "wirewatch_translate_long_text_total",
+    "Over-long text: sentences split, runs without a cut point copied, translations cut by the decoder.",
+    ["pair", "outcome"],
+)
 CALL_SECONDS = Histogram(
     "wirewatch_translate_call_seconds", "Time to translate one group of sentences with one model.", ["pair"]
 )
 
 
 class UntranslatableText(ValueError):
-    """The text cannot be translated faithfully (a sentence longer than the model accepts)."""
+    """The text cannot be translated faithfully: a run without any cut point, under the `fail` policy."""
+
+
+TARGET_RATIO = 1.5
+"""Target tokens allowed per source token when sizing pieces: a piece of max_decoding_length / 1.5
+source tokens still fits the decoder when its translation runs half as long again as the source
+(a margin, not a measurement; `wirewatch_translate_long_text_total{outcome="truncated"}` counts
+translations that hit the decoding limit anyway)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +68,23 @@ class DecodeOptions:
     max_decoding_length: int = 256
     min_decoding_length: int = 1  # a sentence never vanishes from a rendition
     max_sentence_tokens: int = 1024
+    target_ratio: float = TARGET_RATIO
+    unsplittable: Literal["copy", "fail"] = "copy"
+    """A run with no cut point that is still too long (a URL, a hash): copy it unchanged, or fail."""
+
+    @property
+    def max_piece_tokens(self) -> int:
+        """Most source tokens sent to the model at once; longer text is cut (see `units.fit`).
+
+        Within the encoder's limit (`max_sentence_tokens`), and short enough that its translation
+        fits in `max_decoding_length` at `target_ratio` target tokens per source token. When the
+        decoding length is fixed (min = max, as benchmarks set it) the output length does not
+        depend on the source, so only the encoder's limit applies.
+        """
+        if self.min_decoding_length >= self.max_decoding_length or self.target_ratio <= 0:
+            return self.max_sentence_tokens
+        by_decoder = int(self.max_decoding_length / self.target_ratio)
+        return max(1, min(self.max_sentence_tokens, by_decoder))
 
 
 def resolve_device(device: str) -> str:
@@ -121,30 +151,112 @@ class LoadedModel:
         return list(results)
 
 
+_Plan = list[tuple[int | str, str]]
+"""How one sentence is rebuilt: (model input index, or text copied as is; the separator after it)."""
+
+
+class _Inputs:
+    """Token sequences to send to the model, each once, in order of first use."""
+
+    def __init__(self) -> None:
+        self.index: dict[tuple[str, ...], int] = {}
+
+    def add(self, tokens: Sequence[str]) -> int:
+        """Index of a token sequence among the inputs, adding it the first time it is seen."""
+        return self.index.setdefault(tuple(tokens), len(self.index))
+
+    def sequences(self) -> list[list[str]]:
+        return [list(t) for t in self.index]
+
+
+def split_for_model(model: LoadedModel, text: str, options: DecodeOptions) -> list[Piece]:
+    """Cut a text longer than `options.max_piece_tokens` into pieces the model accepts (`units.fit`)."""
+
+    def count(texts: Sequence[str]) -> list[int]:
+        return [len(t) for t in model.encode(texts)]
+
+    return fit(text, count, options.max_piece_tokens)
+
+
+def _plan_long(model: LoadedModel, text: str, options: DecodeOptions, inputs: _Inputs) -> _Plan:
+    """Plan an over-long sentence as pieces; a run with no cut point is copied, windowed or refused."""
+    limit = options.max_piece_tokens
+    pieces = split_for_model(model, text, options)
+    tokens = model.encode([p.text for p in pieces])
+    pair = f"{model.info.from_code}-{model.info.to_code}"
+    plan: _Plan = []
+    for piece, piece_tokens in zip(pieces, tokens, strict=True):
+        if piece.fits or len(piece_tokens) <= limit:
+            plan.append((inputs.add(piece_tokens), piece.sep))
+        elif written_without_spaces(piece.text):
+            # a script without spaces: the tokenizer's pieces are the only word boundaries there are
+            windows = [piece_tokens[i : i + limit] for i in range(0, len(piece_tokens), limit)]
+            plan += [(inputs.add(w), "") for w in windows[:-1]]
+            plan.append((inputs.add(windows[-1]), piece.sep))
+        elif options.unsplittable == "fail":
+            msg = (
+                f"a run of {len(piece.text)} characters without spaces ({len(piece_tokens)} tokens) is "
+                f"longer than the limit of {limit} tokens ({model.info.name}): {piece.text[:80]!r}..."
+            )
+            raise UntranslatableText(msg)
+        else:
+            LONG_TEXT.labels(pair, "copied").inc()
+            log.warning(
+                "text without a cut point copied untranslated",
+                extra={"package": model.info.name, "chars": len(piece.text), "start": piece.text[:80]},
+            )
+            plan.append((piece.text, piece.sep))
+    LONG_TEXT.labels(pair, "split").inc()
+    return plan
+
+
+def _assemble(plan: _Plan, outputs: Sequence[str]) -> str:
+    """Join a sentence's translated pieces with the source's separators (a space where there was none)."""
+    text = ""
+    joined = True
+    for source, sep in plan:
+        part = outputs[source] if isinstance(source, int) else source
+        text = text + part if joined else glue(text, part)
+        text += sep
+        joined = sep != ""
+    return text.strip()
+
+
 def translate_sentences(
     model: LoadedModel, sentences: Sequence[str], options: DecodeOptions
 ) -> tuple[list[str], list[int]]:
-    """Translate sentences through one model in token-budgeted batches; return texts and source lengths."""
+    """Translate sentences through one model in token-budgeted batches; return texts and source lengths.
+
+    A sentence longer than `options.max_piece_tokens` is cut into pieces that are translated
+    in the same batches as everything else and joined again with the source's separators.
+    """
     unique = list(dict.fromkeys(sentences))
     tokens = model.encode(unique)
+    inputs = _Inputs()
+    plans: list[_Plan] = []
     for sentence, pieces in zip(unique, tokens, strict=True):
-        if len(pieces) > options.max_sentence_tokens:
-            msg = (
-                f"a sentence of {len(pieces)} tokens exceeds the limit of {options.max_sentence_tokens} "
-                f"({model.info.name}): {sentence[:80]!r}..."
-            )
-            raise UntranslatableText(msg)
-    out: list[str] = [""] * len(unique)
+        if len(pieces) <= options.max_piece_tokens:
+            plans.append([(inputs.add(pieces), "")])
+        else:
+            plans.append(_plan_long(model, sentence, options, inputs))
+    sequences = inputs.sequences()
+    outputs: list[str] = [""] * len(sequences)
     pair = f"{model.info.from_code}-{model.info.to_code}"
     started = time.perf_counter()
-    batches = plan_batches([len(t) for t in tokens], options.max_batch_tokens)
-    pending = [(batch, model.submit([tokens[i] for i in batch], options)) for batch in batches]
+    batches = plan_batches([len(t) for t in sequences], options.max_batch_tokens)
+    pending = [(batch, model.submit([sequences[i] for i in batch], options)) for batch in batches]
+    truncated = 0
     for batch, futures in pending:
         for index, future in zip(batch, futures, strict=True):
-            out[index] = model.decode(future.result().hypotheses[0])
+            hypothesis = future.result().hypotheses[0]
+            truncated += len(hypothesis) >= options.max_decoding_length
+            outputs[index] = model.decode(hypothesis)
+    if truncated and options.min_decoding_length < options.max_decoding_length:
+        LONG_TEXT.labels(pair, "truncated").inc(truncated)
+        log.warning("translations reached max_decoding_length", extra={"pair": pair, "count": truncated})
     CALL_SECONDS.labels(pair).observe(time.perf_counter() - started)
     SENTENCES.labels(pair).inc(len(sentences))
-    by_sentence = dict(zip(unique, out, strict=True))
+    by_sentence = {s: _assemble(plan, outputs) for s, plan in zip(unique, plans, strict=True)}
     lengths = dict(zip(unique, (len(t) for t in tokens), strict=True))
     return [by_sentence[s] for s in sentences], [lengths[s] for s in sentences]
 

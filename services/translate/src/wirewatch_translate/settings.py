@@ -43,7 +43,17 @@ class TranslateSettings(Settings):
     translate_max_sentence_tokens: int = Field(
         default=1024,
         ge=8,
-        description="A sentence with more source tokens fails its story instead of being silently cut.",
+        description=(
+            "Most source tokens the model is given at once (also kept within max_decoding_length / 1.5); "
+            "longer text is split at line breaks, separators, then between words, never cut off."
+        ),
+    )
+    translate_unsplittable: Literal["copy", "fail"] = Field(
+        default="copy",
+        description=(
+            "A run without spaces longer than the model accepts (a URL, a hash): copy it into the "
+            "rendition unchanged, or fail the story's renditions."
+        ),
     )
     translate_max_text_chars: int = Field(
         default=20_000, ge=1, description="Longest text POST /v1/translate accepts."
@@ -52,7 +62,4 @@ class TranslateSettings(Settings):
         default=30.0,
         gt=0,
         description="How often the models dir is re-read; stories left unavailable are then re-translated.",
-    )
-    translate_group_id: str = Field(
-        default="wirewatch-translate", description="Consumer group of the worker."
     )

@@ -1,8 +1,10 @@
 """Stories in, renditions out: one per target language, with provenance, batched across stories.
 
 Every sentence of every story that needs the same package is translated in one engine call, so
-batches fill across paragraphs and stories. Pairs without a package pivot through English; a
-missing pair yields an `unavailable` rendition instead of an error.
+batches fill across paragraphs and stories. Paragraphs are laid out first (`units.layout`): a
+table keeps its lines and cells, and its numbers and codes are copied instead of translated.
+Pairs without a package pivot through English; a missing pair yields an `unavailable` rendition
+instead of an error.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -20,6 +22,7 @@ from wirewatch_common.story import RenditionStatus, Story, Translation, primary_
 
 from .routes import PackageInfo, Route
 from .segment import split_sentences
+from .units import Layout, layout
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +48,44 @@ class Translates(Protocol):
 
 
 @dataclass
+class _Unit:
+    """A headline, summary or paragraph: its layout, and the sentences of each of its segments."""
+
+    layout: Layout
+    sentences: list[list[str]]  # per segment; source sentences, then their translations
+
+    def render(self) -> str:
+        return self.layout.render([" ".join(filter(None, segment)) for segment in self.sentences])
+
+
+@dataclass
 class _Job:
     """One story into one target language, hop by hop."""
 
     story: Story
     target: str
     route: Route
-    texts: list[list[str]]  # headline, summary, then each paragraph -> its sentences
+    units: list[_Unit]  # headline, summary, then each paragraph
     seconds: float = 0.0
-    shape: list[int] = field(default_factory=list)
     error: str | None = None  # the engine error that failed this job's package
 
+    def sentences(self) -> list[str]:
+        return [s for unit in self.units for segment in unit.sentences for s in segment]
 
-def _texts(story: Story) -> list[list[str]]:
-    """Split a story's headline, summary and paragraphs into sentence lists, one list per paragraph."""
+    def replace(self, translated: Sequence[str]) -> None:
+        rest = iter(translated)
+        for unit in self.units:
+            unit.sentences = [[next(rest) for _ in segment] for segment in unit.sentences]
+
+
+def _units(story: Story) -> list[_Unit]:
+    """Lay out a story's headline, summary and paragraphs and split their segments into sentences."""
     lang = primary_language(story.language)
-    units = [story.headline, story.summary or "", *story.body]
-    return [split_sentences(unit, lang) for unit in units]
+    units = []
+    for text in [story.headline, story.summary or "", *story.body]:
+        shape = layout(text)
+        units.append(_Unit(shape, [split_sentences(segment, lang) for segment in shape.segments]))
+    return units
 
 
 def targets_for(story: Story, targets: Sequence[str]) -> list[str]:
@@ -86,6 +110,21 @@ def _rendition(story: Story, target: str, status: RenditionStatus, *, when: date
     if status is not RenditionStatus.TRANSLATED:
         texts = {"headline": "", "summary": None, "body": []}
     return Story.model_validate({**fields, **texts, "language": target, "translation": provenance})
+
+
+def _within_limit(text: str, field: str) -> str:
+    """Shorten a translated headline or summary that came out longer than the contract allows.
+
+    A translation may run longer than its source; failing the whole rendition for it would be worse.
+    """
+    limit = next((m.max_length for m in Story.model_fields[field].metadata if hasattr(m, "max_length")), None)
+    if limit is None or len(text) <= limit:
+        return text
+    log.warning(
+        "translated text shortened to the contract's limit", extra={"field": field, "chars": len(text)}
+    )
+    cut = text[: limit - 1]
+    return (cut.rsplit(None, 1)[0] if " " in cut else cut) + "…"
 
 
 class StoryTranslator:
@@ -136,12 +175,15 @@ class StoryTranslator:
         out: list[Story] = []
         for story in stories:
             source = primary_language(story.language)
+            units: list[_Unit] | None = None
             for target in targets_for(story, self.targets if targets is None else targets):
                 route = self.engine.route(source, target)
                 if route is None:
                     out.append(self.unavailable(story, target, f"no model installed for {source}→{target}"))
                     continue
-                jobs.append(_Job(story, target, route, _texts(story)))
+                units = units or _units(story)
+                copies = [_Unit(u.layout, [list(segment) for segment in u.sentences]) for u in units]
+                jobs.append(_Job(story, target, route, copies))
         hops = max((len(j.route) for j in jobs), default=0)
         errors: list[Exception] = []
         for hop in range(hops):
@@ -162,7 +204,7 @@ class StoryTranslator:
         for job in jobs:
             by_package.setdefault(job.route[hop], []).append(job)
         for info, group in by_package.items():
-            flat = [s for job in group for unit in job.texts for s in unit]
+            flat = [s for job in group for s in job.sentences()]
             started = time.perf_counter()
             try:
                 translated, lengths = self.engine.translate(info, flat)
@@ -180,18 +222,18 @@ class StoryTranslator:
             total_tokens = max(1, sum(lengths))
             position = 0
             for job in group:
-                count = sum(len(unit) for unit in job.texts)
+                count = len(job.sentences())
                 share = sum(lengths[position : position + count]) / total_tokens
                 job.seconds += elapsed * share
-                rest = iter(translated[position : position + count])
-                job.texts = [[next(rest) for _ in unit] for unit in job.texts]
+                job.replace(translated[position : position + count])
                 position += count
         return errors
 
     def _finish(self, job: _Job, when: datetime) -> Story:
-        joined = [" ".join(filter(None, unit)) for unit in (job.texts[0], job.texts[1])]
-        body = [" ".join(filter(None, unit)) for unit in job.texts[2:]]
-        headline = joined[0] or (body[0] if body else "")
+        rendered = [unit.render() for unit in job.units]
+        joined, body = rendered[:2], rendered[2:]
+        headline = _within_limit(joined[0] or (body[0] if body else ""), "headline")
+        joined[1] = _within_limit(joined[1], "summary")
         RENDITIONS.labels(job.target, RenditionStatus.TRANSLATED.value).inc()
         return _rendition(
             job.story,

@@ -11,7 +11,7 @@ from wirewatch_common.bus import DeliveryError, Message, Producer, TransientErro
 from wirewatch_common.story import RenditionStatus, Story, primary_language
 
 from .engine import Engine
-from .pending import PendingStore
+from .pending import PendingEntry, PendingStore
 from .translator import StoryTranslator, targets_for
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,15 @@ class StoryHandler:
 
 
 class Retranslator:
-    """Re-read the models directory now and then; translate stories left unavailable once their pair exists."""
+    """Re-read the models directory now and then; translate stories left unavailable once their pair exists.
+
+    Stories go through the engine in chunks. A chunk that raises is halved until the story that
+    raises is found, so its neighbours are translated and published anyway. A story whose
+    re-translation fails (raises, or comes back `failed`) stays pending and is tried again on the
+    next rescan; after `max_attempts` failures its `failed` renditions are published, carrying the
+    error, and it leaves the pending store. A `TransientError` (the broker cannot take the
+    renditions) ends the rescan: what was not published stays pending, with no attempt counted.
+    """
 
     name = "retranslator"
 
@@ -110,13 +118,18 @@ class Retranslator:
         *,
         interval: float = 30.0,
         chunk: int = 32,
+        max_attempts: int = 3,
     ) -> None:
+        if max_attempts < 1:
+            msg = f"max_attempts must be at least 1, got {max_attempts}"
+            raise ValueError(msg)
         self.engine = engine
         self.translator = translator
         self.store = store
         self.publish = publish
         self.interval = interval
         self.chunk = chunk
+        self.max_attempts = max_attempts
         self._lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
@@ -140,29 +153,79 @@ class Retranslator:
             return {"retranslated": done, "pending": self.store.count(), "installed": len(after)}
 
     def _retranslate(self) -> int:
-        ready: dict[str, list[Story]] = {}
-        for story, target in self.store.items():
-            if self.engine.route(primary_language(story.language), target) is not None:
-                ready.setdefault(target, []).append(story)
+        ready: dict[str, list[PendingEntry]] = {}
+        for entry in self.store.entries():
+            if self.engine.route(primary_language(entry.story.language), entry.target) is not None:
+                ready.setdefault(entry.target, []).append(entry)
         done = 0
-        for target, stories in ready.items():
+        for target, entries in ready.items():
+            spent = [e for e in entries if e.attempts >= self.max_attempts]
+            if spent:  # given up on earlier, but their failed renditions could not be published then
+                self._give_up(spent)
+            stories = [e.story for e in entries if e.attempts < self.max_attempts]
             for start in range(0, len(stories), self.chunk):
-                chunk = stories[start : start + self.chunk]
-                try:
-                    renditions = self.translator.translate(chunk, targets=[target])
-                except Exception as exc:  # noqa: BLE001 - they stay pending and are tried again next time
-                    log.error(
-                        "re-translation failed; stories stay pending",
-                        extra={"target": target, "stories": len(chunk), "error": repr(exc)[:300]},
-                    )
-                    continue
-                self.publish(renditions)
-                record(self.store, {(s.id, s.version): s for s in chunk}, renditions)
-                done += sum(
-                    1
-                    for r in renditions
-                    if r.translation and r.translation.status is RenditionStatus.TRANSLATED
-                )
+                done += self._translate_chunk(target, stories[start : start + self.chunk])
         if done:
             log.info("pending stories re-translated", extra={"renditions": done})
         return done
+
+    def _translate_chunk(self, target: str, stories: list[Story]) -> int:
+        """Translate and publish a chunk; halve it when it raises. Returns the renditions translated."""
+        try:
+            renditions = self.translator.translate(stories, targets=[target])
+        except TransientError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one story may be the cause: find it, keep the rest going
+            if len(stories) == 1:
+                self._failed_attempt(stories[0], target, f"{type(exc).__name__}: {exc}")
+                return 0
+            log.warning(
+                "re-translation of a chunk failed; halving it to find the story",
+                extra={"target": target, "stories": len(stories), "error": repr(exc)[:300]},
+            )
+            middle = len(stories) // 2
+            return self._translate_chunk(target, stories[:middle]) + self._translate_chunk(
+                target, stories[middle:]
+            )
+        originals = {(s.id, s.version): s for s in stories}
+        failed = [r for r in renditions if _status(r) is RenditionStatus.FAILED]
+        fine = [r for r in renditions if _status(r) is not RenditionStatus.FAILED]
+        self.publish(fine)
+        record(self.store, originals, fine)
+        for rendition in failed:
+            t = rendition.translation
+            assert t is not None
+            self._failed_attempt(originals[(t.of_id, t.of_version)], target, t.error or "translation failed")
+        return sum(1 for r in fine if _status(r) is RenditionStatus.TRANSLATED)
+
+    def _failed_attempt(self, story: Story, target: str, error: str) -> None:
+        """Count a failed re-translation; give up on the story once it has failed `max_attempts` times."""
+        attempts = self.store.fail(story.id, target, story.version, error)
+        fields = {"story_id": story.id, "version": story.version, "target": target, "error": error[:300]}
+        if attempts < self.max_attempts:
+            log.warning(
+                "re-translation failed; the story stays pending", extra={**fields, "attempts": attempts}
+            )
+            return
+        self._give_up([PendingEntry(story, target, attempts, error)])
+
+    def _give_up(self, entries: Sequence[PendingEntry]) -> None:
+        """Publish `failed` renditions for stories that failed too often, then forget them."""
+        failed = [self.translator.failed(e.story, e.target, e.error or "translation failed") for e in entries]
+        self.publish(failed)
+        for entry in entries:
+            self.store.resolve(entry.story.id, entry.target, entry.story.version)
+            log.error(
+                "re-translation given up; failed rendition published",
+                extra={
+                    "story_id": entry.story.id,
+                    "version": entry.story.version,
+                    "target": entry.target,
+                    "attempts": entry.attempts,
+                    "error": (entry.error or "")[:300],
+                },
+            )
+
+
+def _status(rendition: Story) -> RenditionStatus | None:
+    return rendition.translation.status if rendition.translation else None
