@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any
 
 from wirewatch_common.bus import Admin
+from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.harness import RunningStack, StackFailed
 
@@ -101,7 +102,7 @@ FULL = Mode(
 SHORT = Mode(
     rate=4.0, warmup_s=4, settle_s=2, outage_s=8, model_window_s=6, recover_deadline_s=60, drain_deadline_s=90
 )
-FAULTS = ("ingest", "translate", "index", "backend", "poison", "model", "broker")
+FAULTS = ("ingest", "translate", "index", "backend", "poison", "validpoison", "model", "broker")
 """In this order: the broker last, since a failure to recover from it would hide the others."""
 
 
@@ -520,6 +521,109 @@ class Drill:
             },
         )
 
+    def valid_poison(self) -> Outcome:
+        """Stories that pass the schema but the search backend refuses (dated 2900: tantivy holds 1677-2262).
+
+        Sent straight to the topics, as another producer could (ingest would have replaced the date):
+        translate renders them, the index must dead-letter each language version and keep flowing.
+        """
+        from confluent_kafka import Producer as RawProducer
+
+        contract = load_contract()
+        admin = Admin({"bootstrap_servers": [self.stack.bootstrap_servers]})
+        try:
+            partitions = admin.topic_partitions()
+        finally:
+            admin.close()
+        when = datetime(2900, 1, 1, tzinfo=UTC)
+        producer = RawProducer({"bootstrap.servers": self.stack.bootstrap_servers})
+        expected: set[tuple[str, str, str]] = set()
+        t0 = time.monotonic()
+        for topic in (contract.stories.name, contract.renditions.name):
+            for partition in range(partitions[topic]):
+                key = (
+                    f"valid-poison-{self.run_id}-{partition}-{'s' if topic == contract.stories.name else 'r'}"
+                )
+                story = Story(
+                    id=key,
+                    uri=f"urn:faults:{key}",
+                    version=1,
+                    firstcreated=when,
+                    versioncreated=when,
+                    language="en",
+                    headline="A story from the year 2900",
+                    body=["Every field is valid; the search engine cannot hold the date."],
+                )
+                if topic == contract.renditions.name:
+                    story = Story.model_validate(
+                        story.model_dump()
+                        | {
+                            "language": "ar",
+                            "headline": "قصة من عام 2900",
+                            "body": ["كل حقل صالح."],
+                            "translation": {
+                                "of_id": key,
+                                "of_version": 1,
+                                "source_language": "en",
+                                "target_language": "ar",
+                                "status": "translated",
+                                "translated_at": datetime.now(tz=UTC),
+                            },
+                        }
+                    )
+                else:  # translate renders it: its renditions are refused by the index too
+                    expected.add((key, contract.renditions.name, "wirewatch-index"))
+                producer.produce(topic, value=story.to_json(), key=key.encode(), partition=partition)
+                expected.add((key, topic, "wirewatch-index"))
+        if producer.flush(30) != 0:
+            msg = "the poison stories were not all delivered"
+            raise RuntimeError(msg)
+        recovery = self.wait_flowing(t0, t0)
+        seen = self._dead_letters(expected)
+        return Outcome(
+            "valid-looking poison (schema-valid stories and renditions the backend refuses)",
+            recovery,
+            {
+                "poison_stories": len(expected),
+                "dead_letters_expected": len(expected),
+                "dead_letters_found": len(expected & seen),
+                "dead_letter_seconds": round(time.monotonic() - t0, 1),
+            },
+        )
+
+    def _dead_letters(self, expected: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+        """(key, original topic, group) of the dead letters, read until `expected` are all there."""
+        from confluent_kafka import Consumer as RawConsumer
+        from confluent_kafka import TopicPartition
+
+        consumer = RawConsumer(
+            {
+                "bootstrap.servers": self.stack.bootstrap_servers,
+                "group.id": f"faults-{self.run_id}-{uuid.uuid4().hex[:6]}",
+                "enable.auto.commit": False,
+            }
+        )
+        consumer.assign([TopicPartition(load_contract().deadletter.name, 0, 0)])
+        seen: set[tuple[str, str, str]] = set()
+        deadline = time.monotonic() + self.mode.recover_deadline_s
+        try:
+            while not expected <= seen and time.monotonic() < deadline:
+                message = consumer.poll(1.0)
+                if message is None or message.error():
+                    continue
+                headers = {k: (v or b"").decode(errors="replace") for k, v in message.headers() or []}
+                key = (message.key() or b"").decode(errors="replace")
+                seen.add(
+                    (
+                        key,
+                        headers.get("wirewatch-original-topic", ""),
+                        headers.get("wirewatch-consumer-group", ""),
+                    )
+                )
+        finally:
+            consumer.close()
+        return seen
+
     def _statuses(self, stories: list[Accepted]) -> dict[str, dict[str, int]]:
         counts: dict[str, Counter[str]] = {lang: Counter() for lang in LANGUAGES[1:]}
         for accepted in stories:
@@ -567,6 +671,7 @@ class Drill:
             "index": lambda: self.kill_service("index"),
             "backend": self.backend_outage,
             "poison": self.poison,
+            "validpoison": self.valid_poison,
             "model": self.broken_model,
             "broker": self.restart_broker_empty,
         }

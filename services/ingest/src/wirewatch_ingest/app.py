@@ -6,11 +6,12 @@ import logging
 import re
 import sqlite3
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from wirewatch_common.access import limiter, require
 from wirewatch_common.bus import DeliveryError
@@ -18,6 +19,7 @@ from wirewatch_common.errors import ErrorResponse, Where, error_response
 from wirewatch_common.ratelimit import RateLimit
 from wirewatch_common.settings import ApiKey
 
+from .drain import DrainingResponse, drain_bound
 from .pipeline import Ingestor, NoStories
 from .sources import SUPPORTED_TYPES, DocumentTooLarge, ParseError
 
@@ -35,19 +37,48 @@ def _refused(exc: ParseError) -> JSONResponse:
     return error_response(exc.status, code, exc.message, where=where or None)
 
 
-async def _read_capped(request: Request, limit: int) -> bytes | None:
-    """Read the body, stopping as soon as it exceeds `limit` (None then): a huge body is never held whole."""
+class Upload(NamedTuple):
+    """A request body read up to a limit: the bytes (None when over), how many were read, whether it ended."""
+
+    body: bytes | None
+    read: int
+    ended: bool
+
+
+async def _read_capped(request: Request, limit: int) -> Upload:
+    """Read the body, stopping as soon as it exceeds `limit` (body None then): a huge body is never held whole."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        return None
+        return Upload(None, 0, ended=False)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk: bytes = message.get("body", b"")
+        more = bool(message.get("more_body", False))
         size += len(chunk)
         if size > limit:
-            return None
+            return Upload(None, size, ended=not more)
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not more:
+            return Upload(b"".join(chunks), size, ended=True)
+
+
+def _too_large(request: Request, limit: int, upload: Upload) -> Response:
+    """The 413, answered so that a client sending its whole body first still reads it (see `drain`)."""
+    msg = f"the document is larger than the limit of {limit} bytes"
+    bound = drain_bound(limit)
+    declared = request.headers.get("content-length", "")
+    beyond = declared.isdigit() and int(declared) > bound  # would be cut off anyway: close at once
+    # Reading on would make the server send `100 Continue` after its final answer.
+    waiting = upload.read == 0 and "100-continue" in request.headers.get("expect", "").lower()
+    return DrainingResponse(
+        _refused(DocumentTooLarge(msg)),
+        allowance=bound - upload.read,
+        drain=not (upload.ended or beyond or waiting),
+    )
 
 
 def stories_router(
@@ -93,13 +124,13 @@ def stories_router(
     async def post_story(
         request: Request,
         content_type: Annotated[str | None, Header()] = None,
-    ) -> JSONResponse:
+    ) -> Response:
         """Ingest one document (agency text, IPTC 7901/ANPA, ninjs, NewsML-G2, NITF, RSS/Atom/RDF)."""
         limit = ingestor.limits.max_document_bytes
-        body = await _read_capped(request, limit)
-        if body is None:
-            msg = f"the document is larger than the limit of {limit} bytes"
-            return _refused(DocumentTooLarge(msg))
+        upload = await _read_capped(request, limit)
+        if upload.body is None:
+            return _too_large(request, limit, upload)
+        body = upload.body
         try:
             result = await run_in_threadpool(ingestor.ingest, body, content_type, via="http")
         except ParseError as exc:

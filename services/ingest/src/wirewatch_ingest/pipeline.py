@@ -17,6 +17,7 @@ from wirewatch_common.topics import story_headers
 
 from .ledger import Admission, Ledger, Outcome
 from .normalize import Limits
+from .repairs import count_repairs
 from .sources import ParseError, parse_document
 
 log = logging.getLogger(__name__)
@@ -162,6 +163,7 @@ class Ingestor:
             REJECTED.labels("NoStories", via).inc()
             msg = f"the {fmt} document holds no text story"
             raise NoStories(msg)
+        count_repairs(stories)
         return fmt, stories
 
     def admit_and_publish(self, stories: list[Story]) -> list[Admission]:

@@ -1,7 +1,9 @@
 """Wire-format parsers: each turns one document's bytes into contract stories, or raises a ParseError.
 
 `parse_document` picks the parser from the content type, sniffing the bytes when the type is
-generic (`application/octet-stream`, `application/xml`, `text/plain`, none).
+generic (`application/octet-stream`, `application/xml`, `text/plain`, none). It decodes the bytes
+first (`encoding`: a lying declaration is not obeyed, mojibake is mended) and records in each
+story's `repairs` what it changed.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from wirewatch_common.story import Story
+from wirewatch_common.story import Repair, Story
 
+from ..encoding import charset_param, mend, text_as_utf8, utf8_type, xml_as_utf8
 from ..errors import (
     DocumentTooLarge,
     InvalidStory,
@@ -149,6 +153,39 @@ def sniff(data: bytes, content_type: str | None) -> str:
     raise UnsupportedFormat(msg, field="content-type")
 
 
+_XML_FORMATS = frozenset(("newsml", "nitf", "feed"))
+_MENDED_FIELDS = ("headline", "summary", "byline", "credit")
+
+
+def _as_utf8(data: bytes, fmt: str, content_type: str | None) -> tuple[bytes, list[Repair]]:
+    """The document re-encoded as UTF-8 as its format's rules decide, with the repairs made."""
+    if fmt in _XML_FORMATS:
+        return xml_as_utf8(data, charset=charset_param(content_type))
+    if fmt == "ninjs":  # JSON is UTF-8 (RFC 8259 defines no charset parameter)
+        return text_as_utf8(data)
+    return text_as_utf8(data, charset=charset_param(content_type))
+
+
+def _mended(story: Story, found: list[Repair]) -> Story:
+    """Mend mojibake the bytes did not show (JSON escapes, character references), adding all repairs."""
+    repairs = list(found)
+    changes: dict[str, Any] = {}
+    for name in _MENDED_FIELDS:
+        value = getattr(story, name)
+        if value and (repair := (fixed := mend(value)).repair(name)) is not None:
+            changes[name] = fixed.text
+            repairs.append(repair)
+    body = list(story.body)
+    for index, paragraph in enumerate(body):
+        if (repair := (fixed := mend(paragraph)).repair(f"body[{index}]")) is not None:
+            body[index] = fixed.text
+            repairs.append(repair)
+            changes["body"] = body
+    if not repairs:
+        return story
+    return Story.model_validate({**story.model_dump(), **changes, "repairs": [*story.repairs, *repairs]})
+
+
 def parse_document(
     data: bytes, content_type: str | None, *, received: datetime, limits: Limits
 ) -> tuple[str, list[Story]]:
@@ -160,6 +197,9 @@ def parse_document(
         msg = "the document is empty"
         raise MalformedDocument(msg, line=1)
     fmt = sniff(data, content_type)
+    data, repairs = _as_utf8(data, fmt, content_type)
     if fmt == "feed":
-        return fmt, parse_feed(data, received=received, limits=limits, content_type=content_type)
-    return fmt, FORMATS[fmt](data, received=received, limits=limits)
+        stories = parse_feed(data, received=received, limits=limits, content_type=utf8_type(content_type))
+    else:
+        stories = FORMATS[fmt](data, received=received, limits=limits)
+    return fmt, [_mended(story, repairs) for story in stories]

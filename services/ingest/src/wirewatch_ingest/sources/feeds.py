@@ -17,6 +17,7 @@ import feedparser  # type: ignore[import-untyped]
 
 from wirewatch_common.story import Story, Subject
 
+from ..encoding import charset_param, utf8_type, xml_as_utf8
 from ..errors import MalformedDocument
 from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs
 from .xmlsafe import refuse_entities
@@ -78,7 +79,13 @@ def entry_draft(entry: Any, feed: Any) -> Draft:
 def parse_feed(
     data: bytes, *, received: datetime, limits: Limits, content_type: str | None = None
 ) -> list[Story]:
-    """Parse a feed document; entries with neither title nor text are skipped; a non-feed is MalformedDocument."""
+    """Parse a feed document; entries with neither title nor text are skipped; a non-feed is MalformedDocument.
+
+    The bytes are decoded by the rules NewsML-G2 and NITF follow (`encoding.decode_xml`), not by
+    feedparser's own: it is handed UTF-8 that declares UTF-8 (`parse_document` records the repairs).
+    """
+    data, _repairs = xml_as_utf8(data, charset=charset_param(content_type))
+    content_type = utf8_type(content_type)
     refuse_entities(data)
     headers = {"content-type": content_type} if content_type else {}
     try:

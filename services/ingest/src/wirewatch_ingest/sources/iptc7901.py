@@ -3,7 +3,9 @@
 SOH opens the header, STX the text and ETX ends it. dpa sends 7901 (`eca062 4 i 211 ... dpa 061`,
 a keyword line ending in `/`, a headline ending in ` =`); AP sends ANPA (`^`-prefixed header lines
 ending in `<`, tab-indented body, `AP-WF-MM-DD-YY HHMMGMT` after ETX). Both are legacy 8-bit wires:
-bytes that are not UTF-8 are read as Windows-1252.
+bytes that are not UTF-8 are read as Windows-1252. An embargo notice among the header lines or the
+first paragraphs (`Eds: Embargoed until 12:01 a.m. EDT Tuesday, Dec. 1`) is the story's embargo
+when its moment is clear.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import UTC, datetime
 
 from wirewatch_common.story import Story
 
+from ..embargo import read_embargo, take_embargo
 from ..errors import InvalidStory
 from ..normalize import Draft, Limits, finish, text_to_paragraphs, writethru_number
 from .text import apply_conventions, byline_of
@@ -50,7 +53,22 @@ def _anpa_quotes(text: str) -> str:
     return text.replace("``", "\u201c").replace("''", "\u201d")
 
 
-def dpa_draft(text: str) -> Draft:
+def _notices(lines: list[str], received: datetime | None) -> tuple[list[str], datetime | None]:
+    """Take header lines that are embargo notices with a clear moment out; return the rest and the moment."""
+    if received is None:
+        return lines, None
+    kept: list[str] = []
+    until: datetime | None = None
+    for line in lines:
+        notice = read_embargo(line, received)
+        if notice is not None and notice.until is not None and until is None:
+            until = notice.until
+        else:
+            kept.append(line)
+    return kept, until
+
+
+def dpa_draft(text: str, received: datetime | None = None) -> Draft:
     """Read dpa-style IPTC 7901: header line, keywords, headline ` =`, optional byline, body, notebook."""
     body_text = text.split(ETX, 1)[0]
     lines = _controls_to_lines(body_text).split("\n")
@@ -71,6 +89,7 @@ def dpa_draft(text: str) -> Draft:
         if not line:
             break
         head.append(line)
+    head, draft.embargoed = _notices(head, received)
     headline_at = next((i for i, line in enumerate(head) if line.endswith("=")), None)
     if headline_at is None:
         headline_at = len(head) - 1
@@ -91,11 +110,13 @@ def dpa_draft(text: str) -> Draft:
             break  # the editors' notebook follows: links and notes for the desk, not story text
         rest.append(line)
     paragraphs = [p for p in text_to_paragraphs("\n".join(rest), entities=False) if not _DPA_TRAILER.match(p)]
+    if received is not None and draft.embargoed is None:
+        draft.embargoed = take_embargo(paragraphs, received)
     _apply_dateline(draft, paragraphs)
     return draft
 
 
-def anpa_draft(text: str) -> Draft:
+def anpa_draft(text: str, received: datetime | None = None) -> Draft:
     """Read ANPA 1312: selector line (priority, category, slug), `^` header lines, tab-indented body."""
     header_part, _, text_part = text.partition(STX)
     if not text_part:
@@ -125,8 +146,9 @@ def anpa_draft(text: str) -> Draft:
                 bylines.append(byline_of(line) or line.rstrip("= ").strip())
             else:
                 body_lines.extend([line, ""])
-        else:
-            body_lines.append(line.lstrip("^").strip())
+        else:  # a closing `<` is ANPA's quad left, the end of a set line (a table's row): not text
+            body_lines.append(line.lstrip("^").strip().removesuffix("<").rstrip())
+    header_lines, draft.embargoed = _notices(header_lines, received)
     notes = [h for h in header_lines if not re.match(r"^(?:Eds?:|AP Photos?\b|\*?\d+$)", h)]
     slug_at = next((i for i, h in enumerate(notes) if re.search(r",\s*\d+$", h)), None)
     candidates = notes[slug_at + 1 :] if slug_at is not None else notes
@@ -137,6 +159,8 @@ def anpa_draft(text: str) -> Draft:
         for p in text_to_paragraphs(_anpa_quotes("\n".join(body_lines)), entities=False)
         if not re.fullmatch(r"_+", p)
     ]
+    if received is not None and draft.embargoed is None:
+        draft.embargoed = take_embargo(paragraphs, received)
     _apply_dateline(draft, paragraphs)
     if not draft.headline and draft.body:
         draft.headline = draft.body[0]
@@ -150,5 +174,5 @@ def _apply_dateline(draft: Draft, paragraphs: list[str]) -> None:
 def parse_iptc7901(data: bytes, *, received: datetime, limits: Limits) -> list[Story]:
     """Parse one IPTC 7901 (dpa) or ANPA 1312 (AP) transmission into a story."""
     text = decode_wire(data)
-    draft = anpa_draft(text) if is_anpa(text) else dpa_draft(text)
+    draft = anpa_draft(text, received) if is_anpa(text) else dpa_draft(text, received)
     return [finish(draft, received=received, limits=limits)]

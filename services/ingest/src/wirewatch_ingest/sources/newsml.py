@@ -10,11 +10,21 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
-from wirewatch_common.story import Story, Subject
+from wirewatch_common.story import Story
 
+from ..dates import read_date
 from ..errors import InvalidStory, UnsupportedFormat
-from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs, text_to_paragraphs
+from ..normalize import (
+    Draft,
+    Limits,
+    SubjectDraft,
+    check_story_count,
+    finish,
+    html_to_paragraphs,
+    text_to_paragraphs,
+)
 from .newsml1 import parse_newsml1
+from .nitf import nitf_draft
 from .text import apply_conventions
 from .xmlsafe import (
     attr,
@@ -24,7 +34,6 @@ from .xmlsafe import (
     group,
     local,
     paragraphs_of,
-    parse_date,
     parse_xml,
     text_of,
 )
@@ -32,13 +41,24 @@ from .xmlsafe import (
 _NON_TEXT = ("picture", "graphic", "video", "audio")
 
 
-def _name(element: Element | None) -> str | None:
+def _name(element: Element | None, *, code_only: bool = False) -> str | None:
+    """The concept's name, else its literal, else its qcode (`nprov:REUTERS` names REUTERS when `code_only`)."""
     if element is None:
         return None
     named = child(element, "name")
-    return (
-        (text_of(named) if named is not None else None) or attr(element, "literal") or attr(element, "qcode")
-    )
+    qcode = attr(element, "qcode")
+    if qcode and code_only:
+        qcode = qcode.split(":", 1)[-1]
+    return (text_of(named) if named is not None else None) or attr(element, "literal") or qcode
+
+
+def _xhtml_body(body: Element) -> Element:
+    """The body without its `<header>`: dpa puts the slugline, genre and a copy of the headline there."""
+    if not any(isinstance(c.tag, str) and local(c.tag) == "header" for c in body):
+        return body
+    kept = Element(body.tag)
+    kept.extend(c for c in body if not (isinstance(c.tag, str) and local(c.tag) == "header"))
+    return kept
 
 
 def _int(value: str | None, field: str) -> int | None:
@@ -53,7 +73,8 @@ def _int(value: str | None, field: str) -> int | None:
 
 def _body(content_set: Element | None) -> list[str]:
     for content in children(content_set, "inlineXML"):
-        body = child(content, "html", "body") or child(content, "nitf", "body", "body.content")
+        xhtml = child(content, "html", "body")
+        body = _xhtml_body(xhtml) if xhtml is not None else child(content, "nitf", "body", "body.content")
         if body is None:
             body = (
                 descendants(content, "body.content")[0] if descendants(content, "body.content") else content
@@ -81,7 +102,22 @@ def _first(found: dict[str, list[Element]], name: str) -> Element | None:
     return elements[0] if elements else None
 
 
-def news_item_draft(item: Element) -> Draft | None:
+def _fill_from_nitf(draft: Draft, content_set: Element | None, received: datetime | None) -> None:
+    """Take what the item's own metadata lacks (headline, byline, dateline, embargo) from inline NITF."""
+    inline = next((n for c in children(content_set, "inlineXML") for n in children(c, "nitf")), None)
+    if inline is None:
+        return
+    nitf = nitf_draft(inline, received)
+    draft.headline = draft.headline or nitf.headline
+    draft.summary = draft.summary or nitf.summary
+    draft.byline = draft.byline or nitf.byline
+    if not draft.dateline and not draft.places:
+        draft.dateline, draft.places = nitf.dateline, nitf.places
+    draft.embargoed = draft.embargoed or nitf.embargoed
+    draft.source = draft.source or nitf.source
+
+
+def news_item_draft(item: Element, received: datetime | None = None) -> Draft | None:
     """Read one newsItem; None for a non-text item (picture, video, graphic)."""
     top = group(item)
     item_meta = group(_first(top, "itemMeta"))  # each block's children indexed once, then read by name
@@ -91,11 +127,13 @@ def news_item_draft(item: Element) -> Draft | None:
         return None
     draft = Draft(format="newsml", uri=attr(item, "guid"))
     draft.version = _int(attr(item, "version"), "newsItem/@version")
-    draft.firstcreated = parse_date(text_of(_first(item_meta, "firstCreated")))
-    draft.versioncreated = parse_date(text_of(_first(item_meta, "versionCreated")))
+    draft.firstcreated = read_date(text_of(_first(item_meta, "firstCreated")))
+    draft.versioncreated = read_date(text_of(_first(item_meta, "versionCreated")))
+    # An empty `<embargoed/>` (which some feeds send on every item) names no moment: no embargo.
+    draft.embargoed = read_date(text_of(_first(item_meta, "embargoed")))
     status = (attr(_first(item_meta, "pubStatus"), "qcode") or "usable").split(":")[-1]
     draft.pubstatus = status
-    draft.provider = _name(_first(item_meta, "provider"))
+    draft.provider = _name(_first(item_meta, "provider"), code_only=True)
     language = attr(_first(content_meta, "language"), "tag") or attr(item, "lang")
     draft.language = language
     draft.headline = _headline(content_meta.get("headline", [])) or text_of(_first(item_meta, "title"))
@@ -110,9 +148,7 @@ def news_item_draft(item: Element) -> Draft | None:
     urgency = _int(text_of(_first(content_meta, "urgency")) or None, "contentMeta/urgency")
     draft.urgency = urgency
     draft.subjects = [
-        Subject(
-            name=name[:500], code=attr(s, "qcode"), scheme=(attr(s, "qcode") or ":").split(":")[0] or None
-        )
+        SubjectDraft(name=name, code=attr(s, "qcode"), scheme=(attr(s, "qcode") or ":").split(":")[0] or None)
         for s in content_meta.get("subject", [])
         if (name := _name(s))
     ]
@@ -123,6 +159,7 @@ def news_item_draft(item: Element) -> Draft | None:
     draft.copyrightnotice = text_of(child(rights, "copyrightNotice")) or None
     draft.usageterms = text_of(child(rights, "usageTerms")) or None
     apply_conventions(draft, _body(_first(top, "contentSet")))
+    _fill_from_nitf(draft, _first(top, "contentSet"), received)
     return draft
 
 
@@ -142,7 +179,7 @@ def parse_newsml(data: bytes, *, received: datetime, limits: Limits) -> list[Sto
         msg = f"root element <{name}> is not a NewsML-G2 newsMessage, newsItem, packageItem or NewsML 1.x"
         raise UnsupportedFormat(msg, line=1, field=name)
     check_story_count(len(items), limits, "items")
-    drafts = [d for d in (news_item_draft(item) for item in items) if d is not None]
+    drafts = [d for d in (news_item_draft(item, received) for item in items) if d is not None]
     if len(drafts) > 1:  # in a message, an item with no text (a composite's shell) is skipped, not an error
         drafts = [d for d in drafts if d.headline.strip() or d.body or d.summary]
     return [finish(d, received=received, limits=limits) for d in drafts]

@@ -1,7 +1,9 @@
 """IPTC NewsML 1.x (AFP, ANA): NewsItem with Identification, NewsManagement and nested NewsComponents.
 
 The item's identity is ProviderId + DateId + NewsItemId; RevisionId is its version, so every
-revision of an item maps to one story id.
+revision of an item maps to one story id. An embargo is announced in NewsManagement as a
+`StatusWillChange` to `Usable` at a `DateAndTime`; a `Status` of `Embargoed` with no such time
+leaves the story withheld rather than released early.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 from datetime import datetime
 from xml.etree.ElementTree import Element
 
-from wirewatch_common.story import Story, Subject
+from wirewatch_common.story import Story
 
+from ..dates import DateValue, read_date
 from ..errors import InvalidStory
-from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs
+from ..normalize import Draft, Limits, SubjectDraft, check_story_count, finish, html_to_paragraphs
 from .text import apply_conventions
-from .xmlsafe import attr, child, children, descendants, paragraphs_of, parse_date, text_of
+from .xmlsafe import attr, child, children, descendants, paragraphs_of, text_of
 
 
 def _formal(element: Element | None) -> str | None:
@@ -45,6 +48,14 @@ def _body(item: Element) -> list[str]:
     return []
 
 
+def _release(management: Element | None) -> DateValue:
+    """When the status becomes `Usable`, from the first `StatusWillChange` that says so."""
+    for change in children(management, "StatusWillChange"):
+        if (_formal(child(change, "FutureStatus")) or "").strip().lower() == "usable":
+            return read_date(text_of(child(change, "DateAndTime")))
+    return None
+
+
 def news_item_draft(item: Element) -> Draft:
     """Read one NewsML 1.x NewsItem."""
     ident = child(item, "Identification", "NewsIdentifier")
@@ -57,9 +68,13 @@ def news_item_draft(item: Element) -> Draft:
     if provider_id and item_id:
         draft.uri = f"urn:newsml:{provider_id}:{text_of(child(ident, 'DateId')).strip()}:{item_id}"
     draft.version = _int(text_of(child(ident, "RevisionId")), "RevisionId")
-    draft.firstcreated = parse_date(text_of(child(management, "FirstCreated")))
-    draft.versioncreated = parse_date(text_of(child(management, "ThisRevisionCreated")))
-    draft.pubstatus = (_formal(child(management, "Status")) or "usable").lower()
+    draft.firstcreated = read_date(text_of(child(management, "FirstCreated")))
+    draft.versioncreated = read_date(text_of(child(management, "ThisRevisionCreated")))
+    draft.pubstatus = (_formal(child(management, "Status")) or "usable").strip().lower()
+    if draft.pubstatus in ("embargoed", "withheld"):
+        # a scheduled change to Usable is an embargo; embargoed with no time stays withheld
+        draft.embargoed = _release(management)
+        draft.pubstatus = "usable" if draft.embargoed is not None else "withheld"
     draft.urgency = _int(_formal(child(management, "Urgency")), "Urgency")
     draft.headline = text_of(child(lines, "HeadLine"))
     draft.summary = text_of(child(lines, "SubHeadLine")) or None
@@ -76,7 +91,7 @@ def news_item_draft(item: Element) -> Draft:
     draft.language = _formal(child(meta, "Language")) or attr(item, "lang")
     draft.provider = _formal(next(iter(descendants(item, "Party")), None)) or provider_id or None
     draft.subjects = [
-        Subject(name=code, code=code, scheme="iptc-subjectcode")
+        SubjectDraft(name=code, code=code, scheme="iptc-subjectcode")
         for s in descendants(meta, "SubjectCode")
         for detail in s
         if (code := _formal(detail))

@@ -10,12 +10,20 @@ import json
 from datetime import datetime
 from typing import Any
 
-from wirewatch_common.story import Story, Subject
+from wirewatch_common.story import Story
 
+from ..dates import DateValue, read_date
 from ..errors import InvalidStory, MalformedDocument
-from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs, text_to_paragraphs
+from ..normalize import (
+    Draft,
+    Limits,
+    SubjectDraft,
+    check_story_count,
+    finish,
+    html_to_paragraphs,
+    text_to_paragraphs,
+)
 from .text import apply_conventions, decode_utf8
-from .xmlsafe import parse_date
 
 _NON_TEXT = frozenset(("picture", "graphic", "video", "audio", "composite", "component"))
 
@@ -80,19 +88,21 @@ def _summary(item: dict[str, Any]) -> str | None:
     return described["value"] if described else None
 
 
-def _subjects(item: dict[str, Any]) -> list[Subject]:
-    out = []
-    for s in _list(item.get("subjects")) + _list(item.get("subject")):
-        if isinstance(s, dict) and (name := _str(s.get("name"))):
-            code = _str(s.get("code"))
-            out.append(
-                Subject(
-                    name=name[:500],
-                    code=code[:200] if code else None,
-                    scheme=(_str(s.get("scheme")) or "")[:200] or None,
-                )
-            )
-    return out
+def _subjects(item: dict[str, Any]) -> list[SubjectDraft]:
+    return [
+        SubjectDraft(
+            name=name, code=_str(s.get("code")), scheme=_str(s.get("scheme")), uri=_str(s.get("uri"))
+        )
+        for s in _list(item.get("subjects")) + _list(item.get("subject"))
+        if isinstance(s, dict) and (name := _str(s.get("name")))
+    ]
+
+
+def _date(value: Any) -> DateValue:
+    """A date as sent; a number or an object is no date, but its text is kept for the repair."""
+    if value is None or isinstance(value, bool) or value in ("", [], {}):
+        return None  # `"embargoed": false` says there is none
+    return read_date(value) if isinstance(value, str) else str(value)[:200]
 
 
 def _byline(item: dict[str, Any]) -> str | None:
@@ -116,8 +126,9 @@ def ninjs_draft(item: dict[str, Any]) -> Draft | None:
     draft.headline = headline or ""
     draft.summary = _summary(item)
     draft.language = _str(item.get("language"))
-    draft.firstcreated = parse_date(_str(item.get("firstcreated")))
-    draft.versioncreated = parse_date(_str(item.get("versioncreated")))
+    draft.firstcreated = _date(item.get("firstcreated"))
+    draft.versioncreated = _date(item.get("versioncreated"))
+    draft.embargoed = _date(item.get("embargoed"))  # ninjs 1.x and 2.x name it alike
     draft.pubstatus = _str(item.get("pubstatus")) or "usable"
     draft.urgency = _int(item.get("urgency"), "urgency")
     draft.byline = _byline(item)
@@ -128,7 +139,7 @@ def ninjs_draft(item: dict[str, Any]) -> Draft | None:
         _str(item.get("provider")) or _str(item.get("copyrightholder")) or _str(item.get("source"))
     )
     draft.source = _str(item.get("source"))
-    draft.subjects = _subjects(item)
+    draft.subjects = list(_subjects(item))
     draft.keywords = [k for k in (_str(k) for k in _list(item.get("keywords"))) if k]
     draft.copyrightnotice = _str(item.get("copyrightnotice"))
     draft.usageterms = _str(item.get("usageterms"))

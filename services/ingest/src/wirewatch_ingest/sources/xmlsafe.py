@@ -10,7 +10,9 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
+from ..encoding import xml_as_utf8
 from ..errors import MalformedDocument, UnsafeDocument
+from ..tables import render_rows
 
 _ENTITY = re.compile(rb"<!ENTITY", re.IGNORECASE)
 
@@ -27,8 +29,13 @@ def refuse_entities(data: bytes) -> None:
         raise UnsafeDocument(msg, line=line, field="DOCTYPE")
 
 
-def parse_xml(data: bytes) -> Element:
-    """Parse with defusedxml, mapping syntax errors (with their line) and forbidden constructs to ParseErrors."""
+def parse_xml(data: bytes, *, charset: str | None = None) -> Element:
+    """Parse with defusedxml, mapping syntax errors (with their line) and forbidden constructs to ParseErrors.
+
+    The bytes are decoded first as `encoding.decode_xml` decides (a byte-order mark, `charset`
+    from HTTP, the declaration, checked against the bytes), so a lying declaration is not obeyed.
+    """
+    data, _repairs = xml_as_utf8(data, charset=charset)  # parse_document records the repairs
     refuse_entities(data)
     try:
         root: Element = fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
@@ -105,11 +112,30 @@ def attr(element: Element | None, name: str) -> str | None:
     return None
 
 
-_BLOCK = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote", "hl2", "td"))
+_BLOCK = frozenset(("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "pre", "blockquote", "hl2", "td", "table"))
+_WHOLE = frozenset(("table", "pre"))  # one paragraph each, whatever blocks they hold
+
+
+def _rows(table: Element) -> list[list[str]]:
+    """Rows of a table (a caption is a row of one cell); a nested table's text stays in its cell."""
+    rows: list[list[str]] = []
+    for node in (n for n in table if isinstance(n.tag, str)):  # comments and PIs have no str tag
+        name = local(node.tag)
+        if name == "tr":
+            rows.append([text_of(c) for c in node if isinstance(c.tag, str) and local(c.tag) in ("td", "th")])
+        elif name == "caption":
+            rows.append([text_of(node)])
+        elif name in ("thead", "tbody", "tfoot"):
+            rows.extend(_rows(node))
+    return rows
 
 
 def paragraphs_of(element: Element | None) -> list[str]:
-    """Paragraph texts of an XHTML or NITF body: each block element is one paragraph."""
+    """Paragraph texts of an XHTML or NITF body: each block element is one paragraph.
+
+    A `<table>` is one paragraph with a line per row, cells separated by tabs; a `<pre>` keeps its
+    lines. `normalize.clean_inline` keeps those lines when they read as a table.
+    """
     if element is None:
         return []
     out: list[str] = []
@@ -117,12 +143,20 @@ def paragraphs_of(element: Element | None) -> list[str]:
     if not blocks:
         text = text_of(element).strip()
         return [text] if text else []
+    inside: set[int] = set()  # blocks within a table or pre: the table or pre speaks for them
     for block in blocks:
-        if any(isinstance(c.tag, str) and local(c.tag) in _BLOCK for c in block.iter() if c is not block):
+        if id(block) in inside:
+            continue
+        name = local(str(block.tag))
+        if name in _WHOLE:
+            inside.update(id(e) for e in block.iter() if e is not block)
+            text = render_rows(_rows(block)) if name == "table" else text_of(block)
+        elif any(isinstance(c.tag, str) and local(c.tag) in _BLOCK for c in block.iter() if c is not block):
             continue  # a container of blocks: its blocks speak for themselves
-        text = text_of(block).strip()
-        if text:
-            out.append(text)
+        else:
+            text = text_of(block)
+        if text.strip():
+            out.append(text.strip())
     return out
 
 
