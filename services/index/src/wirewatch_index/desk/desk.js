@@ -608,6 +608,10 @@ function renditionBlock(story, record) {
     if (story.summary) text.append(el("p", { class: "summary-text" }, story.summary));
     if (story.dateline && story.dateline.text) text.append(el("p", { class: "dateline", dir: "auto" }, story.dateline.text));
     for (const paragraph of story.body || []) text.append(el("p", {}, paragraph));
+    if (!t && story.repairs && story.repairs.length) {
+      text.append(el("p", { class: "notice", lang: "en", dir: "ltr" },
+        "Repaired at ingest: " + story.repairs.map((r) => `${r.field} (${r.kind})`).join(", ")));
+    }
   } else {
     text.append(el("p", { class: "notice", lang: "en", dir: "ltr" },
       `No ${languageName(lang)} text: the rendition is ${t ? t.status : "empty"}.`));
