@@ -15,11 +15,12 @@ from typing import Any
 
 import feedparser  # type: ignore[import-untyped]
 
-from wirewatch_common.story import Story, Subject
+from wirewatch_common.story import Story
 
+from ..dates import from_struct_time
 from ..encoding import charset_param, utf8_type, xml_as_utf8
 from ..errors import MalformedDocument
-from ..normalize import Draft, Limits, check_story_count, finish, html_to_paragraphs
+from ..normalize import Draft, Limits, SubjectDraft, check_story_count, finish, html_to_paragraphs
 from .xmlsafe import refuse_entities
 
 
@@ -62,13 +63,18 @@ def entry_draft(entry: Any, feed: Any) -> Draft:
     draft.provider = feed.get("title") or None
     draft.byline = entry.get("author") or None
     draft.language = _language(entry, feed)
-    draft.firstcreated = _when(entry.get("published_parsed")) or _when(entry.get("created_parsed"))
+    # Raw text next to feedparser's reading: years it cannot hold (0, 10000) reach `finish` as implausible.
+    draft.firstcreated = from_struct_time(
+        dict.get(entry, "published_parsed"), dict.get(entry, "published")
+    ) or from_struct_time(dict.get(entry, "created_parsed"), dict.get(entry, "created"))
     # dict.get: feedparser's own .get maps a missing `updated_parsed` to `published_parsed` with a
     # DeprecationWarning; the fallback is ours to make
-    draft.versioncreated = _when(dict.get(entry, "updated_parsed")) or draft.firstcreated
+    draft.versioncreated = (
+        from_struct_time(dict.get(entry, "updated_parsed"), dict.get(entry, "updated")) or draft.firstcreated
+    )
     draft.keywords = [t["term"] for t in entry.get("tags") or [] if isinstance(t, dict) and t.get("term")]
     draft.subjects = [
-        Subject(name=str(t["term"])[:500], scheme=(str(t.get("scheme") or "") or None))
+        SubjectDraft(name=str(t["term"]), scheme=(str(t.get("scheme") or "") or None))
         for t in entry.get("tags") or []
         if isinstance(t, dict) and t.get("term") and t.get("scheme")
     ]
