@@ -39,8 +39,9 @@ system-deps: ## install chromium, chromium-driver and kcat from Debian when miss
 test: $(STAMP) system-deps ## run the whole test suite (unit, integration, slow)
 	$(UV) run --frozen pytest
 
-test-faults: $(STAMP) ## the full fault drill (~4 min): seven faults under a steady stream; recovery, lost, duplicated
+test-faults: $(STAMP) ## the full fault drill (eight faults under a steady stream) and the long real-wire soak
 	$(UV) run --frozen python tests/faults/run_faults.py
+	$(UV) run --frozen python tests/realwire/run_soak.py
 
 test-unit: $(STAMP) ## run the fast unit tests only
 	$(UV) run --frozen pytest -m unit

@@ -37,7 +37,7 @@ from wirewatch_common.bus import Admin
 from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import RunningStack
+from wirewatch_stack.harness import RunningStack, read_topic
 from wirewatch_translate.engine import DecodeOptions, Engine
 from wirewatch_translate.translator import StoryTranslator
 
@@ -94,30 +94,8 @@ def lag(admin: Admin, group: str, topics: list[str]) -> tuple[int, int]:
 
 
 def read_renditions(bootstrap: str, topic: str, partitions: int) -> list[dict[str, Any]]:
-    """Every rendition on the topic, read to its end with confluent-kafka."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    consumer = Consumer(
-        {"bootstrap.servers": bootstrap, "group.id": "bench-drain-reader", "enable.partition.eof": True}
-    )
-    found: list[dict[str, Any]] = []
-    ended: set[int] = set()
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        deadline = time.monotonic() + 120
-        while len(ended) < partitions and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition() or 0)
-                continue
-            found.append(json.loads(message.value() or b"{}"))
-    finally:
-        consumer.close()
-    return found
+    """Every rendition on the topic, read to its end with an independent client."""
+    return [json.loads(m.value() or b"{}") for m in read_topic(bootstrap, topic, partitions, timeout=120)]
 
 
 def metric(url: str, name: str) -> float:

@@ -23,7 +23,7 @@ import sentencepiece as spm
 
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import RunningStack
+from wirewatch_stack.harness import RunningStack, read_topic
 from wirewatch_translate.randommodel import ModelShape, build_random_model
 from wirewatch_translate.sampletext import SAMPLE_TEXT
 
@@ -73,34 +73,11 @@ def story(n: int, run: str) -> bytes:
 
 
 def read_renditions(bootstrap: str) -> Counter[tuple[str, str]]:
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
     spec = load_contract().renditions
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"t-{uuid.uuid4().hex[:6]}",
-            "enable.partition.eof": True,
-        }
-    )
     seen: Counter[tuple[str, str]] = Counter()
-    ended: set[int] = set()
-    try:
-        consumer.assign([TopicPartition(spec.name, p, OFFSET_BEGINNING) for p in range(spec.partitions)])
-        deadline = time.monotonic() + 60
-        while len(ended) < spec.partitions and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition() or 0)
-                continue
-            doc = json.loads(message.value() or b"{}")
-            seen[(doc["id"], doc["language"])] += 1
-    finally:
-        consumer.close()
+    for message in read_topic(bootstrap, spec.name, spec.partitions):
+        doc = json.loads(message.value() or b"{}")
+        seen[(doc["id"], doc["language"])] += 1
     return seen
 
 

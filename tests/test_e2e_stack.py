@@ -19,7 +19,6 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from jsonschema import Draft202012Validator
 from wirewatch_common.testing import process_alive
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import RunningStack
+from wirewatch_stack.harness import RunningStack, read_topic
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 
@@ -139,47 +138,12 @@ def _wait_searchable(stack: RunningStack, expected: dict[str, set[str]], timeout
         time.sleep(0.5)
 
 
-def _read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list:
-    """Read every message of a topic, start to end, with confluent-kafka (librdkafka): an independent client.
-
-    Partitions are assigned (no group join) and read until librdkafka reports the end of each.
-    """
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"e2e-reader-{uuid.uuid4().hex[:8]}",
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-        }
-    )
-    messages = []
-    ended: set[int] = set()
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        deadline = time.monotonic() + timeout
-        while len(ended) < partitions:
-            assert time.monotonic() < deadline, f"{topic}: only partitions {sorted(ended)} read to the end"
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            if message.error() is not None:
-                assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
-                ended.add(message.partition())
-                continue
-            messages.append(message)
-    finally:
-        consumer.close()
-    return messages
-
-
 def _validated(stack: RunningStack, role: str, schema: str) -> list[dict]:
     """Every message of a contract topic, each checked against a published JSON Schema."""
     spec = load_contract().topics[role]
     validator = Draft202012Validator(json.loads((SCHEMAS / schema).read_text()))
     docs = []
-    for message in _read_topic(stack.bootstrap_servers, spec.name, spec.partitions):
+    for message in read_topic(stack.bootstrap_servers, spec.name, spec.partitions):
         doc = json.loads(message.value())
         errors = sorted(validator.iter_errors(doc), key=str)
         assert not errors, f"{spec.name} {message.key()}: {errors[0]}"

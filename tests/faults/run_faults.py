@@ -451,9 +451,7 @@ class Drill:
         )
 
     def poison(self) -> Outcome:
-        from confluent_kafka import Consumer as RawConsumer
         from confluent_kafka import Producer as RawProducer
-        from confluent_kafka import TopicPartition
 
         contract = load_contract()
         admin = Admin({"bootstrap_servers": [self.stack.bootstrap_servers]})
@@ -483,32 +481,7 @@ class Drill:
             raise RuntimeError(msg)
         recovery = self.wait_flowing(t0, t0)
         # Every poison message must reach the dead-letter topic once per consumer group that read it.
-        consumer = RawConsumer(
-            {
-                "bootstrap.servers": self.stack.bootstrap_servers,
-                "group.id": f"faults-{self.run_id}",
-                "enable.auto.commit": False,
-            }
-        )
-        consumer.assign([TopicPartition(contract.deadletter.name, 0, 0)])
-        seen: set[tuple[str, str, str]] = set()
-        deadline = time.monotonic() + self.mode.recover_deadline_s
-        try:
-            while not expected <= seen and time.monotonic() < deadline:
-                message = consumer.poll(1.0)
-                if message is None or message.error():
-                    continue
-                headers = {k: (v or b"").decode(errors="replace") for k, v in message.headers() or []}
-                key = (message.key() or b"").decode(errors="replace")
-                seen.add(
-                    (
-                        key,
-                        headers.get("wirewatch-original-topic", ""),
-                        headers.get("wirewatch-consumer-group", ""),
-                    )
-                )
-        finally:
-            consumer.close()
+        seen = self._dead_letters(expected)
         dead_lettered = expected & seen
         return Outcome(
             "poison message in every partition of stories, renditions, receipts",

@@ -23,7 +23,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from documents import hostile_documents, write_documents
 
 from wirewatch_common.topics import load_contract
-from wirewatch_stack.harness import RunningStack
+from wirewatch_stack.harness import RunningStack, read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -66,36 +65,6 @@ def searchable_ids(stack: RunningStack, lang: str) -> set[str]:
         cursor = page.get("next_cursor")
         if not cursor or not page["hits"]:
             return found
-
-
-def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list[Any]:
-    """Every message of a topic, read start to end with an independent client (confluent-kafka)."""
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": f"soak-{uuid.uuid4().hex[:8]}",
-            "enable.partition.eof": True,
-            "enable.auto.commit": False,
-        }
-    )
-    messages, ended = [], set()
-    try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
-        deadline = time.monotonic() + timeout
-        while len(ended) < partitions and time.monotonic() < deadline:
-            message = consumer.poll(1.0)
-            if message is None:
-                continue
-            if message.error() is not None:
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    ended.add(message.partition())
-                continue
-            messages.append(message)
-    finally:
-        consumer.close()
-    return messages
 
 
 def parse_results(output: str) -> tuple[dict[str, list[tuple[str, int, str]]], dict[str, str]]:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.processes import kill_process_group
@@ -184,3 +184,46 @@ class RunningStack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.0) -> list[Any]:
+    """Every message of a topic, start to end, read with an independent client (confluent-kafka).
+
+    Partitions are assigned (no group join) and read until librdkafka reports the end of each;
+    raises TimeoutError naming the partitions not read to the end. confluent-kafka is one of the
+    dev tools (tests and benchmarks), so it is imported here only when called.
+    """
+    import uuid
+
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:8]}",
+            "enable.partition.eof": True,
+            "enable.auto.commit": False,
+        }
+    )
+    messages: list[Any] = []
+    ended: set[int] = set()
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+        deadline = time.monotonic() + timeout
+        while len(ended) < partitions:
+            if time.monotonic() > deadline:
+                msg = f"{topic}: only partitions {sorted(ended)} of {partitions} read to the end in {timeout:.0f} s"
+                raise TimeoutError(msg)
+            message = consumer.poll(1.0)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    raise RuntimeError(str(error))
+                ended.add(message.partition() or 0)
+                continue
+            messages.append(message)
+    finally:
+        consumer.close()
+    return messages
