@@ -279,3 +279,34 @@ def test_elasticsearch_refuses_a_version_over_its_limits_as_that_documents_probl
     elasticsearch_backend.write([STRIKE])  # written alone, as the consumer isolates the refused one
     assert ids(search(elasticsearch_backend, "dockworkers")) == [STRIKE.id]
     assert elasticsearch_backend.get_story("ww-immense", embargoed=True) is None
+
+
+def test_newest_first_paging_lists_a_story_once_while_its_versions_sort_apart(backend):
+    """An original at v2 sorts newer than its v1 rendition: the cursor bound must not list it twice."""
+    stories = []
+    for i in range(12):
+        s = original(
+            f"ww-split-{i:02d}",
+            f"Harbour notice {i}",
+            ["Berths reopen."],
+            versioncreated=DAY + timedelta(hours=i),
+        )
+        stories += [s, rendition(s, "tr", f"Liman duyurusu {i}", ["Rıhtımlar açılıyor."])]
+    moved = original(
+        "ww-split-05",
+        "Harbour notice 5, corrected",
+        ["Berths reopen at noon."],
+        version=2,
+        versioncreated=DAY + timedelta(hours=30),
+    )
+    backend.write([*stories, moved])  # its tr rendition stays at v1, eleven hours older
+    seen: list[str] = []
+    after = None
+    for _ in range(30):
+        page = search(backend, "", sort="newest", size=2, after=after)
+        seen += ids(page)
+        after = page.next_after
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == 12
+    assert seen[0] == "ww-split-05", "listed once, by its newest version"

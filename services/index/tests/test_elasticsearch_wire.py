@@ -518,3 +518,21 @@ def test_story_view_leaves_out_what_is_under_embargo(stub):
     del hits[1]["_source"]["indexed_ts"]
     shown = backend.get_story("ww-held")
     assert shown is not None and shown.renditions == [] and len(shown.versions) == 1
+
+
+def test_a_newest_first_cursor_bounds_the_window_and_asks_which_stories_were_listed_above_it():
+    from wirewatch_index.backends import es_bodies
+    from wirewatch_index.model import SearchRequest, SortKey
+    from wirewatch_index.query import parse
+
+    request = SearchRequest(
+        query=parse(""), sort="newest", size=5, after=SortKey(1_700_000_000_000_000.0, 42)
+    )
+    window = es_bodies.window_body(request, 24, upper=1_700_000_000_000_000)
+    assert {"range": {"ts": {"lte": 1_700_000_000_000_000}}} in window["query"]["bool"]["filter"]
+    assert window["sort"] == [{"ts": "desc"}, {"story_key": "asc"}]
+    above = es_bodies.above_body(request, [7, 9], 1_700_000_000_000_000)
+    assert {"terms": {"story_key": [7, 9]}} in above["query"]["bool"]["filter"]
+    assert {"range": {"ts": {"gt": 1_700_000_000_000_000}}} in above["query"]["bool"]["filter"]
+    unbounded = es_bodies.window_body(request, 24)["query"]["bool"]["filter"]
+    assert {"range": {"ts": {"lte": 1_700_000_000_000_000}}} not in unbounded

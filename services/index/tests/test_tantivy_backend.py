@@ -127,3 +127,37 @@ def test_an_embargo_survives_a_restart_and_lifts_without_a_rewrite(tmp_path):
         assert record is not None and [v.version for v in record.versions] == [1]
     finally:
         reopened.close()
+
+
+def test_newest_first_pages_go_past_ten_thousand_stories_without_gaps_or_repeats(tmp_path):
+    """A desk paging a big listing newest-first reaches the end (the cursor bounds the query)."""
+    backend = TantivyBackend(tmp_path)
+    try:
+        start = datetime(2026, 11, 1, tzinfo=UTC)
+        count = 10_050
+        backend.write(
+            [
+                original(
+                    f"ww-deep-{i:05d}",
+                    f"Notice {i}",
+                    ["Bins move."],
+                    firstcreated=start,
+                    versioncreated=start + timedelta(minutes=i),
+                )
+                for i in range(count)
+            ]
+        )
+        seen: list[str] = []
+        after = None
+        while True:
+            page = backend.search(
+                SearchRequest(query=parse(""), languages=("en",), sort="newest", size=100, after=after)
+            )
+            seen += [h.story_id for h in page.hits]
+            after = page.next_after
+            if after is None:
+                break
+        assert len(seen) == len(set(seen)) == count
+        assert seen[0] == f"ww-deep-{count - 1:05d}" and seen[-1] == "ww-deep-00000"
+    finally:
+        backend.close()

@@ -282,8 +282,10 @@ class ElasticsearchBackend:
         request = replace(request, now=request.now or datetime.now(tz=UTC))  # one instant throughout
         use_score = request.sort == "relevance" and not request.query.is_empty
 
+        bound = None if use_score or request.after is None else int(request.after.value)
+
         def fetch(limit: int) -> list[collapse.Candidate[str]]:
-            found = self._search(bodies.window_body(request, limit))["hits"]["hits"]
+            found = self._search(bodies.window_body(request, limit, bound))["hits"]["hits"]
             out = []
             for h in found:
                 value = float(h["sort"][0])
@@ -293,6 +295,15 @@ class ElasticsearchBackend:
         chosen, next_after = collapse.page(
             fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
         )
+        if bound is not None and chosen:
+            # A story with a matching version above the cursor was listed before, by that version.
+            body = bodies.above_body(request, [c.story_key for c in chosen], bound)
+            listed = {
+                int(h["fields"]["story_key"][0])
+                for h in self._search(body)["hits"]["hits"]
+                if h.get("fields")
+            }
+            chosen = [c for c in chosen if c.story_key not in listed]
         hits = self._hits(request, chosen, use_score)
         facets = None
         total = len(hits)

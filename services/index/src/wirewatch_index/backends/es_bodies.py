@@ -269,17 +269,41 @@ def query(request: SearchRequest) -> dict[str, Any]:
     return {"bool": body}
 
 
-def window_body(request: SearchRequest, window: int) -> dict[str, Any]:
-    """Top `window` renditions in result order, only the fields collapsing needs."""
+def window_body(request: SearchRequest, window: int, upper: int | None = None) -> dict[str, Any]:
+    """Top `window` renditions in result order, only the fields collapsing needs.
+
+    `upper` (newest first, from the cursor) keeps renditions at or below that time, so a deep
+    page starts at the cursor instead of needing a window of everything before it.
+    """
     relevance = request.sort == "relevance" and not request.query.is_empty
     sort: list[Any] = ["_score"] if relevance else [{"ts": "desc"}]
     sort.append({"story_key": "asc"})
+    q = query(request)
+    if upper is not None:
+        q["bool"]["filter"] = [*q["bool"]["filter"], {"range": {"ts": {"lte": upper}}}]
     return {
-        "query": query(request),
+        "query": q,
         "size": window,
         "sort": sort,
         "_source": False,
         "docvalue_fields": ["story_key", "ts"],
+        "track_total_hits": False,
+    }
+
+
+def above_body(request: SearchRequest, story_keys: Sequence[int], bound: int) -> dict[str, Any]:
+    """Renditions of these stories that match and sort above `bound`: those stories were listed already."""
+    q = query(request)
+    q["bool"]["filter"] = [
+        *q["bool"]["filter"],
+        {"terms": {"story_key": list(story_keys)}},
+        {"range": {"ts": {"gt": bound}}},
+    ]
+    return {
+        "query": q,
+        "size": len(story_keys) * 8,
+        "_source": False,
+        "docvalue_fields": ["story_key"],
         "track_total_hits": False,
     }
 

@@ -215,11 +215,16 @@ class TantivyBackend:
         query, matchers = self._query.build(request, searcher)
         use_score = request.sort == "relevance" and not request.query.is_empty
 
+        # Newest first, the cursor becomes a bound in the query, so a page deep in the listing starts
+        # at the cursor instead of needing a window of every rendition before it.
+        bound = None if use_score or request.after is None else int(request.after.value)
+        windowed = query if bound is None else self._query.and_([query, self._sort_range(-(2**62), bound)])
+
         def fetch(limit: int) -> list[collapse.Candidate[tantivy.DocAddress]]:
             if use_score:
-                hits = searcher.search(query, limit=limit, count=False).hits
+                hits = searcher.search(windowed, limit=limit, count=False).hits
             else:
-                hits = searcher.search(query, limit=limit, count=False, order_by_field="sort_ts").hits
+                hits = searcher.search(windowed, limit=limit, count=False, order_by_field="sort_ts").hits
             addrs = [addr for _, addr in hits]
             keys = searcher.fast_field_values("story_key", addrs)
             return [
@@ -231,6 +236,13 @@ class TantivyBackend:
         chosen, next_after = collapse.page(
             fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
         )
+        if bound is not None and chosen:
+            # A story with a matching version above the cursor was listed before, by that version.
+            keys = tantivy.Query.term_set_query(self.schema, "story_key", [c.story_key for c in chosen])
+            above = self._query.and_([query, keys, self._sort_range(bound + 1, 2**62)])
+            addrs = [a for _, a in searcher.search(above, limit=len(chosen) * 8, count=False).hits]
+            listed = {int(k) for k in searcher.fast_field_values("story_key", addrs) if k is not None}
+            chosen = [c for c in chosen if c.story_key not in listed]
         languages = self._languages(searcher, [c.story_key for c in chosen], now)
         if request.query.is_empty and not request.languages and request.visible_after is None:
             chosen = self._originals(searcher, chosen, now)
@@ -241,6 +253,10 @@ class TantivyBackend:
         else:
             total = round(searcher.cardinality(query, "story_key")) if chosen or request.after else 0
         return SearchPage(hits=hits, total=max(total, len(hits)), next_after=next_after, facets=facets)
+
+    def _sort_range(self, low: int, high: int) -> tantivy.Query:
+        """Renditions whose newest-first sort value lies in [low, high]."""
+        return tantivy.Query.range_query(self.schema, "sort_ts", tantivy.FieldType.Integer, low, high)
 
     def _originals(
         self,
