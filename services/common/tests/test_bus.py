@@ -408,3 +408,17 @@ def test_each_poll_is_sized_to_the_work_a_slice_can_hold(new_topic, producer, co
     _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 60)
     assert sizes[0] == 1, "the first poll takes one message: nothing is known of the handler yet"
     assert max(sizes) <= 20, f"a slice of 0.2 s at 50/s holds ~10 messages, not the 500 allowed: {sizes}"
+
+
+def test_a_message_larger_than_kafka_accepts_is_its_own_problem_not_an_outage(new_topic, broker):
+    from wirewatch_common.bus import MessageTooLarge
+
+    topic = new_topic(partitions=1)
+    small = Producer({"bootstrap_servers": [broker.bootstrap_servers]}, max_request_size=100_000)
+    try:
+        with pytest.raises(MessageTooLarge, match=r"200\d{3} bytes"):
+            small.publish_many([Outgoing(topic, "big", b"x" * 200_000)])
+        (delivery,) = small.publish_many([Outgoing(topic, "fine", b"x" * 1000)])
+        assert delivery.topic == topic, "the same client keeps publishing: nothing was renewed or broken"
+    finally:
+        small.close()

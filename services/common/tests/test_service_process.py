@@ -93,3 +93,41 @@ def test_service_consumes_serves_and_stops_on_sigterm(broker, new_topic, tmp_pat
         assert sum(admin.committed_offsets(group).values()) == 1, "the handled message was committed"
     finally:
         admin.close()
+
+
+DYING = """
+import sys, threading
+from wirewatch_common.logs import configure_logging
+from wirewatch_common.service import create_app, serve
+
+class Dies:
+    name = "dies"
+
+    def run(self, stop: threading.Event) -> None:
+        stop.wait(0.5)
+        raise RuntimeError("the broker client failed for good")
+
+configure_logging("probe", "INFO", "json")
+serve(create_app("probe", workers=[Dies()]), "127.0.0.1", int(sys.argv[1]))
+"""
+
+
+def test_a_process_whose_worker_dies_exits_so_its_supervisor_starts_it_again(tmp_path):
+    from wirewatch_common.service import WORKER_DIED_EXIT
+
+    out = tmp_path / "dying.out"
+    with out.open("w") as sink:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", DYING, str(free_port())],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            code = proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+    assert code == WORKER_DIED_EXIT, out.read_text()[-2000:]
+    assert "exiting: a worker died" in out.read_text()

@@ -179,3 +179,19 @@ def test_openapi_lists_the_accepted_content_types_and_errors(client) -> None:
     content = operation["requestBody"]["content"]
     assert {"application/json", "application/nitf+xml", "application/rss+xml", "text/plain"} <= content.keys()
     assert {"202", "400", "413", "415", "422", "503"} <= operation["responses"].keys()
+
+
+def test_a_story_too_large_for_a_kafka_message_is_refused_with_413_naming_the_limit(
+    broker, settings_factory, contract_factory, tmp_path
+) -> None:
+    settings = settings_factory(broker.bootstrap_servers, tmp_path, kafka_max_message_bytes=65_536)
+    app = build_app(settings, contract=contract_factory("too-large"))
+    paragraphs = "\n\n".join(f"Paragraph {i} of the council's long statement. " * 80 for i in range(12))
+    story = f"Council publishes its statement in full\n\nLARKSPUR (Test) - {paragraphs}\n".encode()
+    with TestClient(app) as client:
+        refused = post(client, story, "text/plain; charset=utf-8")
+        fits = post(client, b"Council meets\n\nLARKSPUR (Test) - The council met on Monday.\n", "text/plain")
+    assert refused.status_code == 413, refused.text
+    error = refused.json()["error"]
+    assert "26214" in error["message"] and "WIREWATCH_KAFKA_MAX_MESSAGE_BYTES" in error["message"]
+    assert fits.status_code == 202, "the service keeps accepting what fits"

@@ -18,7 +18,7 @@ from typing import Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic, OffsetSpec
-from kafka.errors import CommitFailedError, KafkaError, TopicAlreadyExistsError
+from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
 
@@ -65,6 +65,10 @@ class DeliveryError(Exception):
     """The broker did not confirm a message in time; nothing upstream may be told it was accepted."""
 
 
+class MessageTooLarge(Exception):
+    """A message is larger than Kafka accepts: the message's own problem, not the broker's (never retried)."""
+
+
 def client_config(settings: Settings) -> dict[str, Any]:
     """Connection settings shared by producers, consumers and the admin client."""
     config: dict[str, Any] = {
@@ -101,6 +105,10 @@ class Outgoing:
     key: str
     value: bytes
     headers: Headers = field(default_factory=list)
+
+
+def _size(message: Outgoing) -> int:
+    return len(message.value)
 
 
 @dataclass(frozen=True)
@@ -142,16 +150,26 @@ class Producer:
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Producer:
         """Open a producer for the configured cluster."""
-        return cls(client_config(settings), **overrides)
+        return cls(
+            client_config(settings), **({"max_request_size": settings.kafka_max_message_bytes} | overrides)
+        )
 
     def publish_many(self, messages: Iterable[Outgoing], timeout: float = 60.0) -> list[Delivery]:
-        """Send all messages, then wait for every confirmation; raise DeliveryError if any is missing."""
+        """Send all messages, then wait for every confirmation; raise DeliveryError if any is missing.
+
+        A message larger than Kafka accepts raises MessageTooLarge instead: retrying cannot help it.
+        """
+        messages = list(messages)
         producer = self._producer
         try:
             pending = [
                 (m, producer.send(m.topic, key=m.key.encode(), value=m.value, headers=m.headers))
                 for m in messages
             ]
+        except MessageSizeTooLargeError as exc:
+            largest = max(messages, key=_size)
+            msg = f"{largest.topic}/{largest.key} has {len(largest.value)} bytes, more than Kafka accepts: {exc}"
+            raise MessageTooLarge(msg) from exc
         except KafkaError as exc:
             self._renew(producer)
             msg = f"the producer could not send: {exc}"
@@ -161,6 +179,10 @@ class Producer:
         for message, future in pending:
             try:
                 meta = future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except MessageSizeTooLargeError as exc:  # the broker's own limit (max.message.bytes)
+                size = len(message.value)
+                msg = f"{message.topic}/{message.key} has {size} bytes, more than the broker accepts: {exc}"
+                raise MessageTooLarge(msg) from exc
             except KafkaError as exc:
                 self._renew(producer)
                 msg = f"broker did not confirm {message.topic}/{message.key}: {exc}"
@@ -325,9 +347,21 @@ class Consumer:
             "consumer started",
             extra={"group": self.group_id, "topics": sorted(self._consumer.subscription() or [])},
         )
+        failures = 0
         try:
             while not stop.is_set():
-                self.poll_once(stop)
+                try:
+                    self.poll_once(stop)
+                    failures = 0
+                except (
+                    KafkaError
+                ) as exc:  # a timeout or a failed join: the client recovers, the thread lives on
+                    failures += 1
+                    log.warning(
+                        "consumer error; backing off",
+                        extra={"group": self.group_id, "failures": failures, "error": repr(exc)[:500]},
+                    )
+                    stop.wait(min(self._backoff_max * 6, self._backoff_min * 2**failures))
         finally:
             self.close()
             log.info("consumer stopped", extra={"group": self.group_id})
@@ -570,7 +604,7 @@ class Consumer:
             return 0
         try:
             self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-        except CommitFailedError as exc:
+        except KafkaError as exc:  # CommitFailedError, a timeout: redelivered, handlers are idempotent
             # The group rebalanced (or dropped us) while we worked: the partitions' owners see these again.
             log.warning(
                 "commit failed after a rebalance", extra={"group": self.group_id, "error": str(exc)[:500]}

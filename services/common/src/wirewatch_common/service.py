@@ -58,6 +58,7 @@ class WorkerThreads:
         self.workers = list(workers)
         self.stop = threading.Event()
         self.failed: dict[str, str] = {}
+        self.on_failure: Callable[[], None] | None = None
         self._threads: list[threading.Thread] = []
 
     def _run(self, worker: Worker) -> None:
@@ -66,9 +67,12 @@ class WorkerThreads:
         except Exception as exc:
             self.failed[worker.name] = repr(exc)[:500]
             log.exception("worker crashed", extra={"worker": worker.name})
-            return
-        if not self.stop.is_set():
+        else:
+            if self.stop.is_set():
+                return
             self.failed[worker.name] = "returned before being asked to stop"
+        if self.on_failure is not None:
+            self.on_failure()
 
     def start(self) -> None:
         """Start every worker."""
@@ -218,7 +222,22 @@ def log_settings(settings: Settings) -> None:
     log.info("settings", extra={"settings": settings.masked()})
 
 
+WORKER_DIED_EXIT = 3
+"""Exit status of a service process whose worker thread died: its supervisor or Docker starts it again."""
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
-    """Serve the app until SIGTERM/SIGINT; our JSON logging stays in charge (no uvicorn log config)."""
+    """Serve the app until SIGTERM/SIGINT; our JSON logging stays in charge (no uvicorn log config).
+
+    A worker thread that dies (an error nothing handled) shuts the server down and exits with
+    WORKER_DIED_EXIT: a process that only answers 503 would idle forever under
+    `restart: unless-stopped`, which ignores health; a new process starts clean.
+    """
     config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    threads: WorkerThreads = app.state.workers
+    threads.on_failure = lambda: setattr(server, "should_exit", True)
+    server.run()
+    if threads.failed:
+        log.error("exiting: a worker died", extra={"workers": threads.failed})
+        raise SystemExit(WORKER_DIED_EXIT)

@@ -119,6 +119,14 @@ class Settings(BaseSettings):
     kafka_batch_size: int = Field(
         default=500, ge=1, description="Most messages a consumer handles in one batch."
     )
+    kafka_max_message_bytes: int = Field(
+        default=1_048_576,
+        ge=65_536,
+        description=(
+            "Largest message a producer sends (the topics' max.message.bytes must allow it); ingest "
+            "refuses a story over 40% of it, so its renditions fit too."
+        ),
+    )
     kafka_max_poll_interval_ms: int = Field(
         default=300_000,
         ge=1000,

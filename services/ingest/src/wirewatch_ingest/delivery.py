@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter, Gauge
 
-from wirewatch_common.bus import Admin, Delivery, DeliveryError, Message, Outgoing, Producer
+from wirewatch_common.bus import Admin, Delivery, DeliveryError, Message, MessageTooLarge, Outgoing, Producer
 from wirewatch_common.story import Receipt, Story
 from wirewatch_common.topics import story_headers
 
@@ -241,6 +241,21 @@ class Republisher:
         return total
 
     def _send(self, lost: list[tuple[Overdue, Verdict]]) -> int:
+        """Re-publish; a story Kafka refuses for its size is split out so it cannot hold back the rest."""
+        try:
+            return self._send_all(lost)
+        except MessageTooLarge as exc:
+            if len(lost) == 1:
+                version = lost[0][0]
+                log.error(
+                    "story too large for Kafka; it stays unconfirmed in the ledger",
+                    extra={"story_id": version.id, "version": version.version, "error": str(exc)[:300]},
+                )
+                return 0
+            half = len(lost) // 2
+            return self._send(lost[:half]) + self._send(lost[half:])
+
+    def _send_all(self, lost: list[tuple[Overdue, Verdict]]) -> int:
         stories = [version.story() for version, _ in lost]
         deliveries = self._publisher.publish_stories(self._topic, stories, timeout=self._timeout)
         self._ledger.delivered(stories, self._clock(), deliveries)

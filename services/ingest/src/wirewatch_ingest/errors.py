@@ -48,6 +48,10 @@ class DocumentTooLarge(ParseError):
     status = 413
 
 
+class StoryTooLarge(DocumentTooLarge):
+    """A story would be larger on Kafka than a message may be (its renditions included): HTTP 413."""
+
+
 class UnsupportedFormat(ParseError):
     """The content type or sniffed format is not one ingest reads: HTTP 415."""
 

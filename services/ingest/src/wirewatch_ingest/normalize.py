@@ -49,6 +49,9 @@ class Limits:
     max_stories: int = 1000
     max_future_date_s: int = 86_400
     max_embargo_ahead_days: int = 366
+    max_story_bytes: int = 419_430
+    """A story's JSON on Kafka: 40% of a 1 MiB message, since a rendition in Arabic script can take
+    up to twice the bytes of Latin text and carries the same metadata."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from wirewatch_common.bus import Delivery, DeliveryError, Outgoing
 from wirewatch_common.story import Story
 from wirewatch_common.topics import story_headers
 
+from .errors import StoryTooLarge
 from .ledger import Admission, Ledger, Outcome
 from .normalize import Limits
 from .repairs import count_repairs
@@ -163,8 +164,25 @@ class Ingestor:
             REJECTED.labels("NoStories", via).inc()
             msg = f"the {fmt} document holds no text story"
             raise NoStories(msg)
+        self._check_sizes(stories, via)
         count_repairs(stories)
         return fmt, stories
+
+    def _check_sizes(self, stories: list[Story], via: str) -> None:
+        """Refuse a story whose message (or its renditions') Kafka would refuse, before anything is accepted."""
+        limit = self.limits.max_story_bytes
+        for story in stories:
+            chars = len(story.headline) + len(story.summary or "") + sum(len(p) for p in story.body)
+            if chars * 4 + 65_536 < limit:
+                continue  # even at 4 bytes a character, with generous metadata, it fits
+            size = len(story.to_json())
+            if size > limit:
+                REJECTED.labels("StoryTooLarge", via).inc()
+                msg = (
+                    f"story {story.id} is {size} bytes as a message; the limit is {limit} "
+                    "(40% of WIREWATCH_KAFKA_MAX_MESSAGE_BYTES, so its renditions fit too)"
+                )
+                raise StoryTooLarge(msg, field="story")
 
     def admit_and_publish(self, stories: list[Story]) -> list[Admission]:
         """Admit to the ledger, publish what is new and confirm it; on a delivery failure forget it and raise."""

@@ -149,4 +149,5 @@ class IngestSettings(Settings):
             max_paragraph_chars=self.ingest_max_paragraph_chars,
             max_body_chars=self.ingest_max_body_chars,
             max_stories=self.ingest_max_stories_per_document,
+            max_story_bytes=int(self.kafka_max_message_bytes * 0.4),
         )
