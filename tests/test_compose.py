@@ -9,6 +9,7 @@ images would install what each service needs.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -269,10 +270,133 @@ def test_wirewatch_images_are_built_here_and_tagged_with_the_package_version(ser
 @unit
 def test_jobs_run_from_the_service_images_they_need(services):
     assert services["provision"]["image"] == services["index"]["image"], "it needs wirewatch_index's setup()"
-    assert services["provision"]["build"] == services["index"]["build"]
     assert services["provision"]["command"][:3] == ["python", "-m", "wirewatch_stack.provision"]
     assert services["models"]["image"] == services["translate"]["image"]
-    assert services["models"]["build"] == services["translate"]["build"]
+    for job in JOBS:
+        assert "build" not in services[job], f"{job} reuses a service's image; it must not build it again"
+        assert services[job]["pull_policy"] == "never", f"{job}: its image exists only where it was built"
+
+
+def builders_per_tag(services: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The services that build each image tag (a build without `image:` gets its own project tag)."""
+    tags: dict[str, list[str]] = {}
+    for name, service in services.items():
+        if "build" in service:
+            tags.setdefault(service.get("image") or f"wirewatch-{name}", []).append(name)
+    return tags
+
+
+def combinations() -> list[tuple[str, dict[str, Any]]]:
+    """The base file alone, then merged with each override, as `docker compose -f ... -f ...` runs them."""
+    base = load(COMPOSE)
+    return [(COMPOSE.name, base)] + [(f"+{p.name}", merge(base, load(p))) for p in OVERRIDES]
+
+
+@unit
+@pytest.mark.parametrize("files", [name for name, _ in combinations()])
+def test_each_image_tag_has_exactly_one_builder(files):
+    # Compose 2.36+ builds through bake, which refuses two targets writing one tag (`image already exists`).
+    merged = dict(combinations())[files]
+    services = merged["services"]
+    for tag, builders in builders_per_tag(services).items():
+        assert len(builders) == 1, f"{files}: {tag} is built by {builders}; keep `build:` on one of them"
+    built = builders_per_tag(services)
+    for name, service in services.items():
+        if "build" not in service and service.get("image") in built:
+            assert service.get("pull_policy") == "never", (
+                f"{files}: {name} runs the local image {service['image']}; a pull would fail"
+            )
+
+
+@unit
+def test_the_one_builder_rule_catches_a_job_that_builds_again(services):
+    twice = merge(services, {"provision": {"build": services["index"]["build"]}})
+    assert builders_per_tag(twice)["wirewatch-index:0.1.0"] == ["provision", "index"]
+
+
+@unit
+def test_provision_applies_the_mounted_topic_contract(services):
+    provision = services["provision"]
+    command = provision["command"]
+    contract = command[command.index("--contract") + 1]
+    mounts = [v for v in provision["volumes"] if str(v).endswith(f":{contract}:ro")]
+    assert len(mounts) == 1, f"{contract} is read by provision but not mounted read-only"
+    source = mounts[0].split(":", 1)[0]
+    assert source.startswith("./") and (ROOT / source).resolve() == ROOT / "deploy" / "kafka" / "topics.yaml"
+    # The override for an existing cluster adds its certificates to the mounts, never in place of them.
+    merged = merge(load(COMPOSE), load(ROOT / "deploy" / "compose.existing-cluster.yml"))
+    assert mounts[0] in merged["services"]["provision"]["volumes"]
+    assert merged["services"]["provision"]["command"] == command
+
+
+@unit
+def test_the_bundled_kafka_has_a_fixed_cluster_id(services):
+    value = resolve(environment(services["kafka"])["CLUSTER_ID"])
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", value), f"CLUSTER_ID {value!r} is not a base64url UUID"
+    assert len(base64.urlsafe_b64decode(value + "==")) == 16
+
+
+# -- volumes, resolved as Compose resolves them -----------------------------------------------------
+
+
+def env_example_values() -> dict[str, str]:
+    """The non-empty values of compose.env.example, as an operator's copied .env would give them."""
+    values = {}
+    for line in (ROOT / "deploy" / "compose.env.example").read_text(encoding="utf-8").splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            if value:
+                values[key] = value
+    return values
+
+
+def mount_source(entry: Any, given: dict[str, str]) -> tuple[str, str]:
+    """('bind' | 'volume' | 'anonymous', source) for one entry of a service's `volumes`."""
+    if isinstance(entry, dict):
+        source = resolve(str(entry.get("source") or ""), given)
+        kind = entry.get("type", "volume")
+        if kind == "bind":
+            return "bind", source
+        return ("volume", source) if source else ("anonymous", "")
+    parts = resolve(str(entry), given).split(":")
+    if len(parts) == 1:
+        return "anonymous", ""
+    source = parts[0]
+    # Compose's rule: only a source starting with `.`, `/` or `~` is a host path.
+    return ("bind", source) if source.startswith((".", "/", "~")) else ("volume", source)
+
+
+# A required variable (`:?`) has no default; an operator sets it to a folder of theirs.
+REQUIRED_SAMPLES = {"ARGOS_PACKAGES_DIR": "/srv/argosmodels"}
+
+
+def undeclared_volumes(project: dict[str, Any], given: dict[str, str]) -> list[str]:
+    declared = set(project.get("volumes") or {})
+    return [
+        f"{name}: {entry!r} reads as the volume {source!r}, which is not declared"
+        for name, service in project["services"].items()
+        for entry in service.get("volumes") or []
+        for kind, source in [mount_source(entry, given)]
+        if kind == "volume" and source not in declared
+    ]
+
+
+@unit
+@pytest.mark.parametrize("files", [name for name, _ in combinations()])
+@pytest.mark.parametrize("values", ["defaults", "env-example"])
+def test_every_volume_source_is_a_host_path_or_a_declared_volume(files, values):
+    given = REQUIRED_SAMPLES | (env_example_values() if values == "env-example" else {})
+    problems = undeclared_volumes(dict(combinations())[files], given)
+    assert not problems, f"{files} with {values}:\n" + "\n".join(problems)
+
+
+@unit
+def test_the_volume_check_catches_a_bare_relative_host_path():
+    project = {"services": {"ingest": {"volumes": ["deploy/certs:/etc/wirewatch/certs:ro"]}}, "volumes": {}}
+    assert undeclared_volumes(project, {}), "deploy/certs is a volume name to Compose"
+    project["services"]["ingest"]["volumes"] = ["${CERTS:-./deploy/certs}:/etc/wirewatch/certs:ro"]
+    assert not undeclared_volumes(project, {})
+    assert undeclared_volumes(project, {"CERTS": "deploy/certs"})
 
 
 @unit
@@ -286,6 +410,10 @@ def test_translate_replicas_share_one_consumer_group_and_the_models_volume(servi
     assert "$" not in group, "one constant group for every replica"
     model_dir = environment(translate)["WIREWATCH_MODEL_DIR"]
     assert f"models:{model_dir}" in translate["volumes"]
+    # The pending queue (DATA_DIR) is a named volume: an anonymous one is lost by `down` or a scale-down.
+    data_dir = environment(translate)["WIREWATCH_DATA_DIR"]
+    assert f"translate-data:{data_dir}" in translate["volumes"]
+    assert "translate-data" in (load(COMPOSE).get("volumes") or {})
     assert f"models:{environment(services['models'])['WIREWATCH_MODEL_DIR']}" in services["models"]["volumes"]
     assert "models" in (load(COMPOSE).get("volumes") or {})
 
