@@ -13,13 +13,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+from elasticsearch import AuthorizationException, BadRequestError
 
 from wirewatch_common.story import Story
 from wirewatch_index.backends import es_bodies
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
-from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
+from wirewatch_index.backends.elasticsearch import (
+    BULK_ATTEMPTS,
+    REINDEX_POLL_MISSES,
+    ElasticsearchBackend,
+    connect,
+)
 from wirewatch_index.documents import micros
 from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
@@ -138,6 +145,7 @@ def test_setup_installs_template_with_language_chains_and_creates_versioned_inde
     analyzers = body["template"]["settings"]["analysis"]["analyzer"]
     assert analyzers["ww_tr"]["filter"] == ["apostrophe", "ww_turkish_lowercase", "ww_turkish_stemmer"]
     assert "arabic_normalization" in analyzers["ww_ar"]["filter"]
+    assert body["template"]["settings"]["auto_expand_replicas"] == "0-1", "a single node stays green"
     props = body["template"]["mappings"]["properties"]
     assert props["headline_tr"] == {"type": "text", "analyzer": "ww_tr"}
     assert props["provider"] == {"type": "keyword"}
@@ -147,18 +155,157 @@ def test_setup_installs_template_with_language_chains_and_creates_versioned_inde
     }
 
 
-def test_mapping_change_reindexes_then_swaps_alias(stub):
+TASK = "oTUltX4IQMOUUVeiohTt8A:12345"
+
+
+def _on_old_index(stub: Stub) -> None:
+    """The alias points at ww-v0: setup() must copy it into ww-v1."""
     stub.on("HEAD", "/_alias/", lambda s: (200, None))
     stub.on("GET", "/_alias/", lambda s: (200, {"ww-v0": {"aliases": {"ww": {}}}}))
-    stub.on("POST", "/_reindex", lambda s: (200, {"total": 0, "failures": []}))
-    _backend(stub).setup()
-    assert stub.requests("POST", "/_reindex")[0].json() == {
+    stub.on("POST", "/_reindex", lambda s: (200, {"task": TASK}))
+
+
+def _task(completed: bool, **response: Any) -> dict[str, Any]:
+    """`GET _tasks/<id>` as Elasticsearch answers it for a reindex."""
+    status = {"total": 3, "created": 2, "version_conflicts": 1}
+    body: dict[str, Any] = {
+        "completed": completed,
+        "task": {"id": 12345, "action": "indices:data/write/reindex"},
+    }
+    if completed:
+        body["response"] = {"took": 9, "timed_out": False, **status, "failures": [], **response}
+    return body
+
+
+def test_mapping_change_runs_reindex_as_a_task_polled_until_done_then_swaps_alias(stub):
+    _on_old_index(stub)
+    polls: list[int] = []
+
+    def tasks(seen: Seen) -> tuple[int, Any]:
+        polls.append(1)
+        return 200, _task(len(polls) >= 3)
+
+    stub.on("GET", "/_tasks/", tasks)
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+    backend.setup()
+    (started,) = stub.requests("POST", "/_reindex")
+    assert "wait_for_completion=false" in started.path
+    assert started.json() == {
         "source": {"index": "ww-v0"},
-        "dest": {"index": "ww-v1"},
+        "dest": {"index": "ww-v1", "version_type": "external"},
+        "conflicts": "proceed",
     }
-    assert stub.requests("POST", "/_aliases")[0].json()["actions"][0] == {
-        "remove": {"index": "ww-v0", "alias": "ww"}
+    assert {unquote(s.path) for s in stub.requests("GET", "/_tasks/")} == {f"/_tasks/{TASK}"}
+    assert len(polls) == 3
+    assert stub.requests("POST", "/_aliases")[0].json()["actions"] == [
+        {"remove": {"index": "ww-v0", "alias": "ww"}},
+        {"add": {"index": "ww-v1", "alias": "ww", "is_write_index": True}},
+    ]
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        _task(
+            True,
+            failures=[
+                {
+                    "index": "ww-v1",
+                    "id": "ww-strike.en",
+                    "status": 400,
+                    "cause": {"type": "document_parsing_exception", "reason": "failed to parse field [day]"},
+                }
+            ],
+        ),
+        {
+            "completed": True,
+            "task": {},
+            "error": {"type": "search_phase_execution_exception", "reason": "all shards failed"},
+        },
+        _task(True, canceled="by user request"),
+    ],
+    ids=["document-failures", "task-error", "cancelled"],
+)
+def test_a_reindex_that_lost_documents_stops_setup_before_the_alias_moves(stub, task):
+    _on_old_index(stub)
+    stub.on("GET", "/_tasks/", lambda s: (200, task))
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+    with pytest.raises(
+        BackendUnavailable, match=r"reindex ww-v0 -> ww-v1 .* failed: .*alias still points at ww-v0"
+    ):
+        backend.setup()
+    assert stub.requests("POST", "/_aliases") == []
+
+
+def test_reindex_start_and_polls_are_never_retried_by_the_client(stub):
+    _on_old_index(stub)
+    stub.on(
+        "POST",
+        "/_reindex",
+        lambda s: (503, {"error": {"type": "unavailable_shards_exception"}, "status": 503}),
+    )
+    with pytest.raises(BackendUnavailable, match=r"could not start the reindex ww-v0 -> ww-v1: .*503"):
+        _backend(stub).setup()
+    assert len(stub.requests("POST", "/_reindex")) == 1  # a retried start would run a second copy
+    stub.on("POST", "/_reindex", lambda s: (200, {"task": TASK}))
+    stub.on(
+        "GET", "/_tasks/", lambda s: (503, {"error": {"type": "unavailable_shards_exception"}, "status": 503})
+    )
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+    with pytest.raises(BackendUnavailable, match="lost track of reindex task"):
+        backend.setup()
+    assert len(stub.requests("GET", "/_tasks/")) == REINDEX_POLL_MISSES
+    assert stub.requests("POST", "/_aliases") == []
+
+
+def test_two_replicas_setting_up_at_once_both_succeed(stub):
+    """The other replica created the index and moved the alias between this one's checks and requests."""
+    _on_old_index(stub)
+    stub.on("GET", "/_tasks/", lambda s: (200, _task(True)))
+    exists = {
+        "type": "resource_already_exists_exception",
+        "reason": "index [ww-v1/abc] already exists",
+        "index": "ww-v1",
     }
+    stub.on("PUT", "/ww-v1", lambda s: (400, {"error": {"root_cause": [exists], **exists}, "status": 400}))
+    missing = {"type": "aliases_not_found_exception", "reason": "aliases [ww] missing"}
+
+    def swap(seen: Seen) -> tuple[int, Any]:
+        # The alias has moved by now: reads see ww-v1.
+        stub.on("GET", "/_alias/", lambda s: (200, {"ww-v1": {"aliases": {"ww": {"is_write_index": True}}}}))
+        return 404, {"error": {"root_cause": [missing], **missing}, "status": 404}
+
+    stub.on("POST", "/_aliases", swap)
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+    backend.setup()
+    assert len(stub.requests("PUT", "/ww-v1")) == 1 and len(stub.requests("POST", "/_aliases")) == 1
+
+
+def test_an_alias_swap_refused_for_another_reason_or_moved_elsewhere_still_fails(stub):
+    stub.on("POST", "/_aliases", lambda s: (403, {"error": {"type": "security_exception"}, "status": 403}))
+    with pytest.raises(AuthorizationException):
+        _backend(stub).setup()
+    missing = {"type": "aliases_not_found_exception", "reason": "aliases [ww] missing"}
+    stub.on("POST", "/_aliases", lambda s: (404, {"error": missing, "status": 404}))
+    with pytest.raises(BackendUnavailable, match="points at None, not ww-v1"):
+        _backend(stub).setup()
+    stub.on(
+        "PUT", "/ww-v1", lambda s: (400, {"error": {"type": "invalid_index_name_exception"}, "status": 400})
+    )
+    with pytest.raises(BadRequestError):
+        _backend(stub).setup()
+
+
+def test_drop_deletes_the_concrete_indices_by_name_never_by_wildcard(stub):
+    found = {"ww-v1": {"aliases": {"ww": {}}}, "ww-v0": {"aliases": {}}}
+    stub.on("GET", "/ww-v*", lambda s: (200, found))
+    stub.on("DELETE", "/ww-v", lambda s: (200, {"acknowledged": True}))
+    stub.on("DELETE", "/_index_template/ww", lambda s: (200, {"acknowledged": True}))
+    _backend(stub).drop()
+    deleted = [s.path.split("?")[0] for s in stub.requests("DELETE", "/ww-v")]
+    assert deleted == ["/ww-v0", "/ww-v1"]
+    assert "expand_wildcards=all" in stub.requests("GET", "/ww-v*")[0].path
+    assert stub.requests("DELETE", "/_index_template/ww")
 
 
 def test_wrong_credentials_and_unreachable_cluster_fail_with_a_clear_reason(stub):
@@ -536,3 +683,45 @@ def test_a_newest_first_cursor_bounds_the_window_and_asks_which_stories_were_lis
     assert {"range": {"ts": {"gt": 1_700_000_000_000_000}}} in above["query"]["bool"]["filter"]
     unbounded = es_bodies.window_body(request, 24)["query"]["bool"]["filter"]
     assert {"range": {"ts": {"lte": 1_700_000_000_000_000}}} not in unbounded
+
+
+# -- writes only through the alias; facets that rank and bucket what the API shows ---------------------
+
+
+def test_every_bulk_requires_the_alias_and_a_missing_alias_is_an_outage(stub):
+    stub.on("PUT", "/_bulk", _bulk_ok)
+    _backend(stub).write([STRIKE])
+    assert "require_alias=true" in stub.requests("PUT", "/_bulk")[0].path
+    # What Elasticsearch answers per item when the alias is gone and require_alias is set.
+    reason = "no such index [ww] and [require_alias] request flag is [true] and [ww] is not an alias"
+    respond, calls = _bulk_answering(lambda i, c: _error(404, "index_not_found_exception", reason))
+    stub.on("PUT", "/_bulk", respond)
+    with pytest.raises(BackendUnavailable, match="require_alias"):
+        _backend(stub).write([STRIKE])
+    assert len(calls) == 1
+
+
+def test_facets_rank_terms_by_stories_and_build_only_days_that_have_stories():
+    aggs = es_bodies.facets_body(SearchRequest(), 10)["aggs"]
+    for name in ("provider", "language"):
+        terms = aggs[name]["terms"]
+        assert terms["order"] == [{"n": "desc"}, {"_key": "asc"}]
+        assert aggs[name]["aggs"]["n"] == {"cardinality": {"field": "story_key"}}
+    assert aggs["day"]["date_histogram"]["min_doc_count"] == 1
+
+
+def test_a_page_whose_renditions_were_all_deleted_meanwhile_asks_for_no_languages(stub):
+    def search(seen: Seen) -> tuple[int, Any]:
+        body = seen.json()
+        assert body.get("size") != 0 or ("aggs" in body and "s" not in body["aggs"]), body
+        if "docvalue_fields" in body:
+            return 200, {"hits": {"hits": [{"_id": "ww-strike.en", "sort": [1.0, 9]}]}}
+        if "highlight" in body:
+            return 200, {"hits": {"hits": []}}  # deleted between the two requests
+        return 200, {"hits": {"hits": []}, "aggregations": {"total": {"value": 0}}}
+
+    stub.on("POST", "/ww/_search", search)
+    page = _backend(stub).search(SearchRequest(query=parse("strike"), size=5))
+    assert page.hits == []
+    bodies = [s.json() for s in stub.requests("POST", "/ww/_search")]
+    assert not any("s" in b.get("aggs", {}) for b in bodies)

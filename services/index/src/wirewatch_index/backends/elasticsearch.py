@@ -8,8 +8,13 @@ parsing error, an illegal argument, a term over the keyword limit) is the docume
 and raises DocumentRejected naming each refused version, after the rest of the bulk is written.
 A whole bulk request refused with 400 or 413 is the documents' problem too (the consumer splits
 the batch until it finds the one); connection errors, timeouts and other statuses are outages.
-The client itself retries 429/5xx answers and timeouts with exponential backoff. `setup()` fails
-fast with a readable reason when the cluster or credentials are wrong.
+The client itself retries 429/5xx answers and timeouts with exponential backoff. Every bulk sets
+`require_alias`, so a missing alias is an outage, never a new index with guessed mappings.
+
+`setup()` fails fast with a readable reason when the cluster or credentials are wrong. Several
+replicas may run it at once: an index or alias move another one made first is accepted. A
+mapping change reindexes as a server-side task, polled without client retries (a retried start
+would copy twice), and the alias moves only once the copy finished without failures.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import html
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,7 +30,13 @@ from typing import Any, Literal
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import TransportError
-from elasticsearch import ApiError, AuthenticationException, AuthorizationException, Elasticsearch
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    Elasticsearch,
+)
+from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 from wirewatch_common.story import Story
 
@@ -51,6 +63,8 @@ OUTAGE_TYPES = frozenset(
     }
 )
 """Item error types that describe the index or cluster, not the document, whatever their status."""
+REINDEX_POLL_MISSES = 5
+"""Polls of a reindex task in a row that may fail before setup gives up (the task runs on)."""
 REFUSED_REQUEST_STATUSES = frozenset({400, 413})
 """A whole bulk request refused with these was refused for what it carries: one of its documents."""
 
@@ -137,11 +151,15 @@ class ElasticsearchBackend:
         index_prefix: str = "wirewatch-stories",
         refresh: bool = False,
         bulk_backoff_s: float = 0.5,
+        reindex_poll_s: float = 2.0,
+        poll_timeout_s: float = 30.0,
     ):
         self.client = client
         self.alias = index_prefix
         self._refresh: bool | str = "wait_for" if refresh else False
         self._bulk_backoff_s = bulk_backoff_s
+        self._poll_interval_s = reindex_poll_s
+        self._poll_timeout_s = poll_timeout_s
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -173,13 +191,82 @@ class ElasticsearchBackend:
         current = self._alias_target()
         if current == target:
             return
-        if not self.client.indices.exists(index=target):
-            self.client.indices.create(index=target)
+        self._create(target)
         if current is not None:
             # A mapping change: copy the old index into the new one, then move the alias atomically.
-            log.info("reindexing for a new mapping", extra={"from": current, "to": target})
-            self.client.reindex(source={"index": current}, dest={"index": target}, wait_for_completion=True)
-        self.client.indices.update_aliases(**bodies.alias_swap(self.alias, current, target))
+            self._reindex(current, target)
+        self._swap(current, target)
+
+    def _create(self, index: str) -> None:
+        """Create the index; another replica starting at the same moment may have created it first."""
+        try:
+            self.client.indices.create(index=index)
+        except ApiError as exc:
+            if exc.error != "resource_already_exists_exception":
+                raise
+            log.info("index already created by another replica", extra={"index": index})
+
+    def _reindex(self, old: str, new: str) -> None:
+        """Copy `old` into `new` as a server-side task, polled until done; raise if any document failed.
+
+        One request starts the task and each poll is a short request, neither retried by the client:
+        a retried or timed-out start would launch a second copy.
+        """
+        log.info("reindexing for a new mapping", extra={"from": old, "to": new})
+        once = self.client.options(request_timeout=self._poll_timeout_s, max_retries=0)
+        try:
+            started = once.reindex(**bodies.reindex_body(old, new), wait_for_completion=False)
+        except (ApiError, TransportError) as exc:
+            msg = f"could not start the reindex {old} -> {new}: {exc}; the alias still points at {old}"
+            raise BackendUnavailable(msg) from exc
+        task_id = str(started["task"])
+        misses = 0
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    # The client labels the task API a technical preview; `GET _tasks/<id>` is how
+                    # Elasticsearch's own docs follow a reindex started without waiting.
+                    warnings.simplefilter("ignore", GeneralAvailabilityWarning)
+                    task = dict(once.tasks.get(task_id=task_id).body)
+            except (ApiError, TransportError) as exc:
+                misses += 1
+                if misses >= REINDEX_POLL_MISSES:
+                    msg = f"lost track of reindex task {task_id} ({old} -> {new}): {exc}; alias left on {old}"
+                    raise BackendUnavailable(msg) from exc
+                time.sleep(self._poll_interval_s)
+                continue
+            misses = 0
+            if task.get("completed"):
+                break
+            time.sleep(self._poll_interval_s)
+        problem = reindex_problem(task)
+        if problem:
+            msg = (
+                f"reindex {old} -> {new} (task {task_id}) failed: {problem}; the alias still points at {old}"
+            )
+            raise BackendUnavailable(msg)
+        response = task.get("response", {})
+        log.info(
+            "reindex done",
+            extra={
+                "to": new,
+                "copied": response.get("created"),
+                "already_there": response.get("version_conflicts"),
+            },
+        )
+
+    def _swap(self, old: str | None, new: str) -> None:
+        """Point the alias at `new` in one request; a replica that lost the race finds it done already."""
+        try:
+            self.client.indices.update_aliases(**bodies.alias_swap(self.alias, old, new))
+        except ApiError as exc:
+            if exc.error != "aliases_not_found_exception":
+                raise
+            found = self._alias_target()
+            if found != new:
+                msg = f"the alias {self.alias} left {old} but points at {found}, not {new}: {exc}"
+                raise BackendUnavailable(msg) from exc
+            log.info("alias already moved by another replica", extra={"alias": self.alias, "index": new})
 
     def _alias_target(self) -> str | None:
         if not self.client.indices.exists_alias(name=self.alias):
@@ -200,7 +287,10 @@ class ElasticsearchBackend:
 
     def drop(self) -> None:
         """Delete the index, alias and template (tests only)."""
-        self.client.indices.delete(index=f"{self.alias}-v*", ignore_unavailable=True)
+        # Deleting by wildcard is refused (action.destructive_requires_name): resolve the names first.
+        found = self.client.indices.get(index=f"{self.alias}-v*", expand_wildcards="all")
+        for name in sorted(found.body):
+            self.client.indices.delete(index=name, ignore_unavailable=True)
         self.client.indices.delete_index_template(name=self.alias)
 
     # -- writing -------------------------------------------------------------------------------
@@ -249,7 +339,12 @@ class ElasticsearchBackend:
 
     def _bulk(self, docs: Sequence[documents.IndexDoc]) -> list[dict[str, Any]]:
         try:
-            response = self.client.bulk(operations=bodies.bulk_lines(docs, self.alias), refresh=self._refresh)
+            response = self.client.bulk(
+                operations=bodies.bulk_lines(docs, self.alias),
+                refresh=self._refresh,
+                # A missing alias is an outage (404 items), not a new index with guessed mappings.
+                require_alias=True,
+            )
         except ApiError as exc:
             if exc.status_code in REFUSED_REQUEST_STATUSES:
                 # Validation of what we sent (an id over 512 bytes, a version out of range, too large).
@@ -343,6 +438,8 @@ class ElasticsearchBackend:
         if request.query.is_empty and not request.languages and request.visible_after is None:
             chosen, by_id = self._originals(request, chosen, by_id)
         story_ids = sorted({str(by_id[c.ref]["_source"]["source"]["id"]) for c in chosen if c.ref in by_id})
+        if not story_ids:
+            return []  # every chosen rendition was deleted meanwhile; a terms size of 0 is refused
         now = request.now or datetime.now(tz=UTC)
         agg = self._search(bodies.languages_body(story_ids, now))["aggregations"]["s"]["buckets"]
         languages = {b["key"]: sorted(x["key"] for x in b["l"]["buckets"]) for b in agg}
@@ -390,6 +487,25 @@ class ElasticsearchBackend:
             else:
                 current.append(Story.model_validate(src["source"]))
         return StoryRecord.assemble(story_id, current, versions)
+
+
+def reindex_problem(task: dict[str, Any]) -> str | None:
+    """What went wrong in a completed reindex task (`GET _tasks/<id>`), or None if every document copied."""
+    if task.get("error"):
+        return describe({"status": "task", "error": task["error"]})
+    response = task.get("response") or {}
+    failures = [f for f in response.get("failures") or [] if isinstance(f, dict)]
+    if failures:
+        # A write failure names the document and its `cause`; a search failure names the shard and `reason`.
+        first = failures[0]
+        where = first.get("id") or f"shard {first.get('shard', '?')}"
+        cause = first.get("cause") or first.get("reason")
+        return f"{len(failures)} failures, first at {where}: " + describe(
+            {"status": first.get("status", "?"), "error": cause}
+        )
+    if response.get("canceled"):
+        return f"cancelled: {response['canceled']}"
+    return None
 
 
 def _pairs(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -95,7 +95,13 @@ def index_template(alias: str) -> dict[str, Any]:
         "index_patterns": [f"{alias}-v*"],
         "priority": 200,
         "template": {
-            "settings": {"analysis": ANALYSIS, "number_of_shards": 1, "refresh_interval": "1s"},
+            # 0-1 replicas: the bundled single node stays green, a bigger cluster keeps one copy.
+            "settings": {
+                "analysis": ANALYSIS,
+                "number_of_shards": 1,
+                "auto_expand_replicas": "0-1",
+                "refresh_interval": "1s",
+            },
             "mappings": mappings(),
         },
         "_meta": {"wirewatch_schema_version": SCHEMA_VERSION},
@@ -105,6 +111,19 @@ def index_template(alias: str) -> dict[str, Any]:
 def index_name(alias: str, version: int = SCHEMA_VERSION) -> str:
     """The concrete index behind the alias for a schema version."""
     return f"{alias}-v{version}"
+
+
+def reindex_body(old: str, new: str) -> dict[str, Any]:
+    """Copy `old` into `new` keeping each document's version, so a replayed older one never wins.
+
+    `conflicts: proceed` counts a document that is already there at that version (written through
+    the alias meanwhile, or by another replica's copy) instead of aborting the copy.
+    """
+    return {
+        "source": {"index": old},
+        "dest": {"index": new, "version_type": "external"},
+        "conflicts": "proceed",
+    }
 
 
 def alias_swap(alias: str, old: str | None, new: str) -> dict[str, Any]:
@@ -328,17 +347,23 @@ def hits_body(request: SearchRequest, doc_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def facets_body(request: SearchRequest, size: int) -> dict[str, Any]:
-    """Facet aggregations counting stories (cardinality of story_key), no hits."""
+    """Facet aggregations counting and ranking stories (cardinality of story_key), no hits."""
     stories = {"n": {"cardinality": {"field": "story_key"}}}
+    # Rank by stories, as the API shows them, not by renditions (doc_count); ties by value.
+    by_stories = [{"n": "desc"}, {"_key": "asc"}]
     return {
         "query": query(request),
         "size": 0,
         "track_total_hits": False,
         "aggs": {
             "total": {"cardinality": {"field": "story_key"}},
-            "provider": {"terms": {"field": "provider", "size": size}, "aggs": stories},
-            "language": {"terms": {"field": "lang", "size": size}, "aggs": stories},
-            "day": {"date_histogram": {"field": "day", "calendar_interval": "day"}, "aggs": stories},
+            "provider": {"terms": {"field": "provider", "size": size, "order": by_stories}, "aggs": stories},
+            "language": {"terms": {"field": "lang", "size": size, "order": by_stories}, "aggs": stories},
+            # Only days that have stories: one story dated years away must not build every day between.
+            "day": {
+                "date_histogram": {"field": "day", "calendar_interval": "day", "min_doc_count": 1},
+                "aggs": stories,
+            },
         },
     }
 
