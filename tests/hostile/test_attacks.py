@@ -13,20 +13,18 @@ import json
 import re
 import select
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Consumer, Message, Producer
 from wirewatch_common.errors import ErrorResponse
+from wirewatch_common.testing import serving
 from wirewatch_index.worker import IndexHandler
 from wirewatch_ingest.settings import IngestSettings
 
@@ -94,20 +92,9 @@ def test_deeply_nested_json_is_refused_by_translate(translate_client: TestClient
 @pytest.fixture(scope="module")
 def ingest_server(ingest_factory: AppFactory) -> Iterator[tuple[str, int]]:
     """The ingest app behind a real uvicorn on a loopback port (TestClient buffers whole bodies)."""
-    port = free_port()
     app = ingest_factory(ingest_max_document_bytes=1_000_000)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield "127.0.0.1", port
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    with serving(app) as address:
+        yield address
 
 
 def _stream_body(address: tuple[str, int], head: bytes, total: int, chunked: bool) -> tuple[bytes, int]:

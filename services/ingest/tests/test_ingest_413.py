@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from wirewatch_common.broker import free_port
+from wirewatch_common.testing import serving
 from wirewatch_ingest.bootstrap import build_app
 from wirewatch_ingest.drain import DRAIN_MIN_BYTES, DrainingResponse
 
@@ -31,24 +28,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 LIMIT = 1_000_000
 MIB = 1024 * 1024
 AGENCY = b"Ferry service resumes\n\nHELSINKI (STT) - The ferry sailed again on Monday.\n"
-
-
-@contextmanager
-def serving(app: Any) -> Iterator[tuple[str, int]]:
-    """Run `app` under uvicorn on a free loopback port until the block ends."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield "127.0.0.1", port
-    finally:
-        server.should_exit = True
-        thread.join(30)
 
 
 @pytest.fixture(scope="module")

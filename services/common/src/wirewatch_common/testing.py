@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,3 +135,28 @@ def make_story() -> Callable[..., Story]:
         return Story.model_validate(base | fields)
 
     return make
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[tuple[str, int]]:
+    """Run an ASGI app under a real uvicorn on a free loopback port until the block ends.
+
+    For what a test client cannot show: how real HTTP clients see early answers and unread bodies.
+    """
+    import uvicorn
+
+    from .broker import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield "127.0.0.1", port
+    finally:
+        server.should_exit = True
+        thread.join(30)
