@@ -35,9 +35,8 @@ class PendingStore:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute(
-            "PRAGMA busy_timeout=30000"
-        )  # replicas may share the file (compose volume): wait, not fail
+        # Replicas may share the file (one compose volume): wait for a lock rather than fail.
+        self._db.execute("PRAGMA busy_timeout=30000")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(
             """CREATE TABLE IF NOT EXISTS pending (
