@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from wirewatch_common.bus import Consumer, Message, Producer
 from wirewatch_common.topics import TopicContract, parse_contract
+from wirewatch_ingest.bootstrap import build_app
 from wirewatch_ingest.settings import IngestSettings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -109,3 +113,20 @@ def settings_factory() -> Callable[..., IngestSettings]:
 def contract_factory() -> Callable[[str], TopicContract]:
     """`private_contract` for fixtures wider than one test."""
     return private_contract
+
+
+@contextmanager
+def api_client(bootstrap: str, data_dir: Path, name: str, **overrides: object) -> Iterator[TestClient]:
+    """The ingest app on private topics behind a test client, with `.contract` and `.settings` attached."""
+    settings = ingest_settings(bootstrap, data_dir, **overrides)
+    contract = private_contract(name)
+    with TestClient(build_app(settings, contract=contract)) as client:
+        client.contract = contract  # type: ignore[attr-defined]
+        client.settings = settings  # type: ignore[attr-defined]
+        yield client
+
+
+@pytest.fixture(scope="session")
+def api_client_factory() -> Callable[..., Any]:
+    """`api_client` for fixtures wider than one test."""
+    return api_client

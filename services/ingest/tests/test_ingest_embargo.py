@@ -7,10 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from wirewatch_common.story import RepairKind, Story
-from wirewatch_ingest.bootstrap import build_app
 from wirewatch_ingest.embargo import read_embargo
 from wirewatch_ingest.normalize import Draft, Limits, finish
 from wirewatch_ingest.sources import parse_document
@@ -236,12 +234,10 @@ def test_implausible_embargoes_hold_the_story_for_the_horizon_or_are_dropped_whe
 
 
 @pytest.fixture(scope="module")
-def client(broker, settings_factory, contract_factory, tmp_path_factory):
-    settings = settings_factory(broker.bootstrap_servers, tmp_path_factory.mktemp("ingest-embargo"))
-    contract = contract_factory("embargo")
-    with TestClient(build_app(settings, contract=contract)) as test_client:
-        test_client.contract = contract  # type: ignore[attr-defined]
-        test_client.settings = settings  # type: ignore[attr-defined]
+def client(broker, tmp_path_factory, api_client_factory):
+    with api_client_factory(
+        broker.bootstrap_servers, tmp_path_factory.mktemp("ingest-embargo"), "embargo"
+    ) as test_client:
         yield test_client
 
 

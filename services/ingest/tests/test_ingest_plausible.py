@@ -7,11 +7,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from wirewatch_common.story import Repair, RepairKind, Story
-from wirewatch_ingest.bootstrap import build_app
 from wirewatch_ingest.dates import from_struct_time, read_date
 from wirewatch_ingest.ledger import content_hash
 from wirewatch_ingest.normalize import Draft, Limits, SubjectDraft, finish, story_id
@@ -250,12 +248,10 @@ def test_repairs_are_counted_by_kind_and_field_without_positions() -> None:
 
 
 @pytest.fixture(scope="module")
-def client(broker, settings_factory, contract_factory, tmp_path_factory):
-    settings = settings_factory(broker.bootstrap_servers, tmp_path_factory.mktemp("ingest-plausible"))
-    contract = contract_factory("plausible")
-    with TestClient(build_app(settings, contract=contract)) as test_client:
-        test_client.contract = contract  # type: ignore[attr-defined]
-        test_client.settings = settings  # type: ignore[attr-defined]
+def client(broker, tmp_path_factory, api_client_factory):
+    with api_client_factory(
+        broker.bootstrap_servers, tmp_path_factory.mktemp("ingest-plausible"), "plausible"
+    ) as test_client:
         yield test_client
 
 

@@ -25,6 +25,18 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SAMPLES = Path(__file__).resolve().parents[3] / "samples"
 
 
+def _read_until(proc: subprocess.Popen[str], marker: str, lines: list[str], timeout: float = 120.0) -> None:
+    """Collect `wirewatch up`'s output into `lines` until a line holds `marker`."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    for line in proc.stdout:
+        lines.append(line)
+        if marker in line:
+            return
+        assert time.monotonic() < deadline, "".join(lines)
+    raise AssertionError("".join(lines))
+
+
 def _settings(tmp_path: Path) -> Settings:
     return Settings(_env_file=None, broker_port=free_port(), data_dir=tmp_path / "data", log_format="text")
 
@@ -133,13 +145,8 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
     )
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            lines.append(line)
-            if "wirewatch | loaded" in line:
-                break
-            assert time.monotonic() < deadline, "".join(lines)
+        deadline = time.monotonic() + 120  # shared with the search wait below
+        _read_until(proc, "wirewatch | loaded", lines)
         text = "".join(lines)
         assert "(0 failed)" in text, text
         # No packages in the models dir: said once, with both ways to get some.
@@ -257,13 +264,7 @@ def test_killing_the_supervisor_takes_the_broker_and_every_service_with_it(tmp_p
     pids: dict[str, int | None] = {}
     lines: list[str] = []
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + 120
-        for line in proc.stdout:
-            lines.append(line)
-            if "wirewatch | ready" in line:
-                break
-            assert time.monotonic() < deadline, "".join(lines)
+        _read_until(proc, "wirewatch | ready", lines)
         pids = {name: read_pid_file(run_dir, name) for name in names}
         assert all(pid is not None and process_alive(pid) for pid in pids.values()), (pids, "".join(lines))
         assert not any(_port_free(port) for port in ports.values()), "every port is held while it runs"
