@@ -192,6 +192,21 @@ def test_delete_removes_every_language_version(loaded):
     assert ids(search(loaded, "istanbul")) == [SECIM.id]
 
 
+def test_a_withdrawn_story_stays_out_through_a_replay_and_late_renditions_but_a_new_version_returns(loaded):
+    assert loaded.delete(CEASEFIRE.id) == 3
+    # Reset to earliest: every version comes again, and a rendition that was still being made arrives.
+    late = CEASEFIRE_TR.model_copy(update={"language": "tr-CY"})
+    result = loaded.write([CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, late])
+    assert result.written == [] and len(result.stale) == 4
+    assert ids(search(loaded, "Idlib")) == []
+    record = loaded.get_story(CEASEFIRE.id)
+    assert record is not None and record.renditions == [] and record.versions, "history stays"
+    assert loaded.delete(CEASEFIRE.id) == 0, "nothing left to withdraw"
+    update = CEASEFIRE.model_copy(update={"version": CEASEFIRE.version + 1})
+    assert loaded.write([update]).written == [update]  # the agency sent new copy: it is news again
+    assert [(h.story_id, h.version) for h in search(loaded, "Idlib").hits] == [(CEASEFIRE.id, 2)]
+
+
 def test_hostile_query_text_is_only_text(loaded):
     for q in ['headline:"<script>"', "title:(a OR", "*:*", "body:", '"', "-", "a AND b NOT c", "\\"]:
         page = search(loaded, q)

@@ -13,20 +13,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote
 
 import pytest
 from elasticsearch import AuthorizationException, BadRequestError
 
 from wirewatch_common.story import Story
+from wirewatch_index import documents
 from wirewatch_index.backends import es_bodies
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
-from wirewatch_index.backends.elasticsearch import (
-    BULK_ATTEMPTS,
-    REINDEX_POLL_MISSES,
-    ElasticsearchBackend,
-    connect,
-)
+from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
 from wirewatch_index.documents import micros
 from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
@@ -113,6 +108,7 @@ def stub() -> Iterator[Stub]:
     state.on("HEAD", "/ww-v1", lambda s: (404, None))
     state.on("PUT", "/ww-v1", lambda s: (200, {"acknowledged": True, "index": "ww-v1"}))
     state.on("POST", "/_aliases", lambda s: (200, {"acknowledged": True}))
+    state.on("POST", "/ww/_mget", _none_withdrawn)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -121,6 +117,10 @@ def stub() -> Iterator[Stub]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def _none_withdrawn(seen: Seen) -> tuple[int, Any]:
+    return 200, {"docs": [{"_index": "ww-v1", "_id": i, "found": False} for i in seen.json()["ids"]]}
 
 
 def _backend(stub: Stub, **auth: Any) -> ElasticsearchBackend:
@@ -155,113 +155,153 @@ def test_setup_installs_template_with_language_chains_and_creates_versioned_inde
     }
 
 
-TASK = "oTUltX4IQMOUUVeiohTt8A:12345"
+class OldIndex:
+    """ww-v0 behind the alias, read through a point in time page by page as Elasticsearch serves it;
+    bulk writes into ww-v1 follow Elasticsearch's external versioning rules."""
+
+    def __init__(self, stub: Stub, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
+        self.new: dict[str, tuple[int | None, dict[str, Any]]] = {}
+        self.refuse: set[str] = set()
+        self.pits_open = 0
+        stub.on("HEAD", "/_alias/", lambda s: (200, None))
+        stub.on("GET", "/_alias/", lambda s: (200, {"ww-v0": {"aliases": {"ww": {}}}}))
+        stub.on("POST", "/ww-v0/_pit", self._open)
+        stub.on("DELETE", "/_pit", self._close)
+        stub.on("POST", "/_search", self._page)
+        stub.on("PUT", "/_bulk", self._bulk)
+
+    def _open(self, seen: Seen) -> tuple[int, Any]:
+        self.pits_open += 1
+        return 200, {"id": "pit-1"}
+
+    def _close(self, seen: Seen) -> tuple[int, Any]:
+        assert seen.json() == {"id": "pit-1"}
+        self.pits_open -= 1
+        return 200, {"succeeded": True, "num_freed": 1}
+
+    def _page(self, seen: Seen) -> tuple[int, Any]:
+        body = seen.json()
+        assert body["pit"]["id"] == "pit-1" and body["sort"] == [{"_shard_doc": "asc"}] and body["version"]
+        since = body["query"].get("range", {}).get("indexed_ts", {}).get("gte")
+        start = body["search_after"][0] + 1 if "search_after" in body else 0
+        hits = []
+        for n, doc in enumerate(self.docs[start:], start):
+            if since is None or doc["_source"].get("indexed_ts", 0) >= since:
+                hits.append({**doc, "sort": [n]})
+            if len(hits) == body["size"]:
+                break
+        return 200, {"pit_id": "pit-1", "hits": {"hits": hits}}
+
+    def _bulk(self, seen: Seen) -> tuple[int, Any]:
+        lines = seen.ndjson()
+        items = []
+        for action, source in zip(lines[0::2], lines[1::2], strict=True):
+            meta = action["index"]
+            assert meta["_index"] == "ww-v1"
+            doc_id, version = meta["_id"], meta.get("version")
+            stored = self.new.get(doc_id, (None, {}))[0]
+            if doc_id in self.refuse:
+                error = {"type": "document_parsing_exception", "reason": "failed to parse field [day]"}
+                items.append({"index": {"_id": doc_id, "status": 400, "error": error}})
+                continue
+            older = meta.get("version_type") == "external" and version <= (stored or 0)
+            older |= meta.get("version_type") == "external_gte" and version < (stored or 0)
+            if older:
+                items.append({"index": {"_id": doc_id, "status": 409}})
+                continue
+            self.new[doc_id] = (version, source)
+            items.append({"index": {"_id": doc_id, "status": 201}})
+        return 200, {"errors": False, "items": items}
 
 
-def _on_old_index(stub: Stub) -> None:
-    """The alias points at ww-v0: setup() must copy it into ww-v1."""
-    stub.on("HEAD", "/_alias/", lambda s: (200, None))
-    stub.on("GET", "/_alias/", lambda s: (200, {"ww-v0": {"aliases": {"ww": {}}}}))
-    stub.on("POST", "/_reindex", lambda s: (200, {"task": TASK}))
+def _old_docs() -> list[dict[str, Any]]:
+    """What an index of the previous schema holds: `_source` without the prefix fields it excludes."""
+    visible = DAY + timedelta(minutes=2)
+    docs: list[dict[str, Any]] = []
+    for story in (CEASEFIRE, CEASEFIRE_TR, STRIKE):
+        built = documents.build(story, visible)
+        source = {k: v for k, v in es_bodies.document(built).items() if not k.endswith("_words")}
+        docs.append({"_id": built.doc_id, "_version": story.version, "_source": source})
+        docs.append({"_id": documents.history_id(story), "_version": 1, "_source": es_bodies.history(built)})
+    withdrawn = es_bodies.withdrawal_pairs("ww", "ww-gone", [("en", 3)], visible)
+    for action, source in withdrawn:
+        docs.append(
+            {"_id": action["index"]["_id"], "_version": action["index"]["version"], "_source": source}
+        )
+    return docs
 
 
-def _task(completed: bool, **response: Any) -> dict[str, Any]:
-    """`GET _tasks/<id>` as Elasticsearch answers it for a reindex."""
-    status = {"total": 3, "created": 2, "version_conflicts": 1}
-    body: dict[str, Any] = {
-        "completed": completed,
-        "task": {"id": 12345, "action": "indices:data/write/reindex"},
-    }
-    if completed:
-        body["response"] = {"took": 9, "timed_out": False, **status, "failures": [], **response}
-    return body
+def test_a_schema_change_rebuilds_the_new_index_from_stored_stories_then_moves_the_alias(stub):
+    old = OldIndex(stub, _old_docs())
+    late = original("ww-late", "Written to the old index during the copy", ["By a replica on the old code."])
 
+    def swap(seen: Seen) -> tuple[int, Any]:
+        # A replica still on the previous version wrote this to the old index before the alias moved.
+        built = documents.build(late)
+        old.docs.append({"_id": built.doc_id, "_version": 1, "_source": es_bodies.document(built)})
+        return 200, {"acknowledged": True}
 
-def test_mapping_change_runs_reindex_as_a_task_polled_until_done_then_swaps_alias(stub):
-    _on_old_index(stub)
-    polls: list[int] = []
-
-    def tasks(seen: Seen) -> tuple[int, Any]:
-        polls.append(1)
-        return 200, _task(len(polls) >= 3)
-
-    stub.on("GET", "/_tasks/", tasks)
-    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+    stub.on("POST", "/_aliases", swap)
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0, copy_page=3)
     backend.setup()
-    (started,) = stub.requests("POST", "/_reindex")
-    assert "wait_for_completion=false" in started.path
-    assert started.json() == {
-        "source": {"index": "ww-v0"},
-        "dest": {"index": "ww-v1", "version_type": "external"},
-        "conflicts": "proceed",
-    }
-    assert {unquote(s.path) for s in stub.requests("GET", "/_tasks/")} == {f"/_tasks/{TASK}"}
-    assert len(polls) == 3
     assert stub.requests("POST", "/_aliases")[0].json()["actions"] == [
         {"remove": {"index": "ww-v0", "alias": "ww"}},
         {"add": {"index": "ww-v1", "alias": "ww", "is_write_index": True}},
     ]
+    first_pass = [s for s in stub.requests("POST", "/_search") if "range" not in s.json()["query"]]
+    assert len(first_pass) == 3  # 8 documents in pages of 3: the short page ends it
+    assert "search_after" in first_pass[1].json()
+    assert old.pits_open == 0, "every point in time is closed"
+    assert set(old.new) == {d["_id"] for d in old.docs}
+    version, turkish = old.new["ww-ceasefire.tr"]
+    assert version == CEASEFIRE_TR.version
+    # Rebuilt from the stored story: the prefix words the old `_source` left out are back.
+    assert turkish["headline_words"] == es_bodies.document(documents.build(CEASEFIRE_TR))["headline_words"]
+    assert turkish["indexed_ts"] == documents.micros(DAY + timedelta(minutes=2)), "visible moment kept"
+    assert old.new["ww-gone#deleted"][0] == 4 and old.new["ww-gone.en"][0] == 4, "withdrawals keep versions"
+    assert old.new[documents.history_id(STRIKE)][1]["kind"] == "history"
+    assert "ww-late.en" in old.new, "what reached the old index during the copy is copied after the move"
 
 
-@pytest.mark.parametrize(
-    "task",
-    [
-        _task(
-            True,
-            failures=[
-                {
-                    "index": "ww-v1",
-                    "id": "ww-strike.en",
-                    "status": 400,
-                    "cause": {"type": "document_parsing_exception", "reason": "failed to parse field [day]"},
-                }
-            ],
-        ),
-        {
-            "completed": True,
-            "task": {},
-            "error": {"type": "search_phase_execution_exception", "reason": "all shards failed"},
-        },
-        _task(True, canceled="by user request"),
-    ],
-    ids=["document-failures", "task-error", "cancelled"],
-)
-def test_a_reindex_that_lost_documents_stops_setup_before_the_alias_moves(stub, task):
-    _on_old_index(stub)
-    stub.on("GET", "/_tasks/", lambda s: (200, task))
-    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+def test_a_copy_keeps_the_newer_version_a_replica_already_wrote_to_the_new_index(stub):
+    old = OldIndex(stub, _old_docs())
+    newer = STRIKE.model_copy(update={"version": 7})
+    old.new[newer.document_id] = (7, es_bodies.document(documents.build(newer)))
+    ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0).setup()
+    assert old.new[newer.document_id][0] == 7
+
+
+def test_a_document_that_cannot_be_copied_stops_setup_before_the_alias_moves(stub):
+    old = OldIndex(stub, _old_docs())
+    old.refuse.add("ww-strike.en")
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0)
     with pytest.raises(
-        BackendUnavailable, match=r"reindex ww-v0 -> ww-v1 .* failed: .*alias still points at ww-v0"
+        BackendUnavailable,
+        match=r"copying ww-v0 -> ww-v1: 1 documents could not be copied, first ww-strike.en: 400 "
+        r"document_parsing_exception.*alias still points at ww-v0",
     ):
         backend.setup()
     assert stub.requests("POST", "/_aliases") == []
-
-
-def test_reindex_start_and_polls_are_never_retried_by_the_client(stub):
-    _on_old_index(stub)
+    assert old.pits_open == 0
+    old.docs.append({"_id": "ww-odd", "_version": 1, "_source": {"kind": "mystery"}})
+    old.refuse.clear()
+    with pytest.raises(BackendUnavailable, match=r"ww-odd: ValueError: .*unknown kind 'mystery'"):
+        backend.setup()
     stub.on(
         "POST",
-        "/_reindex",
+        "/_search",
         lambda s: (503, {"error": {"type": "unavailable_shards_exception"}, "status": 503}),
     )
-    with pytest.raises(BackendUnavailable, match=r"could not start the reindex ww-v0 -> ww-v1: .*503"):
+    with pytest.raises(BackendUnavailable, match=r"copying ww-v0 -> ww-v1 failed: .*503"):
         _backend(stub).setup()
-    assert len(stub.requests("POST", "/_reindex")) == 1  # a retried start would run a second copy
-    stub.on("POST", "/_reindex", lambda s: (200, {"task": TASK}))
-    stub.on(
-        "GET", "/_tasks/", lambda s: (503, {"error": {"type": "unavailable_shards_exception"}, "status": 503})
-    )
-    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
-    with pytest.raises(BackendUnavailable, match="lost track of reindex task"):
-        backend.setup()
-    assert len(stub.requests("GET", "/_tasks/")) == REINDEX_POLL_MISSES
     assert stub.requests("POST", "/_aliases") == []
+    assert old.pits_open == 0
 
 
 def test_two_replicas_setting_up_at_once_both_succeed(stub):
     """The other replica created the index and moved the alias between this one's checks and requests."""
-    _on_old_index(stub)
-    stub.on("GET", "/_tasks/", lambda s: (200, _task(True)))
+    OldIndex(stub, [])
     exists = {
         "type": "resource_already_exists_exception",
         "reason": "index [ww-v1/abc] already exists",
@@ -276,7 +316,7 @@ def test_two_replicas_setting_up_at_once_both_succeed(stub):
         return 404, {"error": {"root_cause": [missing], **missing}, "status": 404}
 
     stub.on("POST", "/_aliases", swap)
-    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", reindex_poll_s=0.01)
+    backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0)
     backend.setup()
     assert len(stub.requests("PUT", "/ww-v1")) == 1 and len(stub.requests("POST", "/_aliases")) == 1
 
@@ -359,7 +399,7 @@ def test_conflicts_are_stale_and_rejected_items_are_retried_alone(stub):
     result = _backend(stub).write([CEASEFIRE, STRIKE])
     assert result.stale == [CEASEFIRE] and result.written == [STRIKE]
     second = stub.requests("PUT", "/_bulk")[1].ndjson()
-    assert [a["index"]["_id"] for a in second[0::2]] == ["ww-strike.en", "ww-strike.en@v1"]
+    assert [a["index"]["_id"] for a in second[0::2]] == ["ww-strike.en"], "only the item answered 429"
 
 
 def test_whole_request_503_is_retried_by_the_client_then_a_dead_cluster_raises(stub):
@@ -517,7 +557,7 @@ def test_mixed_bulk_writes_the_good_retries_429_ignores_stale_then_rejects_only_
     assert refusal.reason.startswith("400 mapper_parsing_exception: failed to parse field [day]")
     assert caught.value.backend == "elasticsearch"
     # Only the 429 item went again, before the refusal was raised; the stale one is not an error.
-    assert calls[1] == ["ww-secim.tr", "ww-secim.tr@v1"]
+    assert calls[1] == ["ww-secim.tr"]
     assert len(calls) == 2
 
 
@@ -550,7 +590,7 @@ def test_a_429_item_that_stays_429_is_an_outage_after_the_retries(stub):
     with pytest.raises(BackendUnavailable, match="kept answering 429/5xx for 1 documents"):
         _backend(stub).write([CEASEFIRE, STRIKE])
     assert len(calls) == BULK_ATTEMPTS
-    assert all(c == ["ww-strike.en", "ww-strike.en@v1"] for c in calls[1:])
+    assert all(c == ["ww-strike.en"] for c in calls[1:])
 
 
 @pytest.mark.parametrize(
@@ -608,7 +648,7 @@ def test_worker_raises_transient_only_for_the_outage(stub):
     with pytest.raises(TransientError, match="429/5xx"):
         handler([message(STRIKE)])
     closed = ElasticsearchBackend(connect("http://127.0.0.1:9", request_timeout=1).options(max_retries=0))
-    with pytest.raises(TransientError, match="bulk write failed"):
+    with pytest.raises(TransientError, match="could not read withdrawals: Connection error"):
         IndexHandler(closed, lambda out: None, "receipts")([message(STRIKE)])
 
 
@@ -725,3 +765,53 @@ def test_a_page_whose_renditions_were_all_deleted_meanwhile_asks_for_no_language
     assert page.hits == []
     bodies = [s.json() for s in stub.requests("POST", "/ww/_search")]
     assert not any("s" in b.get("aggs", {}) for b in bodies)
+
+
+def test_a_withdrawal_is_written_as_versioned_documents_and_a_newer_version_meanwhile_is_left_alone(stub):
+    found = [
+        {"_id": "ww-ceasefire.en", "_version": 1, "_source": {"language": "en"}},
+        {"_id": "ww-ceasefire.tr", "_version": 2, "_source": {"language": "tr"}},
+    ]
+    stub.on("POST", "/ww/_search", lambda s: (200, {"hits": {"hits": found}}))
+    # The Turkish version 3 was written between the search and the withdrawal: a 409, not an error.
+    stub.on(
+        "PUT", "/_bulk", _bulk_answering(lambda i, c: {"status": 409} if i == "ww-ceasefire.tr" else None)[0]
+    )
+    assert _backend(stub).delete("ww-ceasefire") == 1
+    (search_request,) = stub.requests("POST", "/ww/_search")
+    assert search_request.json()["query"]["bool"]["filter"] == [
+        {"term": {"story_id": "ww-ceasefire"}},
+        {"term": {"kind": "current"}},
+    ]
+    (bulk,) = stub.requests("PUT", "/_bulk")
+    assert "refresh=wait_for" in bulk.path and "require_alias=true" in bulk.path
+    lines = bulk.ndjson()
+    assert [line["index"] for line in lines[0::2]] == [
+        {"_index": "ww", "_id": "ww-ceasefire#deleted", "version": 3, "version_type": "external_gte"},
+        {"_index": "ww", "_id": "ww-ceasefire.en", "version": 2, "version_type": "external"},
+        {"_index": "ww", "_id": "ww-ceasefire.tr", "version": 3, "version_type": "external"},
+    ]
+    assert {line["kind"] for line in lines[1::2]} == {"deleted"}
+    assert not stub.requests("POST", "/_delete_by_query"), "Elasticsearch forgets deletes after gc_deletes"
+
+
+def test_a_write_reads_the_withdrawal_markers_first_and_sends_nothing_withdrawn(stub):
+    def markers(seen: Seen) -> tuple[int, Any]:
+        docs = []
+        for i in seen.json()["ids"]:
+            withdrawn = i == "ww-ceasefire#deleted"
+            docs.append(
+                {"_index": "ww-v1", "_id": i, "found": withdrawn, **({"_version": 2} if withdrawn else {})}
+            )
+        return 200, {"docs": docs}
+
+    stub.on("POST", "/ww/_mget", markers)
+    stub.on("PUT", "/_bulk", _bulk_ok)
+    result = _backend(stub).write([CEASEFIRE, CEASEFIRE_TR, STRIKE])
+    assert result.stale == [CEASEFIRE, CEASEFIRE_TR] and result.written == [STRIKE]
+    (bulk,) = stub.requests("PUT", "/_bulk")
+    assert [a["index"]["_id"] for a in bulk.ndjson()[0::2]] == ["ww-strike.en", "ww-strike.en@v1"]
+    (mget,) = stub.requests("POST", "/ww/_mget")
+    assert mget.json() == {"ids": ["ww-ceasefire#deleted", "ww-strike#deleted"]}
+    update = CEASEFIRE.model_copy(update={"version": 2})
+    assert _backend(stub).write([update]).written == [update]

@@ -16,6 +16,8 @@ from .model import VersionRecord
 
 KIND_CURRENT = "current"
 KIND_HISTORY = "history"
+KIND_DELETED = "deleted"
+"""A withdrawn language version, or a story's withdrawal marker: kept so a replay cannot bring it back."""
 STATUS_ORIGINAL = "original"
 
 
@@ -32,6 +34,29 @@ def micros(when: datetime) -> int:
 def history_id(story: Story) -> str:
     """Id of a version record: `@` appears in no story id or language tag, so it never collides."""
     return f"{story.document_id}@v{story.version}"
+
+
+def withdrawal_id(story_id: str) -> str:
+    """Id of a story's withdrawal marker: `#` appears in no story id or language tag."""
+    return f"{story_id}#deleted"
+
+
+MAX_VERSION = 2**63 - 1
+"""The largest version both engines store (a signed 64-bit integer)."""
+
+
+def withdrawn_at(version: int) -> int:
+    """The version a withdrawal of `version` is stored at: one above, so `version` itself stays out."""
+    return min(version + 1, MAX_VERSION)
+
+
+def stale(version: int, *stored: int | None) -> bool:
+    """Whether `version` must not be written over what is stored: a newer version, or a withdrawal.
+
+    A withdrawal of version V is stored as V + 1, so a replay of V or older stays out while a
+    genuinely new version (V + 1 and up) is indexed again: the agency sent new copy.
+    """
+    return any(s is not None and s > version for s in stored)
 
 
 @dataclass(frozen=True)

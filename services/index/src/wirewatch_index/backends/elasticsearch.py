@@ -13,8 +13,13 @@ The client itself retries 429/5xx answers and timeouts with exponential backoff.
 
 `setup()` fails fast with a readable reason when the cluster or credentials are wrong. Several
 replicas may run it at once: an index or alias move another one made first is accepted. A
-mapping change reindexes as a server-side task, polled without client retries (a retried start
-would copy twice), and the alias moves only once the copy finished without failures.
+schema change builds the new index from the stories stored in the old one, page by page in a
+point in time (each request short; rebuilt, so derived fields `_source` leaves out follow the
+code), moves the alias only once every document was copied, then copies again what replicas still
+on the old index wrote meanwhile.
+
+A withdrawal (`delete`) is a document, not a delete: Elasticsearch forgets deletes after
+`index.gc_deletes` (60 s), and a replay would bring the story back.
 """
 
 from __future__ import annotations
@@ -22,7 +27,6 @@ from __future__ import annotations
 import html
 import logging
 import time
-import warnings
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -36,12 +40,11 @@ from elasticsearch import (
     AuthorizationException,
     Elasticsearch,
 )
-from elasticsearch.exceptions import GeneralAvailabilityWarning
 
 from wirewatch_common.story import Story
 
 from .. import collapse, documents
-from ..documents import KIND_HISTORY
+from ..documents import KIND_DELETED, KIND_HISTORY
 from ..model import Bucket, Facets, Hit, SearchPage, SearchRequest, StoryRecord, VersionRecord, WriteResult
 from . import es_bodies as bodies
 from .base import BackendUnavailable, DocumentRejected, Refusal
@@ -63,8 +66,10 @@ OUTAGE_TYPES = frozenset(
     }
 )
 """Item error types that describe the index or cluster, not the document, whatever their status."""
-REINDEX_POLL_MISSES = 5
-"""Polls of a reindex task in a row that may fail before setup gives up (the task runs on)."""
+COPY_PAGE = 500
+"""Documents per page when a schema change copies the old index into the new one."""
+CATCH_UP_MARGIN_S = 300
+"""Clock difference between replicas allowed for when finding what was written during a copy."""
 REFUSED_REQUEST_STATUSES = frozenset({400, 413})
 """A whole bulk request refused with these was refused for what it carries: one of its documents."""
 
@@ -139,6 +144,14 @@ def connect(
     return Elasticsearch(url, **options)
 
 
+class RequestRefused(Exception):
+    """A whole bulk request refused (400/413) for what it carries, not for the cluster's state."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
 class ElasticsearchBackend:
     """SearchBackend on Elasticsearch; `alias` is what every read and write goes through."""
 
@@ -151,15 +164,15 @@ class ElasticsearchBackend:
         index_prefix: str = "wirewatch-stories",
         refresh: bool = False,
         bulk_backoff_s: float = 0.5,
-        reindex_poll_s: float = 2.0,
-        poll_timeout_s: float = 30.0,
+        settle_s: float = 30.0,
+        copy_page: int = COPY_PAGE,
     ):
         self.client = client
         self.alias = index_prefix
         self._refresh: bool | str = "wait_for" if refresh else False
         self._bulk_backoff_s = bulk_backoff_s
-        self._poll_interval_s = reindex_poll_s
-        self._poll_timeout_s = poll_timeout_s
+        self._settle_s = settle_s
+        self._copy_page = copy_page
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -192,10 +205,19 @@ class ElasticsearchBackend:
         if current == target:
             return
         self._create(target)
-        if current is not None:
-            # A mapping change: copy the old index into the new one, then move the alias atomically.
-            self._reindex(current, target)
+        if current is None:
+            self._swap(None, target)
+            return
+        started = documents.micros(datetime.now(tz=UTC)) - CATCH_UP_MARGIN_S * 1_000_000
+        log.info("schema change: copying the index", extra={"from": current, "to": target})
+        copied = self._copy(current, target, since=None)
         self._swap(current, target)
+        # Replicas still on the old code wrote to the old index until the alias moved, and a bulk
+        # resolved just before the move may still land there: copy what came in, twice.
+        late = self._copy(current, target, since=started, strict=False)
+        time.sleep(self._settle_s)
+        late += self._copy(current, target, since=started, strict=False)
+        log.info("schema change done", extra={"to": target, "copied": copied, "recopied": late})
 
     def _create(self, index: str) -> None:
         """Create the index; another replica starting at the same moment may have created it first."""
@@ -206,54 +228,56 @@ class ElasticsearchBackend:
                 raise
             log.info("index already created by another replica", extra={"index": index})
 
-    def _reindex(self, old: str, new: str) -> None:
-        """Copy `old` into `new` as a server-side task, polled until done; raise if any document failed.
+    def _copy(self, old: str, new: str, *, since: int | None, strict: bool = True) -> int:
+        """Copy `old` into `new` page by page; return how many documents were sent.
 
-        One request starts the task and each poll is a short request, neither retried by the client:
-        a retried or timed-out start would launch a second copy.
+        A document that cannot be read or written stops the copy (`strict`, before the alias
+        moves: it stays on `old`) or is logged by id (after it moved: what came in late).
         """
-        log.info("reindexing for a new mapping", extra={"from": old, "to": new})
-        once = self.client.options(request_timeout=self._poll_timeout_s, max_retries=0)
+        pit = str(self.client.open_point_in_time(index=old, keep_alive=bodies.PAGE_KEEP_ALIVE)["id"])
+        sent = 0
+        problems: list[str] = []
         try:
-            started = once.reindex(**bodies.reindex_body(old, new), wait_for_completion=False)
+            after: list[Any] | None = None
+            while True:
+                page = self.client.search(**bodies.copy_page_body(pit, after, since, self._copy_page))
+                pit = str(page.get("pit_id", pit))
+                hits = page["hits"]["hits"]
+                if not hits:
+                    break
+                pairs: list[bodies.Pair] = []
+                for hit in hits:
+                    try:
+                        pairs.append(bodies.migrated(hit, new))
+                    except (ValueError, KeyError, TypeError) as exc:
+                        problems.append(f"{hit.get('_id')}: {type(exc).__name__}: {str(exc)[:200]}")
+                for verdict, item in self._index_all(pairs, require_alias=False):
+                    if verdict == "rejected":
+                        problems.append(f"{item.get('_id')}: {describe(item)}")
+                sent += len(pairs)
+                if len(hits) < self._copy_page:
+                    break  # a short page is the last one of a point in time
+                after = hits[-1]["sort"]
         except (ApiError, TransportError) as exc:
-            msg = f"could not start the reindex {old} -> {new}: {exc}; the alias still points at {old}"
+            msg = f"copying {old} -> {new} failed: {exc}; the alias still points at {old}"
             raise BackendUnavailable(msg) from exc
-        task_id = str(started["task"])
-        misses = 0
-        while True:
-            try:
-                with warnings.catch_warnings():
-                    # The client labels the task API a technical preview; `GET _tasks/<id>` is how
-                    # Elasticsearch's own docs follow a reindex started without waiting.
-                    warnings.simplefilter("ignore", GeneralAvailabilityWarning)
-                    task = dict(once.tasks.get(task_id=task_id).body)
-            except (ApiError, TransportError) as exc:
-                misses += 1
-                if misses >= REINDEX_POLL_MISSES:
-                    msg = f"lost track of reindex task {task_id} ({old} -> {new}): {exc}; alias left on {old}"
-                    raise BackendUnavailable(msg) from exc
-                time.sleep(self._poll_interval_s)
-                continue
-            misses = 0
-            if task.get("completed"):
-                break
-            time.sleep(self._poll_interval_s)
-        problem = reindex_problem(task)
-        if problem:
+        finally:
+            self._close_pit(pit)
+        if problems and strict:
             msg = (
-                f"reindex {old} -> {new} (task {task_id}) failed: {problem}; the alias still points at {old}"
+                f"copying {old} -> {new}: {len(problems)} documents could not be copied, first "
+                f"{problems[0]}; the alias still points at {old}"
             )
             raise BackendUnavailable(msg)
-        response = task.get("response", {})
-        log.info(
-            "reindex done",
-            extra={
-                "to": new,
-                "copied": response.get("created"),
-                "already_there": response.get("version_conflicts"),
-            },
-        )
+        for problem in problems:
+            log.error("a document written during the copy could not be copied", extra={"problem": problem})
+        return sent
+
+    def _close_pit(self, pit: str) -> None:
+        try:
+            self.client.close_point_in_time(id=pit)
+        except (ApiError, TransportError) as exc:
+            log.warning("could not close a point in time (it expires on its own)", extra={"error": str(exc)})
 
     def _swap(self, old: str | None, new: str) -> None:
         """Point the alias at `new` in one request; a replica that lost the race finds it done already."""
@@ -298,58 +322,110 @@ class ElasticsearchBackend:
     def write(self, stories: Sequence[Story]) -> WriteResult:
         """Bulk-index language versions with external versioning; 409 conflicts are stale versions.
 
-        Items answered 429/5xx are retried; if they persist, BackendUnavailable. An outage item
-        raises BackendUnavailable at once. Refused items raise DocumentRejected once the bulk is
-        done: the others in it are written (a redelivery rewrites them idempotently).
+        Versions of a withdrawn story up to the withdrawn one are stale too (its marker is read
+        first). Items answered 429/5xx are retried; if they persist, BackendUnavailable. An outage
+        item raises BackendUnavailable at once. Refused items raise DocumentRejected once the bulk
+        is done: the others in it are written (a redelivery rewrites them idempotently).
         """
         batch = documents.newest_per_document(list(stories))
         if not batch:
             return WriteResult(written=[])
+        withdrawn = self._withdrawals(sorted({s.id for s in batch}))
+        stale = [s for s in batch if documents.stale(s.version, withdrawn.get(s.id))]
+        kept = [s for s in batch if not documents.stale(s.version, withdrawn.get(s.id))]
         now = datetime.now(tz=UTC)
-        pending = [documents.build(s, now) for s in batch]
+        docs = [documents.build(s, now) for s in kept]
+        pairs: list[bodies.Pair] = []
+        for doc in docs:
+            pairs.extend(bodies.bulk_pairs(doc, self.alias))
+        try:
+            results = self._index_all(pairs, require_alias=True, refresh=self._refresh)
+        except RequestRefused as exc:
+            raise DocumentRejected(self.name, [Refusal.of(d.source, exc.reason) for d in docs]) from exc
         written: list[Story] = []
-        stale: list[Story] = []
         refused: list[Refusal] = []
-        for attempt in range(1, BULK_ATTEMPTS + 1):
-            items = self._bulk(pending)
-            retry: list[tuple[documents.IndexDoc, str]] = []
-            for doc, (current, history) in zip(pending, _pairs(items), strict=True):
-                verdict, why = pair_verdict(current, history)
-                if verdict == "outage":
-                    msg = f"Elasticsearch cannot write {doc.doc_id}: {why}"
-                    raise BackendUnavailable(msg)
-                if verdict == "retry":
-                    retry.append((doc, why))
-                elif verdict == "rejected":
-                    refused.append(Refusal.of(doc.source, why))
-                elif verdict == "stale":
-                    stale.append(doc.source)
-                else:
-                    written.append(doc.source)
-            if not retry:
-                break
-            if attempt == BULK_ATTEMPTS:
-                msg = f"Elasticsearch kept answering 429/5xx for {len(retry)} documents, e.g. {retry[0][1]}"
-                raise BackendUnavailable(msg)
-            pending = [doc for doc, _ in retry]
-            time.sleep(min(10.0, self._bulk_backoff_s * 2 ** (attempt - 1)))
+        for doc, (current, history) in zip(docs, _pairs([item for _, item in results]), strict=True):
+            verdict, why = pair_verdict(current, history)
+            if verdict == "rejected":
+                refused.append(Refusal.of(doc.source, why))
+            elif verdict == "stale":
+                stale.append(doc.source)
+            else:
+                written.append(doc.source)
         if refused:
             raise DocumentRejected(self.name, refused)
         return WriteResult(written=written, stale=stale)
 
-    def _bulk(self, docs: Sequence[documents.IndexDoc]) -> list[dict[str, Any]]:
+    def _withdrawals(self, story_ids: Sequence[str]) -> dict[str, int]:
+        """The stored version of each withdrawn story's marker (none for a story never withdrawn)."""
+        try:
+            found = self.client.mget(
+                index=self.alias, ids=[documents.withdrawal_id(i) for i in story_ids], source=False
+            )
+        except (ApiError, TransportError) as exc:
+            msg = f"Elasticsearch could not read withdrawals: {exc}"
+            raise BackendUnavailable(msg) from exc
+        out = {}
+        for story_id, doc in zip(story_ids, found["docs"], strict=True):
+            if doc.get("error"):
+                msg = f"Elasticsearch could not read the withdrawal of {story_id}: {describe(doc)}"
+                raise BackendUnavailable(msg)
+            if doc.get("found"):
+                out[story_id] = int(doc["_version"])
+        return out
+
+    def _index_all(
+        self, pairs: Sequence[bodies.Pair], *, require_alias: bool, refresh: bool | str = False
+    ) -> list[tuple[Verdict, dict[str, Any]]]:
+        """Send (action, document) pairs in one bulk; resend the items answered 429/5xx.
+
+        Returns each pair's final verdict and item, in order. An outage item, or items still
+        answered 429/5xx after BULK_ATTEMPTS, raise BackendUnavailable; a whole request refused
+        for what it carries raises RequestRefused.
+        """
+        results: dict[int, tuple[Verdict, dict[str, Any]]] = {}
+        pending = list(range(len(pairs)))
+        for attempt in range(1, BULK_ATTEMPTS + 1):
+            if not pending:
+                break
+            lines = [line for i in pending for line in pairs[i]]
+            items = self._send(lines, require_alias=require_alias, refresh=refresh)
+            retry = []
+            for i, item in zip(pending, items, strict=True):
+                verdict = item_verdict(item)
+                if verdict == "outage":
+                    msg = f"Elasticsearch cannot write {item.get('_id')}: {describe(item)}"
+                    raise BackendUnavailable(msg)
+                if verdict == "retry":
+                    retry.append(i)
+                results[i] = (verdict, item)
+            if retry and attempt == BULK_ATTEMPTS:
+                msg = (
+                    f"Elasticsearch kept answering 429/5xx for {len(retry)} documents, "
+                    f"e.g. {describe(results[retry[0]][1])}"
+                )
+                raise BackendUnavailable(msg)
+            if retry:
+                time.sleep(min(10.0, self._bulk_backoff_s * 2 ** (attempt - 1)))
+            pending = retry
+        return [results[i] for i in range(len(pairs))]
+
+    def _send(
+        self, lines: list[dict[str, Any]], *, require_alias: bool, refresh: bool | str
+    ) -> list[dict[str, Any]]:
         try:
             response = self.client.bulk(
-                operations=bodies.bulk_lines(docs, self.alias),
-                refresh=self._refresh,
-                # A missing alias is an outage (404 items), not a new index with guessed mappings.
-                require_alias=True,
+                operations=lines,
+                refresh=refresh,
+                # Through the alias, a missing alias is an outage (404 items), not a new index with
+                # guessed mappings.
+                require_alias=require_alias,
             )
         except ApiError as exc:
             if exc.status_code in REFUSED_REQUEST_STATUSES:
                 # Validation of what we sent (an id over 512 bytes, a version out of range, too large).
-                why = f"the bulk request of {len(docs)} versions was refused: {str(exc)[:400]}"
-                raise DocumentRejected(self.name, [Refusal.of(d.source, why) for d in docs]) from exc
+                why = f"the bulk request of {len(lines) // 2} documents was refused: {str(exc)[:400]}"
+                raise RequestRefused(why) from exc
             msg = f"Elasticsearch bulk write failed: {exc}"
             raise BackendUnavailable(msg) from exc
         except TransportError as exc:
@@ -358,10 +434,27 @@ class ElasticsearchBackend:
         return [next(iter(item.values())) for item in response["items"]]
 
     def delete(self, story_id: str) -> int:
-        """Delete a story's current language versions (version records stay)."""
-        body = {"bool": {"filter": [{"term": {"story_id": story_id}}, {"term": {"kind": "current"}}]}}
-        response = self.client.delete_by_query(index=self.alias, query=body, refresh=True)
-        return int(response["deleted"])
+        """Withdraw a story's current language versions (history stays); return how many.
+
+        Each becomes a withdrawal document at its version + 1 and the story gets a marker, so a
+        replay or a late rendition of these versions stays out, while a newer version of the story
+        is indexed as usual. A newer version written meanwhile is left in place (not counted).
+        """
+        found = self._search(bodies.story_current_body(story_id))["hits"]["hits"]
+        current = [(str(h["_source"]["language"]), int(h["_version"])) for h in found]
+        if not current:
+            return 0
+        pairs = bodies.withdrawal_pairs(self.alias, story_id, current, datetime.now(tz=UTC))
+        try:
+            results = self._index_all(pairs, require_alias=True, refresh="wait_for")
+        except RequestRefused as exc:
+            msg = f"Elasticsearch refused the withdrawal of {story_id}: {exc.reason}"
+            raise BackendUnavailable(msg) from exc
+        refused = [describe(item) for verdict, item in results if verdict == "rejected"]
+        if refused:
+            msg = f"Elasticsearch refused the withdrawal of {story_id}: {refused[0]}"
+            raise BackendUnavailable(msg)
+        return sum(1 for verdict, _ in results[1:] if verdict == "written")
 
     # -- searching -----------------------------------------------------------------------------
 
@@ -482,30 +575,13 @@ class ElasticsearchBackend:
             since = src.get("indexed_ts")  # absent on version records written before embargoes
             if not embargoed and since is not None and int(since) > now:
                 continue
+            if src.get("kind") == KIND_DELETED:
+                continue
             if src.get("kind") == KIND_HISTORY:
                 versions.append(VersionRecord.model_validate(src["record"]))
             else:
                 current.append(Story.model_validate(src["source"]))
         return StoryRecord.assemble(story_id, current, versions)
-
-
-def reindex_problem(task: dict[str, Any]) -> str | None:
-    """What went wrong in a completed reindex task (`GET _tasks/<id>`), or None if every document copied."""
-    if task.get("error"):
-        return describe({"status": "task", "error": task["error"]})
-    response = task.get("response") or {}
-    failures = [f for f in response.get("failures") or [] if isinstance(f, dict)]
-    if failures:
-        # A write failure names the document and its `cause`; a search failure names the shard and `reason`.
-        first = failures[0]
-        where = first.get("id") or f"shard {first.get('shard', '?')}"
-        cause = first.get("cause") or first.get("reason")
-        return f"{len(failures)} failures, first at {where}: " + describe(
-            {"status": first.get("status", "?"), "error": cause}
-        )
-    if response.get("canceled"):
-        return f"cancelled: {response['canceled']}"
-    return None
 
 
 def _pairs(items: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

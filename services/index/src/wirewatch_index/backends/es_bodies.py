@@ -11,13 +11,28 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from wirewatch_common.story import Story, primary_language
+
 from ..analysis import FAMILIES, Family, fold
-from ..documents import KIND_CURRENT, KIND_HISTORY, IndexDoc, history_id, micros, version_record
+from ..documents import (
+    KIND_CURRENT,
+    KIND_DELETED,
+    KIND_HISTORY,
+    IndexDoc,
+    build,
+    history_id,
+    micros,
+    story_key,
+    version_record,
+    withdrawal_id,
+    withdrawn_at,
+)
 from ..model import SearchRequest
 from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
 
 SCHEMA_VERSION = 1
-"""Suffix of the concrete index behind the alias; bump it when the mapping changes (then reindex)."""
+"""Suffix of the concrete index behind the alias; bump it when the mapping or a derived field changes:
+setup() then rebuilds the new index from the stories stored in the old one."""
 
 HEADLINE_BOOST = 2.0
 PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
@@ -113,17 +128,116 @@ def index_name(alias: str, version: int = SCHEMA_VERSION) -> str:
     return f"{alias}-v{version}"
 
 
-def reindex_body(old: str, new: str) -> dict[str, Any]:
-    """Copy `old` into `new` keeping each document's version, so a replayed older one never wins.
+PAGE_KEEP_ALIVE = "5m"
+"""How long a point in time is kept between two pages of a copy."""
 
-    `conflicts: proceed` counts a document that is already there at that version (written through
-    the alias meanwhile, or by another replica's copy) instead of aborting the copy.
+
+def copy_page_body(pit_id: str, after: list[Any] | None, since: int | None, size: int) -> dict[str, Any]:
+    """One page of every document of an index, in a point in time.
+
+    With `since`, only the documents indexed from then on: what replicas still writing to the old
+    index wrote while it was being copied.
     """
-    return {
-        "source": {"index": old},
-        "dest": {"index": new, "version_type": "external"},
-        "conflicts": "proceed",
+    q: dict[str, Any] = {"match_all": {}} if since is None else {"range": {"indexed_ts": {"gte": since}}}
+    body: dict[str, Any] = {
+        "pit": {"id": pit_id, "keep_alive": PAGE_KEEP_ALIVE},
+        "query": q,
+        "size": size,
+        "sort": [{"_shard_doc": "asc"}],
+        "version": True,
+        "track_total_hits": False,
     }
+    if after is not None:
+        body["search_after"] = after
+    return body
+
+
+Pair = tuple[dict[str, Any], dict[str, Any]]
+"""One bulk action line and the document it carries."""
+
+
+def migrated(hit: dict[str, Any], index: str) -> Pair:
+    """A document of an older index as this version of the code writes it into `index`.
+
+    Current versions are rebuilt from their stored story (so derived fields, such as the folded
+    prefix words `_source` leaves out, follow the code), keeping the moment they became visible;
+    version records and withdrawals carry nothing derived and are copied as they are. Raises
+    ValueError for a document this code cannot read.
+    """
+    src = hit.get("_source") or {}
+    kind = src.get("kind")
+    if kind == KIND_CURRENT:
+        story = Story.model_validate(src["source"])
+        visible = datetime.fromtimestamp(int(src["indexed_ts"]) / 1_000_000, tz=UTC)
+        doc = build(story, visible)
+        action = {"_index": index, "_id": doc.doc_id, "version": doc.version, "version_type": "external_gte"}
+        return {"index": action}, document(doc)
+    if kind == KIND_HISTORY:
+        return {"index": {"_index": index, "_id": hit["_id"]}}, src
+    if kind == KIND_DELETED:
+        action = {
+            "_index": index,
+            "_id": hit["_id"],
+            "version": int(hit["_version"]),
+            "version_type": "external_gte",
+        }
+        return {"index": action}, src
+    msg = f"document {hit.get('_id')!r} has an unknown kind {kind!r}"
+    raise ValueError(msg)
+
+
+def story_current_body(story_id: str) -> dict[str, Any]:
+    """The current language versions of a story, embargoed or not, with their stored versions."""
+    return {
+        "query": {"bool": {"filter": [{"term": {"story_id": story_id}}, {"term": {"kind": KIND_CURRENT}}]}},
+        "size": 1000,
+        "version": True,
+        "_source": ["language"],
+    }
+
+
+def withdrawal_pairs(
+    alias: str, story_id: str, found: Sequence[tuple[str, int]], now: datetime
+) -> list[Pair]:
+    """The story's marker, then one withdrawal per current (language, version) found.
+
+    Each withdrawal is stored at its version + 1 with strict external versioning: a newer version
+    written meanwhile (at that number or above) is left alone (a 409), never withdrawn unseen. The
+    marker, at the highest version + 1, keeps out renditions of those versions that arrive later.
+    """
+    top = withdrawn_at(max(v for _, v in found))
+    pairs: list[Pair] = [
+        (
+            {
+                "index": {
+                    "_index": alias,
+                    "_id": withdrawal_id(story_id),
+                    "version": top,
+                    "version_type": "external_gte",
+                }
+            },
+            _withdrawal(story_id, None, top, now),
+        )
+    ]
+    for language, version in found:
+        at = withdrawn_at(version)
+        action = {"_index": alias, "_id": f"{story_id}.{language}", "version": at, "version_type": "external"}
+        pairs.append(({"index": action}, _withdrawal(story_id, language, at, now)))
+    return pairs
+
+
+def _withdrawal(story_id: str, language: str | None, version: int, now: datetime) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "kind": KIND_DELETED,
+        "story_id": story_id,
+        "story_key": story_key(story_id),
+        "version": version,
+        "indexed_ts": micros(now),
+    }
+    if language is not None:
+        body["language"] = language
+        body["lang"] = primary_language(language)
+    return body
 
 
 def alias_swap(alias: str, old: str | None, new: str) -> dict[str, Any]:
@@ -160,6 +274,12 @@ def document(doc: IndexDoc) -> dict[str, Any]:
     return body
 
 
+def bulk_pairs(doc: IndexDoc, alias: str) -> list[Pair]:
+    """The two bulk actions of one language version: its current document, then its version record."""
+    lines = bulk_lines([doc], alias)
+    return [(lines[0], lines[1]), (lines[2], lines[3])]
+
+
 def bulk_lines(docs: Sequence[IndexDoc], alias: str) -> list[dict[str, Any]]:
     """Bulk actions: each language version under `story.lang` with external_gte versioning.
 
@@ -180,20 +300,22 @@ def bulk_lines(docs: Sequence[IndexDoc], alias: str) -> list[dict[str, Any]]:
             }
         )
         lines.append(document(doc))
-        record = version_record(doc)
         lines.append({"index": {"_index": alias, "_id": history_id(doc.source)}})
-        lines.append(
-            {
-                "kind": KIND_HISTORY,
-                "story_id": doc.story_id,
-                "story_key": doc.story_key,
-                "language": doc.language,
-                "version": doc.version,
-                "indexed_ts": micros(doc.visible_at),
-                "record": record.model_dump(mode="json", exclude_none=True),
-            }
-        )
+        lines.append(history(doc))
     return lines
+
+
+def history(doc: IndexDoc) -> dict[str, Any]:
+    """The `_source` of a version record."""
+    return {
+        "kind": KIND_HISTORY,
+        "story_id": doc.story_id,
+        "story_key": doc.story_key,
+        "language": doc.language,
+        "version": doc.version,
+        "indexed_ts": micros(doc.visible_at),
+        "record": version_record(doc).model_dump(mode="json", exclude_none=True),
+    }
 
 
 # -- queries -------------------------------------------------------------------------------------

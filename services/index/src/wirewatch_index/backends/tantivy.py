@@ -21,7 +21,7 @@ from wirewatch_common.story import Story
 
 from .. import collapse, documents
 from ..analysis import Family, family
-from ..documents import KIND_CURRENT, KIND_HISTORY, story_key
+from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, story_key
 from ..highlight import Matcher, mark, snippet
 from ..model import (
     Bucket,
@@ -42,6 +42,7 @@ from .tantivy_schema import (
     current_document,
     doc_key,
     history_document,
+    withdrawal_document,
 )
 
 log = logging.getLogger(__name__)
@@ -140,15 +141,18 @@ class TantivyBackend:
         with self._lock:
             try:
                 writer = self._get_writer()
-                existing = self._current_versions([doc_key(d.doc_id) for d, _, _ in prepared])
+                keys = [doc_key(d.doc_id) for d, _, _ in prepared]
+                marks = {doc_key(documents.withdrawal_id(d.story_id)) for d, _, _ in prepared}
+                existing = self._current_versions([*keys, *marks])
                 written, stale = [], []
                 for doc, history, current in prepared:
                     history_key = doc_key(documents.history_id(doc.source))
                     writer.delete_documents_by_term("doc_key", history_key)
                     writer.add_document(history)
                     key = doc_key(doc.doc_id)
-                    if existing.get(key, 0) > doc.version:
-                        stale.append(doc.source)  # an older version never replaces a newer one
+                    withdrawn = existing.get(doc_key(documents.withdrawal_id(doc.story_id)))
+                    if documents.stale(doc.version, existing.get(key), withdrawn):
+                        stale.append(doc.source)  # never over a newer version, nor over a withdrawal
                         continue
                     writer.delete_documents_by_term("doc_key", key)
                     writer.add_document(current)
@@ -185,18 +189,50 @@ class TantivyBackend:
                 self._writer = None
 
     def delete(self, story_id: str) -> int:
-        """Remove a story's current language versions (history is kept)."""
+        """Withdraw a story's current language versions (history is kept); return how many.
+
+        Each is replaced by a withdrawal at its version + 1, and the story gets a marker at its
+        highest version + 1, so no replay of these versions, nor a rendition arriving late, brings
+        it back; a newer version of the story is indexed as usual.
+        """
         with self._lock:
             searcher = self._index.searcher()
             q = self._query.and_(
                 [self._query.term("story_key", story_key(story_id)), self._query.term("kind", KIND_CURRENT)]
             )
-            count = len(searcher.search(q, limit=10_000, count=False).hits)
+            addrs = [addr for _, addr in searcher.search(q, limit=10_000, count=False).hits]
+            versions = searcher.fast_field_values("version", addrs)
+            found = []
+            for addr, version in zip(addrs, versions, strict=True):
+                doc = searcher.doc(addr)
+                language = doc.get_first("language")
+                if (
+                    doc.get_first("story_id") == story_id
+                    and isinstance(language, str)
+                    and version is not None
+                ):
+                    found.append((language, int(version)))
+            if not found:
+                return 0
+            now = datetime.now(tz=UTC)
             writer = self._get_writer()
-            writer.delete_documents_by_query(q)
+            marker = documents.withdrawal_id(story_id)
+            writer.delete_documents_by_term("doc_key", doc_key(marker))
+            writer.add_document(
+                withdrawal_document(
+                    marker, story_id, "", documents.withdrawn_at(max(v for _, v in found)), now
+                )
+            )
+            for language, version in found:
+                key = doc_key(f"{story_id}.{language}")
+                writer.delete_documents_by_term("doc_key", key)
+                withdrawn = withdrawal_document(
+                    f"{story_id}.{language}", story_id, language, documents.withdrawn_at(version), now
+                )
+                writer.add_document(withdrawn)
             writer.commit()
             self._index.reload()
-        return int(count)
+        return len(found)
 
     # -- query building ------------------------------------------------------------------------
 
@@ -388,10 +424,13 @@ class TantivyBackend:
             if not embargoed and since is not None and int(since) > now:
                 continue
             doc = searcher.doc(addr)
-            raw = _source(doc)
             if doc.get_first("story_id") != story_id:
                 continue  # a 63-bit hash collision: astronomically rare, still checked
-            if doc.get_first("kind") == KIND_HISTORY:
+            kind = doc.get_first("kind")
+            if kind == KIND_DELETED:
+                continue
+            raw = _source(doc)
+            if kind == KIND_HISTORY:
                 versions.append(VersionRecord.model_validate_json(raw))
             else:
                 current.append(Story.from_json(raw))

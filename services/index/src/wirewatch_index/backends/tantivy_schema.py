@@ -6,13 +6,13 @@ family: simple tokenizer, lowercase, Snowball stemmer. Prefix queries use unstem
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import tantivy
 
 from .. import documents
 from ..analysis import FAMILIES, SNOWBALL, Family, fold
-from ..documents import KIND_CURRENT, KIND_HISTORY, IndexDoc, story_key
+from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, IndexDoc, story_key
 from ..query import FieldName
 
 SCHEMA_VERSION = 1
@@ -141,6 +141,22 @@ def history_document(doc: IndexDoc) -> tantivy.Document:
     # Hides the record of a version under embargo (records written before embargoes have no value).
     d.add_integer("indexed_ts", documents.micros(doc.visible_at))
     d.add_bytes("source", documents.version_record(doc).model_dump_json().encode())
+    return d
+
+
+def withdrawal_document(
+    doc_id: str, story_id: str, language: str, version: int, when: datetime
+) -> tantivy.Document:
+    """A withdrawn language version (or, with no language, a story's marker) that blocks older versions."""
+    d = tantivy.Document()
+    d.add_text("kind", KIND_DELETED)
+    d.add_text("story_id", story_id)
+    if language:
+        d.add_text("language", language)
+    d.add_integer("doc_key", doc_key(doc_id))
+    d.add_integer("story_key", story_key(story_id))
+    d.add_integer("version", version)
+    d.add_integer("indexed_ts", documents.micros(when))
     return d
 
 
