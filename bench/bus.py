@@ -57,6 +57,7 @@ from wirewatch_common.bus import (
     Outgoing,
     Producer,
     client_config,
+    group_timing,
 )
 from wirewatch_common.settings import Settings
 from wirewatch_common.story import Dateline, Party, Place, Story, Subject
@@ -313,8 +314,7 @@ def consume_raw(settings: Settings, topic: str, expected: int) -> Rate:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.kafka_batch_size,
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=max(500, settings.kafka_session_timeout_ms // 3),
+        **group_timing(settings),
         **client_config(settings),
     )
 

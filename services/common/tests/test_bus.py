@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 import pytest
 
-from wirewatch_common.bus import Admin, Consumer, Message, Outgoing, Producer, TransientError
+from wirewatch_common.bus import Admin, Consumer, Message, Outgoing, Producer, TransientError, group_timing
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -163,6 +163,30 @@ def test_restart_resumes_at_the_committed_offset(new_topic, producer, consumers,
     _poll_until(second, lambda: len(second_seen) >= 10 - seen)
     assert [m.offset for m in second_seen] == list(range(seen, 10))
     assert admin.committed_offsets(group) == {(topic, 0): 10}
+
+
+def test_the_embedded_broker_is_told_from_a_kafka_cluster_by_its_id(broker, new_topic, producer):
+    from wirewatch_common.settings import Settings
+
+    settings = _settings(broker)
+    # Unset, the session timeout fits the broker: tansu's minimum here, Kafka's default on a cluster.
+    assert group_timing(settings) == {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 2_000}
+    assert group_timing(settings, tansu=False)["session_timeout_ms"] == 45_000
+    chosen = Settings(_env_file=None, kafka_bootstrap_servers="unused:1", kafka_session_timeout_ms=20_000)
+    assert group_timing(chosen) == {"session_timeout_ms": 20_000, "heartbeat_interval_ms": 6_666}
+
+    topic = new_topic(partitions=1)
+    producer.publish_many(Outgoing(topic, "k", str(i).encode()) for i in range(10))  # one record batch
+    on_tansu = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
+    taken_at_its_word = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
+    try:
+        assert on_tansu.tansu
+        assert on_tansu.end_offsets([topic]) == {(topic, 0): 10}, "the last batch is read back on tansu"
+        taken_at_its_word.__dict__["tansu"] = False  # as a Kafka cluster answers: no read-back
+        assert taken_at_its_word.end_offsets([topic]) == {(topic, 0): 1}, "tansu's own answer"
+    finally:
+        on_tansu.close()
+        taken_at_its_word.close()
 
 
 def test_poison_message_goes_to_dead_letters_and_the_partition_keeps_flowing(

@@ -82,3 +82,10 @@ def test_sasl_and_tls_pass_through(monkeypatch, tmp_path):
     assert config["sasl_mechanism"] == "SCRAM-SHA-512"
     assert config["sasl_plain_password"] == "pw"
     assert config["ssl_cafile"] == str(tmp_path / "ca.pem")
+
+
+@pytest.mark.parametrize("value", ["1000", "5999", "1800001"])
+def test_a_session_timeout_brokers_refuse_is_refused_at_start(monkeypatch, value):
+    monkeypatch.setenv("WIREWATCH_KAFKA_SESSION_TIMEOUT_MS", value)
+    with pytest.raises(ValidationError, match="kafka_session_timeout_ms"):
+        Settings(_env_file=None)

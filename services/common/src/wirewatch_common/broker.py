@@ -21,6 +21,9 @@ from .processes import kill_process_group, start_child, stop_process_group
 
 log = logging.getLogger(__name__)
 
+EMBEDDED_CLUSTER_ID = "wirewatch-embedded"
+"""The embedded broker's cluster id, by which clients tell it from a Kafka cluster."""
+
 
 class BrokerError(RuntimeError):
     """The embedded broker could not be found, started or reached."""
@@ -115,6 +118,7 @@ class EmbeddedBroker:
             "--listener-url", url,
             "--advertised-listener-url", url,
             "--storage-engine", "memory://tansu/",
+            "--cluster-id", EMBEDDED_CLUSTER_ID,
         ]  # fmt: skip
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)

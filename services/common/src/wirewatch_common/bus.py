@@ -7,6 +7,7 @@ the key and part of every document id).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from kafka.errors import KafkaError, MessageSizeTooLargeError, TopicAlreadyExist
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
 
+from .broker import EMBEDDED_CLUSTER_ID
 from .pacing import PollPacer
 from .settings import Settings
 from .stalls import Stall, StallTracker
@@ -85,6 +87,33 @@ def client_config(settings: Settings) -> dict[str, Any]:
         if value is not None:
             config[name] = str(value)
     return config
+
+
+TANSU_CLUSTER_IDS = frozenset({EMBEDDED_CLUSTER_ID, "tansu_cluster"})
+"""Cluster ids of a tansu broker: the embedded one, and tansu's own default."""
+EMBEDDED_SESSION_TIMEOUT_MS = 6_000
+"""On tansu: a member that died is replaced within seconds (the broker's minimum by default)."""
+CLUSTER_SESSION_TIMEOUT_MS = 45_000
+"""On a Kafka cluster: Kafka's own default, which rides out a GC pause or a short network cut."""
+
+
+def is_tansu(config: dict[str, Any], timeout_ms: int = 10_000) -> bool:
+    """Ask the cluster its id: tansu (embedded or standalone) needs shorter timeouts and a lag fix."""
+    admin = KafkaAdminClient(**config, request_timeout_ms=timeout_ms, bootstrap_timeout_ms=timeout_ms)
+    try:
+        return str(admin.describe_cluster().get("cluster_id")) in TANSU_CLUSTER_IDS
+    finally:
+        admin.close()
+
+
+def group_timing(settings: Settings, *, tansu: bool | None = None) -> dict[str, int]:
+    """A consumer's session timeout and heartbeat: the setting if given, else one fit for the broker."""
+    session = settings.kafka_session_timeout_ms
+    if session is None:
+        if tansu is None:
+            tansu = is_tansu(client_config(settings))
+        session = EMBEDDED_SESSION_TIMEOUT_MS if tansu else CLUSTER_SESSION_TIMEOUT_MS
+    return {"session_timeout_ms": session, "heartbeat_interval_ms": max(500, session // 3)}
 
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -322,9 +351,8 @@ class Consumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
-            session_timeout_ms=settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=max(500, settings.kafka_session_timeout_ms // 3),
             max_poll_interval_ms=poll_interval_ms,
+            **group_timing(settings),
             **client_config(settings),
             **kafka_options,
         )
@@ -642,6 +670,11 @@ class Admin:
         """Open an admin client for the configured cluster."""
         return cls(client_config(settings), request_timeout_ms)
 
+    @functools.cached_property
+    def tansu(self) -> bool:
+        """Whether the cluster is a tansu broker (asked once)."""
+        return str(self._admin.describe_cluster().get("cluster_id")) in TANSU_CLUSTER_IDS
+
     def topic_partitions(self) -> dict[str, int]:
         """Return every topic with its partition count (a metadata request)."""
         return {
@@ -657,14 +690,16 @@ class Admin:
         """Return each partition's log-end offset (the next offset written): with committed offsets, the lag.
 
         tansu answers a LATEST offset request with the last record batch's base offset + 1, which
-        under-counts when that batch holds several records; so the last batch is read back and the
-        offset after its last record wins (on Kafka the two agree).
+        under-counts when that batch holds several records; so on tansu the last batch is read back
+        and the offset after its last record wins. Kafka answers exactly and is taken at its word.
         """
         counts = self.topic_partitions()
         specs = {TopicPartition(t, p): OffsetSpec.LATEST for t in topics for p in range(counts.get(t, 0))}
         if not specs:
             return {}
         found = {tp: meta.offset for tp, meta in self._admin.list_partition_offsets(specs).items()}
+        if not self.tansu:
+            return {(tp.topic, tp.partition): end for tp, end in found.items()}
         return {(tp.topic, tp.partition): end for tp, end in self._read_last_batches(found, timeout).items()}
 
     def _read_last_batches(

@@ -111,10 +111,14 @@ class Settings(BaseSettings):
     kafka_max_attempts: int = Field(
         default=3, ge=1, description="Handler attempts per message before it goes to the dead-letter topic."
     )
-    kafka_session_timeout_ms: int = Field(
-        default=6000,
-        ge=1000,
-        description="Consumer-group session timeout; 6 s keeps group joins on tansu to a few seconds.",
+    kafka_session_timeout_ms: int | None = Field(
+        default=None,
+        ge=6_000,
+        le=1_800_000,
+        description=(
+            "Consumer-group session timeout, within the brokers' default bounds (6 s to 30 min); unset: "
+            "45 s on a Kafka cluster, 6 s on tansu (the embedded broker)."
+        ),
     )
     kafka_batch_size: int = Field(
         default=500, ge=1, description="Most messages a consumer handles in one batch."
