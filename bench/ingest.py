@@ -54,7 +54,7 @@ from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
 from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin, Producer, client_config
-from wirewatch_ingest.delivery import PRODUCER_OPTIONS, ResilientPublisher
+from wirewatch_ingest.bootstrap import PRODUCER_OPTIONS
 from wirewatch_ingest.ledger import Ledger
 from wirewatch_ingest.normalize import Limits
 from wirewatch_ingest.pipeline import Ingestor, Result
@@ -196,7 +196,7 @@ def main() -> None:
         admin = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
         admin.create_topic(topic, 6)
         admin.close()
-        publisher = ResilientPublisher(lambda: Producer(client_config_for(broker), **PRODUCER_OPTIONS))
+        publisher = Producer(client_config_for(broker), **PRODUCER_OPTIONS)
         publisher.publish_many([])  # connect before timing
         pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="bench-client")
         for fmt in FORMATS:

@@ -1,4 +1,5 @@
-"""Shared fixtures of the ingest tests: the corpus written by others, private topic contracts, a settings factory."""
+"""Shared fixtures of the ingest tests: the corpus written by others, private topic contracts, settings,
+and the pipeline's parts (ledger, publisher, ingestor) on the session broker or on a recording publisher."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from wirewatch_common.bus import Consumer, Message, Producer
+from wirewatch_common.bus import Admin, Consumer, Delivery, DeliveryError, Message, Outgoing, Producer
 from wirewatch_common.topics import TopicContract, parse_contract
-from wirewatch_ingest.bootstrap import build_app
+from wirewatch_ingest.bootstrap import PRODUCER_OPTIONS, build_app
+from wirewatch_ingest.ledger import Ledger
+from wirewatch_ingest.pipeline import Ingestor, Publisher
 from wirewatch_ingest.settings import IngestSettings
 
 REPO = Path(__file__).resolve().parents[3]
@@ -130,3 +134,83 @@ def api_client(bootstrap: str, data_dir: Path, name: str, **overrides: object) -
 def api_client_factory() -> Callable[..., Any]:
     """`api_client` for fixtures wider than one test."""
     return api_client
+
+
+class RecordingPublisher:
+    """A Publisher that keeps what it was given, for tests of what happens before the bus.
+
+    Offsets rise per topic as a broker's would; `failure` makes every publish raise it.
+    """
+
+    def __init__(self) -> None:
+        self.sent: list[Outgoing] = []
+        self.failure: DeliveryError | None = None
+
+    def publish_many(self, messages: Sequence[Outgoing], timeout: float = 60.0) -> list[Delivery]:
+        """Record the messages and confirm them, or raise the set failure."""
+        if self.failure is not None:
+            raise self.failure
+        out = []
+        for message in messages:
+            offset = sum(1 for m in self.sent if m.topic == message.topic)
+            self.sent.append(message)
+            out.append(Delivery(message.topic, 0, offset))
+        return out
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+@pytest.fixture
+def recorder() -> RecordingPublisher:
+    """A publisher that records instead of sending."""
+    return RecordingPublisher()
+
+
+@dataclass
+class Pipeline:
+    """One test's ingest pipeline: its settings, topics, ledger, publisher and ingestor."""
+
+    settings: IngestSettings
+    contract: TopicContract
+    ledger: Ledger
+    publisher: Publisher
+    ingestor: Ingestor
+
+
+@pytest.fixture
+def make_pipeline(
+    request: pytest.FixtureRequest, make_contract: Callable[[], TopicContract], tmp_path: Path
+) -> Iterator[Callable[..., Pipeline]]:
+    """Build the pipeline's parts: on the session broker (topics provisioned), or on `publisher` if given.
+
+    Everything built is closed at the end of the test.
+    """
+    made: list[Pipeline] = []
+
+    def make(*, publisher: Publisher | None = None, **overrides: object) -> Pipeline:
+        contract = make_contract()
+        if publisher is None:
+            broker = request.getfixturevalue("broker")
+            settings = ingest_settings(broker.bootstrap_servers, tmp_path / "data", **overrides)
+            admin = Admin.from_settings(settings)
+            try:
+                admin.provision(contract)
+            finally:
+                admin.close()
+            publisher = Producer.from_settings(settings, **PRODUCER_OPTIONS)
+        else:
+            settings = ingest_settings("127.0.0.1:9", tmp_path / "data", **overrides)
+        ledger = Ledger(tmp_path / f"ledger-{len(made)}.sqlite3", expect=settings.targets)
+        ingestor = Ingestor(ledger, publisher, contract.stories.name, settings.limits)
+        made.append(Pipeline(settings, contract, ledger, publisher, ingestor))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for pipeline in made:
+            close = getattr(pipeline.publisher, "close", None)
+            if close is not None:
+                close()
+            pipeline.ledger.close()

@@ -1,21 +1,18 @@
-"""The drop folder against the real session broker: settled files only, done/ and failed/ with the reason."""
+"""The drop folder: settled files only, done/ and failed/ with the reason (publishing is recorded, not sent)."""
 
 from __future__ import annotations
 
 import os
 import socket
 import stat
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from wirewatch_common.bus import Admin, Producer
-from wirewatch_ingest.delivery import ResilientPublisher
 from wirewatch_ingest.dropfolder import DropFolder, is_candidate, refusal
-from wirewatch_ingest.ledger import Ledger
-from wirewatch_ingest.pipeline import Ingestor
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.unit]
 
 STORY = "Ferry service resumes\n\nHELSINKI (STT) - Ferries to Tallinn sailed again on Monday.\n"
 
@@ -29,25 +26,15 @@ class Clock:
 
 
 @pytest.fixture
-def folder(broker, make_settings, make_contract, tmp_path: Path):
-    settings = make_settings(broker.bootstrap_servers, ingest_max_document_bytes=10_000)
-    contract = make_contract()
-    admin = Admin.from_settings(settings)
-    admin.provision(contract)
-    admin.close()
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    publisher = ResilientPublisher(lambda: Producer.from_settings(settings))
-    ingestor = Ingestor(ledger, publisher, contract.stories.name, settings.limits)
+def folder(make_pipeline, recorder, tmp_path: Path):
+    pipeline = make_pipeline(publisher=recorder, ingest_max_document_bytes=10_000)
     clock = Clock()
-    drop = DropFolder(tmp_path / "drop", ingestor, settle=2.0, monotonic=clock)
+    drop = DropFolder(tmp_path / "drop", pipeline.ingestor, settle=2.0, monotonic=clock)
     drop.setup()
     drop.clock = clock  # type: ignore[attr-defined]
-    drop.ledger = ledger  # type: ignore[attr-defined]
-    try:
-        yield drop
-    finally:
-        publisher.close()
-        ledger.close()
+    drop.ledger = pipeline.ledger  # type: ignore[attr-defined]
+    drop.publisher = pipeline.publisher  # type: ignore[attr-defined]
+    return drop
 
 
 def settle(drop: DropFolder) -> dict[str, str]:
@@ -121,6 +108,8 @@ def test_the_same_story_dropped_twice_is_a_duplicate_and_both_files_are_done(fol
     assert (folder.done / "a.txt").exists() and (folder.done / "b.txt").exists()
     ledger = folder.ledger  # type: ignore[attr-defined]
     assert ledger.counts()["versions"] == 1
+    (sent,) = folder.publisher.sent  # type: ignore[attr-defined]
+    assert sent.key == ledger.unconfirmed(datetime.now(UTC) + timedelta(days=1), timedelta(0))[0].id
 
 
 def test_dot_dot_names_sockets_and_linked_folders_go_to_failed_unread(folder: DropFolder) -> None:

@@ -1,4 +1,4 @@
-"""The feed poller against a real local HTTP server and the session broker: ETag, 304, backoff, bounds."""
+"""The feed poller against a real local HTTP server: ETag, 304, backoff, bounds (publishing is recorded, not sent)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,14 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Network, ip_address
-from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from wirewatch_common.bus import Admin, Producer
-from wirewatch_ingest.delivery import ResilientPublisher
-from wirewatch_ingest.ledger import Ledger
+from wirewatch_common.fetch import MAX_REDIRECTS, Fetched, FetchError
 from wirewatch_ingest.netguard import AddressPolicy, AddressRefused, is_public
 from wirewatch_ingest.pipeline import Ingestor
-from wirewatch_ingest.poller import MAX_REDIRECTS, FeedPoller, Fetched, FetchError, fetch
+from wirewatch_ingest.poller import FeedPoller, fetch
 from wirewatch_ingest.settings import FeedSource
 
 pytestmark = [pytest.mark.integration]
@@ -103,19 +100,8 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def ingestor(broker, make_settings, make_contract, tmp_path: Path):
-    settings = make_settings(broker.bootstrap_servers, ingest_max_document_bytes=10_000)
-    contract = make_contract()
-    admin = Admin.from_settings(settings)
-    admin.provision(contract)
-    admin.close()
-    ledger = Ledger(tmp_path / "ledger.sqlite3")
-    publisher = ResilientPublisher(lambda: Producer.from_settings(settings))
-    try:
-        yield Ingestor(ledger, publisher, contract.stories.name, settings.limits)
-    finally:
-        publisher.close()
-        ledger.close()
+def ingestor(make_pipeline, recorder) -> Ingestor:
+    return make_pipeline(publisher=recorder, ingest_max_document_bytes=10_000).ingestor
 
 
 class Clock:

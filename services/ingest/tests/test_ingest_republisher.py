@@ -21,11 +21,10 @@ from prometheus_client import REGISTRY
 from wirewatch_common.bus import Admin, Consumer, Message, Outgoing, Producer
 from wirewatch_common.story import Receipt, RenditionStatus
 from wirewatch_ingest.bootstrap import republish_probe
-from wirewatch_ingest.delivery import Republisher, ResilientPublisher, receipts_handler
 from wirewatch_ingest.ledger import Ledger
 from wirewatch_ingest.loss import idle
-from wirewatch_ingest.normalize import Limits
-from wirewatch_ingest.pipeline import Ingestor
+from wirewatch_ingest.receipts import receipts_handler
+from wirewatch_ingest.republisher import Republisher
 from wirewatch_ingest.settings import IngestSettings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -69,71 +68,67 @@ def awaiting() -> float:
 
 
 def test_unconfirmed_stories_are_sent_again_and_receipts_stop_that(
-    broker, make_settings, make_contract, make_story, read_stories, tmp_path: Path
+    make_pipeline, make_story, read_stories
 ) -> None:
-    settings = make_settings(broker.bootstrap_servers, **_groups())
-    contract = make_contract()
-    admin = Admin.from_settings(settings)
-    admin.provision(contract)
-    admin.close()
-    ledger = Ledger(tmp_path / "ledger.sqlite3", expect=settings.targets)
-    publisher = ResilientPublisher(lambda: Producer.from_settings(settings))
-    try:
-        stories = [make_story(id=f"ww-republish-{i}", uri=f"urn:test:{i}") for i in range(3)]
-        ledger.admit(stories, datetime.now(UTC))  # accepted, never delivered (a crash before publishing)
-        republisher = Republisher(
-            ledger, publisher, republish_probe(settings, contract), grace=timedelta(0), interval=1
-        )
-        assert republisher.run_once() == 3  # and the round ends although the grace period is zero
-        seen = read_stories(settings, contract.stories.name, {s.id for s in stories})
-        assert seen[stories[0].id][0].story() == stories[0]
-        for s in stories:
-            place = ledger.position(s.id, 1)
-            assert place is not None and seen[s.id][0].offset == place[2], "the re-publish's place is kept"
+    pipeline = make_pipeline(**_groups())
+    settings, contract, ledger, publisher = (
+        pipeline.settings,
+        pipeline.contract,
+        pipeline.ledger,
+        pipeline.publisher,
+    )
+    stories = [make_story(id=f"ww-republish-{i}", uri=f"urn:test:{i}") for i in range(3)]
+    ledger.admit(stories, datetime.now(UTC))  # accepted, never delivered (a crash before publishing)
+    republisher = Republisher(
+        ledger, publisher, republish_probe(settings, contract), grace=timedelta(0), interval=1
+    )
+    assert republisher.run_once() == 3  # and the round ends although the grace period is zero
+    seen = read_stories(settings, contract.stories.name, {s.id for s in stories})
+    assert seen[stories[0].id][0].story() == stories[0]
+    for s in stories:
+        place = ledger.position(s.id, 1)
+        assert place is not None and seen[s.id][0].offset == place[2], "the re-publish's place is kept"
 
-        receipts = [
-            Receipt(
-                story_id=s.id,
-                version=1,
-                language=lang,
-                indexed_at=s.versioncreated,
-                backend="tantivy",
-                status=None if lang == "en" else RenditionStatus.TRANSLATED,
-            )
-            for s in stories[:2]
-            for lang in ("en", "ar", "tr")
-        ]
-        receipts_handler(ledger)(
-            [
-                Message(contract.receipts.name, 0, i, r.story_id, r.to_json(), {}, 0)
-                for i, r in enumerate(receipts)
-            ]
+    receipts = [
+        Receipt(
+            story_id=s.id,
+            version=1,
+            language=lang,
+            indexed_at=s.versioncreated,
+            backend="tantivy",
+            status=None if lang == "en" else RenditionStatus.TRANSLATED,
         )
-        assert republisher.run_once() == 0, "the third waits on the stories topic, unread by any stage"
-        read_to_end(settings, settings.translate_group_id, [contract.stories.name])
-        read_to_end(settings, settings.index_group_id, [contract.stories.name, contract.renditions.name])
-        assert republisher.run_once() == 1, "read past by every stage, and no receipt: lost downstream"
-        assert [s.id for s in ledger.unconfirmed(datetime.now(UTC) + timedelta(days=1), timedelta(0))] == [
-            stories[2].id
+        for s in stories[:2]
+        for lang in ("en", "ar", "tr")
+    ]
+    receipts_handler(ledger)(
+        [
+            Message(contract.receipts.name, 0, i, r.story_id, r.to_json(), {}, 0)
+            for i, r in enumerate(receipts)
         ]
-    finally:
-        publisher.close()
-        ledger.close()
+    )
+    assert republisher.run_once() == 0, "the third waits on the stories topic, unread by any stage"
+    read_to_end(settings, settings.translate_group_id, [contract.stories.name])
+    read_to_end(settings, settings.index_group_id, [contract.stories.name, contract.renditions.name])
+    assert republisher.run_once() == 1, "read past by every stage, and no receipt: lost downstream"
+    assert [s.id for s in ledger.unconfirmed(datetime.now(UTC) + timedelta(days=1), timedelta(0))] == [
+        stories[2].id
+    ]
 
 
 def test_a_backlog_waiting_for_slow_stages_is_never_sent_again_until_it_is_lost(
-    broker, make_settings, make_contract, tmp_path: Path
+    make_pipeline,
 ) -> None:
-    settings = make_settings(broker.bootstrap_servers, **_groups())
-    contract = make_contract()
-    admin = Admin.from_settings(settings)
-    admin.provision(contract)
-    admin.close()
-    ledger = Ledger(tmp_path / "ledger.sqlite3", expect=settings.targets)
-    publisher = ResilientPublisher(lambda: Producer.from_settings(settings))
+    pipeline = make_pipeline(**_groups())
+    settings, contract, ledger, publisher = (
+        pipeline.settings,
+        pipeline.contract,
+        pipeline.ledger,
+        pipeline.publisher,
+    )
     producer = Producer.from_settings(settings)
     try:
-        ingestor = Ingestor(ledger, publisher, contract.stories.name, Limits())
+        ingestor = pipeline.ingestor
         texts = [
             f"Grain loadings at berth {i} rose\n\nODESA (Wirewatch) - Berth {i} loaded {i * 7} tonnes.\n".encode()
             for i in range(50)
@@ -181,8 +176,6 @@ def test_a_backlog_waiting_for_slow_stages_is_never_sent_again_until_it_is_lost(
         assert awaiting() == 50
     finally:
         producer.close()
-        publisher.close()
-        ledger.close()
 
 
 def test_nothing_is_sent_while_the_broker_does_not_answer(
@@ -197,7 +190,7 @@ def test_nothing_is_sent_while_the_broker_does_not_answer(
     ledger.admit([story], datetime.now(UTC))
     ledger.delivered([story], datetime.now(UTC) - timedelta(hours=1), [_Place(contract.stories.name, 0, 0)])
     nowhere = make_settings(f"127.0.0.1:{free_port()}", ingest_republish_check_timeout_s=1)
-    publisher = ResilientPublisher(lambda: Producer.from_settings(settings))
+    publisher = Producer.from_settings(settings)
     try:
         republisher = Republisher(
             ledger, publisher, republish_probe(nowhere, contract), grace=timedelta(0), interval=1

@@ -12,7 +12,6 @@ from wirewatch_common.bus import Producer
 from wirewatch_common.service import create_app
 from wirewatch_common.settings import Settings
 from wirewatch_ingest.app import stories_router
-from wirewatch_ingest.delivery import ResilientPublisher
 from wirewatch_ingest.ledger import Ledger
 from wirewatch_ingest.normalize import Limits
 from wirewatch_ingest.pipeline import Ingestor
@@ -23,7 +22,7 @@ pytestmark = [pytest.mark.integration]
 def test_no_broker_means_503_and_an_empty_ledger(tmp_path: Path) -> None:
     dead = Settings(_env_file=None, kafka_bootstrap_servers=f"127.0.0.1:{free_port()}")  # type: ignore[call-arg]
     ledger = Ledger(tmp_path / "ledger.sqlite3")
-    publisher = ResilientPublisher(lambda: Producer.from_settings(dead, bootstrap_timeout_ms=1500))
+    publisher = Producer.from_settings(dead, bootstrap_timeout_ms=1500)
     app = create_app("ingest-test")
     app.include_router(stories_router(Ingestor(ledger, publisher, "unused", Limits(), publish_timeout=2), ()))
     try:

@@ -11,7 +11,7 @@ import pytest
 from wirewatch_common.broker import free_port
 from wirewatch_stack.cli import send_documents
 from wirewatch_stack.client import is_url
-from wirewatch_stack.feeds import FetchFailed, check_url, fetch
+from wirewatch_stack.feeds import FetchFailed, fetch
 
 pytestmark = pytest.mark.integration  # a real HTTP server on a loopback port
 
@@ -77,7 +77,7 @@ def server() -> Iterator[str]:
 )
 def test_only_http_and_https_urls_are_fetched(url):
     with pytest.raises(FetchFailed, match="only http:// and https://"):
-        check_url(url)
+        fetch(url)
 
 
 @pytest.mark.parametrize(

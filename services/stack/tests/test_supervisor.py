@@ -96,7 +96,10 @@ def test_a_killed_broker_is_restarted_empty_with_its_topics_and_every_service(tm
         settings, [ServiceSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])], out=out
     )
     stop = threading.Event()
-    thread = threading.Thread(target=supervisor.run, args=(stop,), daemon=True)
+    readies: list[str] = []
+    thread = threading.Thread(
+        target=supervisor.run, args=(stop, lambda: readies.append(out.getvalue())), daemon=True
+    )
     thread.start()
     try:
         deadline = time.monotonic() + 60
@@ -124,11 +127,35 @@ def test_a_killed_broker_is_restarted_empty_with_its_topics_and_every_service(tm
         assert {name: have.get(name) for name in expected} == expected, (
             "provisioned again, before any service"
         )
+        assert len(readies) == 1 and "wirewatch | ready" in readies[0], (
+            "when_ready runs once, after the first start: `wirewatch up --load` never loads twice"
+        )
     finally:
         stop.set()
         thread.join(30)
     assert not thread.is_alive()
     assert not process_alive(new_broker) and not process_alive(new_child)
+
+
+def test_a_failure_once_ready_still_stops_everything_and_is_raised(tmp_path):
+    settings = _settings(tmp_path)
+    out = io.StringIO()
+    supervisor = Supervisor(
+        settings, [ServiceSpec("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"])], out=out
+    )
+    started: dict[str, int] = {}
+
+    def when_ready() -> None:
+        started.update(broker=supervisor.broker.pid, sleeper=supervisor.children[0].process.pid)
+        raise RuntimeError("the samples could not be read")
+
+    with pytest.raises(RuntimeError, match="the samples could not be read"):
+        supervisor.run(threading.Event(), when_ready)
+    assert set(started) == {"broker", "sleeper"}
+    assert not any(process_alive(pid) for pid in started.values()), out.getvalue()
+    run_dir = settings.data_dir / "run"
+    assert read_pid_file(run_dir, "sleeper") is None and read_pid_file(run_dir, "broker") is None
+    assert out.getvalue().endswith("wirewatch | stopped\n")
 
 
 def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tmp_path):

@@ -15,7 +15,7 @@ from collections import Counter as Counter_
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewPartitions, NewTopic, OffsetSpec
@@ -136,6 +136,11 @@ class Outgoing:
     headers: Headers = field(default_factory=list)
 
 
+def story_message(topic: str, story: Story) -> Outgoing:
+    """A story or rendition as a message: keyed by story id, with the contract's headers."""
+    return Outgoing(topic, story.id, story.to_json(), story_headers(story))
+
+
 def _size(message: Outgoing) -> int:
     return len(message.value)
 
@@ -149,30 +154,48 @@ class Delivery:
     offset: int
 
 
+class SendFailed(DeliveryError):
+    """A delivery failed on a live client: the client is replaced, and the send may be tried again."""
+
+
 class Producer:
-    """Publish messages and wait for the broker's confirmation before returning."""
+    """Publish messages and wait for the broker's confirmation before returning.
+
+    The client is made on first use and replaced after a failed delivery, which is then tried once
+    more: kafka-python's idempotent producer takes a restarted broker's answer to its old producer
+    id as fatal and fails every later send, and only a new client gets a new id. A producer made
+    while no broker answers raises DeliveryError at its first publish, not at start-up.
+    """
 
     def __init__(self, config: dict[str, Any], **overrides: Any) -> None:
         self._config = PRODUCER_DEFAULTS | config | overrides
         self._lock = threading.Lock()
-        self._producer = KafkaProducer(**self._config)
+        self._producer: KafkaProducer | None = None
+        self._closed = False
+
+    def _client(self) -> KafkaProducer:
+        with self._lock:
+            if self._closed:
+                msg = "the producer is closed"
+                raise DeliveryError(msg)
+            if self._producer is None:
+                try:
+                    self._producer = KafkaProducer(**self._config)
+                except Exception as exc:  # the client raises several types while no broker answers
+                    msg = f"no producer could connect to the broker: {exc!r}"[:500]
+                    raise DeliveryError(msg) from exc
+            return self._producer
 
     def _renew(self, failed: KafkaProducer) -> None:
-        """Replace the client after a failed delivery, so a restarted broker is reached again.
-
-        kafka-python's idempotent producer takes a restarted broker's answer to its old producer id
-        as fatal and fails every later send: only a new client gets a new id.
-        """
+        """Drop a client after a failed delivery; the next publish makes a new one."""
         with self._lock:
-            if self._producer is not failed:
-                return  # another thread renewed it already
-            try:
-                self._producer = KafkaProducer(**self._config)
-            except KafkaError as exc:  # no broker answers yet: renew on the next failure
-                log.warning("producer could not be renewed yet", extra={"error": repr(exc)[:300]})
-                return
+            current = self._producer
+            if current is failed:
+                self._producer = None
+        if current is not failed:
+            return  # another thread renewed it already
         try:
-            failed.close(timeout=0)
+            cast(KafkaProducer, failed).close(timeout=0)
         except Exception as exc:  # noqa: BLE001 - closing a broken client must not hide the delivery error
             log.warning("closing a failed producer raised", extra={"error": repr(exc)[:300]})
 
@@ -186,10 +209,19 @@ class Producer:
     def publish_many(self, messages: Iterable[Outgoing], timeout: float = 60.0) -> list[Delivery]:
         """Send all messages, then wait for every confirmation; raise DeliveryError if any is missing.
 
-        A message larger than Kafka accepts raises MessageTooLarge instead: retrying cannot help it.
+        After a failed delivery the client is replaced and everything sent once more (a message may
+        then reach the topic twice: every consumer here is idempotent). A message larger than Kafka
+        accepts raises MessageTooLarge instead: retrying cannot help it.
         """
         messages = list(messages)
-        producer = self._producer
+        try:
+            return self._publish(messages, timeout)
+        except SendFailed:  # not when no client could be made: no broker answers, waiting twice won't help
+            log.warning("delivery failed; retrying with a new producer", extra={"count": len(messages)})
+        return self._publish(messages, timeout)
+
+    def _publish(self, messages: list[Outgoing], timeout: float) -> list[Delivery]:
+        producer = self._client()
         try:
             pending = [
                 (m, producer.send(m.topic, key=m.key.encode(), value=m.value, headers=m.headers))
@@ -202,7 +234,7 @@ class Producer:
         except KafkaError as exc:
             self._renew(producer)
             msg = f"the producer could not send: {exc}"
-            raise DeliveryError(msg) from exc
+            raise SendFailed(msg) from exc
         deadline = time.monotonic() + timeout
         deliveries = []
         for message, future in pending:
@@ -215,7 +247,7 @@ class Producer:
             except KafkaError as exc:
                 self._renew(producer)
                 msg = f"broker did not confirm {message.topic}/{message.key}: {exc}"
-                raise DeliveryError(msg) from exc
+                raise SendFailed(msg) from exc
             deliveries.append(Delivery(meta.topic, meta.partition, meta.offset))
         for topic, count in Counter_(d.topic for d in deliveries).items():
             PRODUCED.labels(topic).inc(count)
@@ -227,15 +259,14 @@ class Producer:
 
     def publish_stories(self, topic: str, stories: Iterable[Story], timeout: float = 60.0) -> list[Delivery]:
         """Publish stories or renditions keyed by story id, with the contract's headers."""
-        return self.publish_many(
-            (Outgoing(topic, s.id, s.to_json(), story_headers(s)) for s in stories), timeout=timeout
-        )
+        return self.publish_many((story_message(topic, s) for s in stories), timeout=timeout)
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush what is pending and close the connections."""
         with self._lock:
-            producer = self._producer
-        producer.close(timeout=timeout)
+            producer, self._producer, self._closed = self._producer, None, True
+        if producer is not None:
+            producer.close(timeout=timeout)
 
 
 @dataclass(frozen=True, eq=False)

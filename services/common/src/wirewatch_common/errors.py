@@ -220,3 +220,17 @@ def document_errors(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def brief(exc: BaseException, limit: int = 300) -> str:
+    """Describe an exception on one bounded line for logs and health answers: `Type: message`.
+
+    A long message (a whole HTTP body, a broker's error dump) would flood a log line, so the text
+    is cut to `limit` characters, ending in `…` when cut; line breaks and runs of spaces become one.
+    """
+    if limit < 1:
+        msg = f"limit must be at least 1, got {limit}"
+        raise ValueError(msg)
+    message = " ".join(str(exc).split())
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,7 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from .access import require
 from .bus import Admin
-from .errors import CatchAll, document_errors, install_error_handlers
+from .errors import CatchAll, brief, document_errors, install_error_handlers
 from .headers import SecurityHeaders, install_cors
 from .settings import Settings
 from .stalls import Stall
@@ -65,7 +65,7 @@ class WorkerThreads:
         try:
             worker.run(self.stop)
         except Exception as exc:
-            self.failed[worker.name] = repr(exc)[:500]
+            self.failed[worker.name] = brief(exc, 500)
             log.exception("worker crashed", extra={"worker": worker.name})
         else:
             if self.stop.is_set():
@@ -125,7 +125,7 @@ def _run_check(check: Check) -> str:
     try:
         return "ok" if check() else "not ready"
     except Exception as exc:  # noqa: BLE001 - a failing check is reported, not raised
-        return f"error: {exc!r}"[:300]
+        return f"error: {brief(exc)}"
 
 
 def create_app(

@@ -4,7 +4,8 @@ The broker may lose everything (tansu keeps messages in memory), so what ingest 
 here until the index service confirms it; the re-publisher sends again whatever has no receipt and
 is no longer on its way. Each delivery records where the broker stored the version (topic,
 partition, offset), so the re-publisher can ask the broker whether it still holds it.
-The content hash leaves out times and version, so an identical re-delivery is recognised.
+Which versions are kept (duplicates, stale versions, version numbers) is decided by the pure rule
+in `versions.py`; the ledger reads what it holds for a story and stores what the rule accepts.
 
 Durability: the database is in WAL mode. An admission is committed with `synchronous=FULL`, so
 the WAL is fsynced before `admit` returns: an accepted story survives a process crash, an OS
@@ -18,19 +19,20 @@ published once more, which consumers absorb (the story id is the key and the doc
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
 from wirewatch_common.story import Receipt, Story, primary_language
+
+from .versions import Outcome as Outcome
+from .versions import Version, decide
+from .versions import content_hash as content_hash
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -68,23 +70,6 @@ _ADDED_COLUMNS = {
 
 ORIGINAL = "original"
 """How the receipts table names the original's own receipt (renditions go by their language)."""
-
-
-_NOT_CONTENT = frozenset(("received", "version", "firstcreated", "versioncreated"))
-
-
-def content_hash(story: Story) -> str:
-    """Hash what a reader would see: not the times or the version (copy without a date gets its arrival time)."""
-    payload = story.model_dump(mode="json", exclude=set(_NOT_CONTENT), exclude_none=True)
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-class Outcome(StrEnum):
-    """What the ledger made of one incoming story."""
-
-    ACCEPTED = "accepted"
-    DUPLICATE = "duplicate"
-    STALE = "stale"
 
 
 @dataclass(frozen=True)
@@ -197,10 +182,11 @@ class Ledger:
             self._db.execute("COMMIT")
 
     def admit(self, stories: list[Story], now: datetime) -> list[Admission]:
-        """Record new story versions (not yet delivered) and decide duplicates, stale versions and versions.
+        """Record new story versions (not yet delivered), as `versions.decide` rules on each.
 
         An identical story (same content hash) already held is a duplicate; a version created before
         the newest one held is stale; otherwise it is accepted with a version above every one held.
+        Stories of one call are decided in order, each seeing the versions stored before it.
         Returns once the admissions are committed and synced, sharing the commit with concurrent callers.
         """
         waiting = _Waiting(stories, now)
@@ -248,16 +234,17 @@ class Ledger:
 
     @staticmethod
     def _admit_one(db: sqlite3.Connection, story: Story, now: datetime) -> Admission:
-        digest = content_hash(story)
-        held = db.execute(
-            "SELECT version, versioncreated, content_hash FROM versions WHERE id = ? ORDER BY version DESC",
-            (story.id,),
-        ).fetchall()
-        if any(row[2] == digest for row in held):
-            return Admission(Outcome.DUPLICATE, story)
-        if held and story.versioncreated < datetime.fromisoformat(held[0][1]):
-            return Admission(Outcome.STALE, story)
-        version = story.version if not held else max(story.version, int(held[0][0]) + 1)
+        incoming = Version.of(story)
+        held = [
+            Version(int(version), datetime.fromisoformat(created), str(digest))
+            for version, created, digest in db.execute(
+                "SELECT version, versioncreated, content_hash FROM versions WHERE id = ?", (story.id,)
+            )
+        ]
+        decision = decide(incoming, held)
+        if decision.outcome is not Outcome.ACCEPTED:
+            return Admission(decision.outcome, story)
+        version = decision.version
         final = story if version == story.version else story.model_copy(update={"version": version})
         value = final.to_json()
         db.execute(
@@ -266,7 +253,7 @@ class Ledger:
             (
                 final.id,
                 final.version,
-                digest,
+                incoming.content_hash,
                 _iso(final.versioncreated),
                 final.language,
                 value.decode(),

@@ -5,6 +5,8 @@ the connection goes to a checked address (never a second lookup that a rebinding
 answer differently). Loopback, private, link-local, shared (CGNAT), multicast, unspecified,
 reserved and other non-global addresses are refused unless a setting allows them: all of them
 (`allow_private`) or named networks (`allowed_networks`, e.g. an internal feed server's subnet).
+`AddressPolicy.resolve` is the address policy that `wirewatch_common.fetch.bounded_get` calls for
+every hop; it raises that module's AddressRefused.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from wirewatch_common.fetch import AddressRefused as AddressRefused
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Sequence[str]]
-
-
-class AddressRefused(Exception):
-    """A URL's host is, or resolves to, an address ingest may not connect to."""
 
 
 def is_public(address: IPAddress) -> bool:

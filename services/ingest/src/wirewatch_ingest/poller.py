@@ -1,136 +1,42 @@
-"""Feed poller: fetch configured http(s) feeds with ETag/Last-Modified, per-feed interval and backoff.
+"""Feed poller: GET each configured feed when it is due, conditionally (ETag/Last-Modified), and ingest what changed.
 
-Fetching is guarded against server-side request forgery: only http and https; the host is resolved
-once, every address is checked against the AddressPolicy (loopback, private, link-local, multicast,
-reserved refused unless allowed) and the connection goes to the checked address itself, so a DNS
-answer that changes between check and connect cannot steer it inside. Each redirect hop is a new
-request through the same checks (at most MAX_REDIRECTS hops). No proxy from the environment is used.
-Responses are bounded in size (the document limit) and in time: a watchdog shuts the sockets at
-the deadline, so a server dripping headers or body cannot hold the poller. A failing feed waits
-twice as long after each failure, up to the configured maximum.
+The fetch is `wirewatch_common.fetch.bounded_get`: http and https only, bounded in size (the
+document limit) and in time, with netguard's AddressPolicy checking the host of every redirect hop
+(default: public addresses only). A feed that fails waits twice as long after each failure, up to
+the configured maximum; one that succeeds waits its own interval.
 """
 
 from __future__ import annotations
 
-import contextlib
-import http.client
 import logging
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
 from wirewatch_common.bus import DeliveryError
-from wirewatch_common.redirects import CheckedRedirects
+from wirewatch_common.fetch import Fetched, FetchError, Wording, bounded_get
 
-from .netguard import AddressPolicy, AddressRefused, Resolver, system_resolver
+from .netguard import AddressPolicy, Resolver, system_resolver
 from .pipeline import Ingestor, NoStories
 from .settings import FeedSource
 from .sources import ParseError
 
 log = logging.getLogger(__name__)
 
-ALLOWED_SCHEMES = frozenset(("http", "https"))
-
-
-class FetchError(Exception):
-    """A feed could not be fetched (network, status, size, time, scheme)."""
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A fetch result: status 304 means not modified (no body)."""
-
-    status: int
-    body: bytes = b""
-    content_type: str | None = None
-    etag: str | None = None
-    last_modified: str | None = None
-
-
-def _check_scheme(url: str) -> None:
-    scheme = urlsplit(url).scheme.lower()
-    if scheme not in ALLOWED_SCHEMES:
-        msg = f"refused URL scheme {scheme!r}: only http and https feeds are polled"
-        raise FetchError(msg)
-
-
-MAX_REDIRECTS = CheckedRedirects.max_redirections
-
-
-class _Connector:
-    """Open sockets only to addresses the policy checked, and shut them all at the deadline."""
-
-    def __init__(self, policy: AddressPolicy, resolver: Resolver) -> None:
-        self._policy = policy
-        self._resolver = resolver
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        self.expired = False
-
-    def create_connection(
-        self, address: tuple[str, int], timeout: float | None = None, source_address: Any = None
-    ) -> socket.socket:
-        host, port = address
-        checked = self._policy.resolve(host, port, self._resolver)  # raises AddressRefused
-        last: OSError | None = None
-        for ip in checked:  # the checked address itself: no second lookup to rebind
-            try:
-                sock = socket.create_connection((ip, port), timeout, source_address)
-            except OSError as exc:
-                last = exc
-                continue
-            with self._lock:
-                self._sockets.append(sock)
-                if self.expired:
-                    sock.close()
-                    msg = "feed fetch deadline passed"
-                    raise TimeoutError(msg)
-            return sock
-        msg = f"no address of {host!r} accepted a connection"
-        raise last or OSError(msg)
-
-    def expire(self) -> None:
-        """Deadline: shut every socket of this fetch, so a blocked read returns at once."""
-        with self._lock:
-            self.expired = True
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-
-def _opener(connector: _Connector) -> urllib.request.OpenerDirector:
-    """An opener with no environment proxy whose connections go through `connector`."""
-
-    class Http(http.client.HTTPConnection):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._create_connection = connector.create_connection
-
-    class Https(http.client.HTTPSConnection):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)  # TLS still verifies the certificate for the host name
-            self._create_connection = connector.create_connection
-
-    class HttpHandler(urllib.request.HTTPHandler):
-        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(Http, req)
-
-    class HttpsHandler(urllib.request.HTTPSHandler):
-        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-            return self.do_open(Https, req)
-
-    return urllib.request.build_opener(
-        urllib.request.ProxyHandler({}),
-        HttpHandler(),
-        HttpsHandler(),
-        CheckedRedirects(_check_scheme),
-    )
+FEED_WORDING = Wording(
+    bad_url="refused URL {url!r}: only http and https feeds are polled",
+    refused="{cause}",
+    status="HTTP {status} from feed",
+    too_large_declared="feed declares {declared} bytes; the limit is {limit}",
+    too_large="feed is larger than the limit of {limit} bytes",
+    timeout="feed took longer than {timeout:g}s",
+    network="fetch failed: {cause}",
+)
+"""How poll failures read in the log and in poll outcomes (the URL is logged beside them)."""
 
 
 def fetch(
@@ -143,12 +49,11 @@ def fetch(
     policy: AddressPolicy | None = None,
     resolver: Resolver = system_resolver,
 ) -> Fetched:
-    """GET a feed conditionally; raise FetchError on anything but 200/304 within the size and time bounds.
+    """GET a feed conditionally: a 304 is returned (not modified, no body), any other failure raises FetchError.
 
     `policy` says which addresses may be reached (default: public addresses only); `resolver`
     turns a host name into addresses (the system resolver; tests name a host of their own).
     """
-    _check_scheme(url)
     headers = {
         "User-Agent": "wirewatch-ingest/0.1",
         "Accept": "application/rss+xml, application/atom+xml, */*",
@@ -157,52 +62,15 @@ def fetch(
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310 - scheme checked above and on redirects
-    connector = _Connector(policy or AddressPolicy(), resolver)
-    watchdog = threading.Timer(timeout, connector.expire)
-    watchdog.daemon = True
-    watchdog.start()
-    try:
-        with _opener(connector).open(request, timeout=timeout) as response:
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > max_bytes:
-                msg = f"feed declares {declared} bytes; the limit is {max_bytes}"
-                raise FetchError(msg)
-            chunks: list[bytes] = []
-            size = 0
-            while chunk := response.read1(65536):  # what arrived, not a full 64 KB: the deadline holds
-                size += len(chunk)
-                if size > max_bytes:
-                    msg = f"feed is larger than the limit of {max_bytes} bytes"
-                    raise FetchError(msg)
-                chunks.append(chunk)
-            if connector.expired:
-                raise TimeoutError
-            return Fetched(
-                status=response.status,
-                body=b"".join(chunks),
-                content_type=response.headers.get("Content-Type"),
-                etag=response.headers.get("ETag"),
-                last_modified=response.headers.get("Last-Modified"),
-            )
-    except AddressRefused as exc:
-        raise FetchError(str(exc)) from exc
-    except urllib.error.HTTPError as exc:
-        if exc.code == 304:
-            return Fetched(status=304, etag=etag, last_modified=last_modified)
-        msg = f"HTTP {exc.code} from feed"
-        raise FetchError(msg) from exc
-    except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as exc:
-        if connector.expired:
-            msg = f"feed took longer than {timeout:g}s"
-            raise FetchError(msg) from exc
-        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-        if isinstance(reason, AddressRefused):
-            raise FetchError(str(reason)) from exc
-        msg = f"fetch failed: {exc}"
-        raise FetchError(msg) from exc
-    finally:
-        watchdog.cancel()
+    return bounded_get(
+        url,
+        max_bytes=max_bytes,
+        timeout=timeout,
+        headers=headers,
+        address_policy=partial((policy or AddressPolicy()).resolve, resolver=resolver),
+        also_accept=(HTTPStatus.NOT_MODIFIED,),
+        wording=FEED_WORDING,
+    )
 
 
 @dataclass

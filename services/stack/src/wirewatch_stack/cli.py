@@ -117,6 +117,7 @@ def models_hint(settings: Settings, supervisor: Supervisor, api_key: str | None)
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the stack in the foreground until SIGINT or SIGTERM: 0 once stopped, 2 when the broker cannot start."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -125,21 +126,19 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     supervisor = Supervisor(settings, installed_services(settings))
-    try:
-        supervisor.start()
+
+    def when_ready() -> None:
         for line in models_hint(settings, supervisor, args.api_key):
-            sys.stdout.write(f"wirewatch | {line}\n")
-        sys.stdout.flush()
+            supervisor.say(line)
         if args.load and any(spec.name == "ingest" for spec in supervisor.services):
-            failed = send_documents(_ingest_url(settings), args.load, args.api_key, sys.stdout)
-            sys.stdout.write(f"wirewatch | loaded {', '.join(map(str, args.load))} ({failed} failed)\n")
-        while not stop.wait(0.5):
-            supervisor.watch_once()
+            failed = send_documents(_ingest_url(settings), args.load, args.api_key, supervisor.out)
+            supervisor.say(f"loaded {', '.join(map(str, args.load))} ({failed} failed)")
+
+    try:
+        supervisor.run(stop, when_ready)
     except BrokerError as exc:
         print(f"wirewatch: {exc}", file=sys.stderr)  # noqa: T201 - the user's terminal
         return 2
-    finally:
-        supervisor.shutdown()
     return 0
 
 

@@ -1,7 +1,12 @@
-"""Talking to the running services over HTTP (standard library only): readiness, uploads, feeds, status."""
+"""Talking to the running services over HTTP (standard library only): readiness, uploads, search, status.
+
+Every request to a wirewatch service goes through `call`; a URL someone else serves (a feed) is
+fetched with `wirewatch_common.fetch.bounded_get` instead (see feeds.py).
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import time
@@ -50,6 +55,53 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 def is_url(item: str) -> bool:
     """Tell whether a command-line item names a URL (`scheme://...`) rather than a file."""
     return _URL.match(item) is not None
+
+
+class Unreachable(Exception):
+    """Nothing answered at a URL: refused, timed out or cut off."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a service answered, whatever the status."""
+
+    status: int
+    reason: str
+    body: bytes
+
+
+def call(
+    url: str,
+    *,
+    timeout: float,
+    api_key: str | None = None,
+    data: bytes | None = None,
+    content_type: str | None = None,
+) -> Answer:
+    """Send one request to a wirewatch service (a POST when `data` is given); raise Unreachable if none answers.
+
+    Every HTTP status is an answer: /readyz says 503 with a body worth reading.
+    """
+    headers = {"content-type": content_type} if content_type else {}
+    if api_key:
+        headers["x-api-key"] = api_key
+    method = "GET" if data is None else "POST"
+    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 - our services
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return Answer(int(response.status), str(response.reason), response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return Answer(exc.code, str(exc.reason), exc.read())
+        finally:
+            exc.close()
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+        raise Unreachable(url, getattr(exc, "reason", exc)) from exc
 
 
 @dataclass(frozen=True)
@@ -106,31 +158,24 @@ def post_document(
     timeout: float = 60.0,
 ) -> Upload:
     """POST one document to the ingest API; `source` only names it in the result line."""
-    headers = {"content-type": content_type}
-    if api_key:
-        headers["x-api-key"] = api_key
-    request = urllib.request.Request(  # noqa: S310 - the URL is the operator's own ingest API
-        f"{base_url}/v1/stories", data=data, headers=headers, method="POST"
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return Upload(source, response.status, json.loads(response.read() or b"{}"))
-    except urllib.error.HTTPError as exc:
-        try:
-            body = json.loads(exc.read() or b"{}")
-        except ValueError:
-            body = {"message": exc.reason}
-        return Upload(source, exc.code, body if isinstance(body, dict) else {"message": body})
-    except (urllib.error.URLError, OSError) as exc:
-        return Upload(source, 0, {"message": f"ingest API unreachable at {base_url}: {exc}"})
+        answer = call(
+            f"{base_url}/v1/stories", timeout=timeout, api_key=api_key, data=data, content_type=content_type
+        )
+    except Unreachable as exc:
+        return Upload(source, 0, {"message": f"ingest API unreachable at {base_url}: {exc.reason}"})
+    try:
+        body = json.loads(answer.body or b"{}")
+    except ValueError:
+        body = {"message": answer.reason}
+    return Upload(source, answer.status, body if isinstance(body, dict) else {"message": body})
 
 
 def ready(base_url: str, timeout: float = 2.0) -> bool:
     """Tell whether a service answers 200 on /readyz."""
     try:
-        with urllib.request.urlopen(f"{base_url}/readyz", timeout=timeout) as response:  # noqa: S310
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+        return call(f"{base_url}/readyz", timeout=timeout).status == 200
+    except Unreachable:
         return False
 
 
@@ -151,20 +196,20 @@ def search(
     params = {"q": query, "size": str(size)}
     if lang:
         params["lang"] = lang
-    request = urllib.request.Request(  # noqa: S310 - the operator's own search API
-        f"{base_url}/v1/search?{urllib.parse.urlencode(params)}",
-        headers={"x-api-key": api_key} if api_key else {},
-    )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            answer = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        msg = f"search API answered HTTP {exc.code}: {exc.read().decode('utf-8', 'replace')[:500]}"
+        answer = call(f"{base_url}/v1/search?{urllib.parse.urlencode(params)}", timeout=30, api_key=api_key)
+    except Unreachable as exc:
+        msg = f"search API unreachable at {base_url}: {exc.reason}"
         raise SearchFailed(msg) from exc
-    except (urllib.error.URLError, OSError) as exc:
-        msg = f"search API unreachable at {base_url}: {exc}"
+    if not 200 <= answer.status < 300:
+        msg = f"search API answered HTTP {answer.status}: {answer.body.decode('utf-8', 'replace')[:500]}"
+        raise SearchFailed(msg)
+    try:
+        value = json.loads(answer.body)
+    except ValueError as exc:
+        msg = f"search API answered HTTP {answer.status} with a body that is not JSON: {answer.body[:200]!r}"
         raise SearchFailed(msg) from exc
-    return answer if isinstance(answer, dict) else {}
+    return value if isinstance(value, dict) else {}
 
 
 class SearchFailed(Exception):

@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from wirewatch_common.broker import free_port
-from wirewatch_common.processes import kill_process_group
+from wirewatch_common.processes import stop_process_group
 
 from .supervisor import read_pid_file
 
@@ -153,28 +153,29 @@ class RunningStack:
         return read_pid_file(self.data_dir / "run", service)
 
     def stop(self, timeout: float = 60.0) -> int | None:
-        """Ctrl-C the stack, SIGKILL it if it hangs, then kill any child it left by its recorded pid."""
+        """Stop the stack and return `wirewatch up`'s exit code (None if it was never started).
+
+        `wirewatch up` gets SIGTERM, which it handles as Ctrl-C (every service stopped, its pid file
+        removed), and SIGKILL after `timeout` (`processes.stop_process_group`, as the supervisor
+        stops its own children). A service it could not stop is then killed by its recorded pid.
+        """
         process, self._process = self._process, None
         code = None
         if process is not None:
-            if process.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(process.pid, signal.SIGINT)
-                try:
-                    process.wait(timeout)
-                except subprocess.TimeoutExpired:
-                    kill_process_group(process)
+            stop_process_group(process, timeout)
             code = process.returncode
         if self._reader is not None:
             self._reader.join(10)
         if process is not None and process.stdout is not None:
             process.stdout.close()
-        # A clean stop removes every pid file; one left behind names a child `wirewatch up` could not stop.
+        # A clean stop removes every pid file; one left behind names a child `wirewatch up` could not
+        # stop. It is not our child (no Popen to reap, so not `kill_process_group`): each leads its
+        # own process group, which is killed by the recorded pid.
         for name in SERVICES:
             pid = read_pid_file(self.data_dir / "run", name)
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)  # each child leads its own process group
+                    os.killpg(pid, signal.SIGKILL)
         return code
 
     def __enter__(self) -> Self:

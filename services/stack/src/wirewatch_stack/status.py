@@ -11,9 +11,7 @@ import importlib
 import json
 import logging
 import socket
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +19,7 @@ from wirewatch_common.bus import Admin, client_config
 from wirewatch_common.settings import Settings
 from wirewatch_common.topics import load_contract
 
+from .client import Unreachable, call
 from .report import Report, ServiceState, TopicLag, language_counts, metric_sum, topic_lag
 from .supervisor import ServiceSpec
 
@@ -44,22 +43,6 @@ DEFAULT_GROUPS = {
 """Where each service's consumer-group name is set, and its default when the service is not installed here."""
 
 
-class Unreachable(Exception):
-    """Nothing answered at a URL."""
-
-
-def _get(url: str, api_key: str | None, timeout: float) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers={"x-api-key": api_key} if api_key else {})  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - our own services
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        msg = f"{url}: {getattr(exc, 'reason', exc)}"
-        raise Unreachable(msg) from exc
-
-
 def _json(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
@@ -72,15 +55,17 @@ def service_state(spec: ServiceSpec, api_key: str | None, timeout: float = 3.0) 
     """Ask one service's /healthz and /readyz."""
     url = spec.url or ""
     try:
-        health_code, health_body = _get(f"{url}/healthz", api_key, timeout)
+        health_answer = call(f"{url}/healthz", timeout=timeout, api_key=api_key)
     except Unreachable as exc:
         return ServiceState(spec.name, url, None, None, detail=f"unreachable: {exc}")
+    health_code = health_answer.status
     try:
-        ready_code, ready_body = _get(f"{url}/readyz", api_key, timeout)
+        ready_answer = call(f"{url}/readyz", timeout=timeout, api_key=api_key)
     except Unreachable as exc:
         return ServiceState(spec.name, url, health_code == 200, None, detail=f"readyz unreachable: {exc}")
-    health = _json(health_body)
-    ready = _json(ready_body)
+    ready_code = ready_answer.status
+    health = _json(health_answer.body)
+    ready = _json(ready_answer.body)
     checks = {str(k): str(v) for k, v in (ready.get("checks") or {}).items()}
     failing = health.get("workers") or {}
     detail = "; ".join(f"worker {k}: {v}" for k, v in failing.items()) if isinstance(failing, dict) else ""
@@ -164,10 +149,10 @@ def _metrics(spec: ServiceSpec | None, api_key: str | None, timeout: float) -> s
     if spec is None or spec.url is None:
         return None
     try:
-        code, body = _get(f"{spec.url}/metrics", api_key, timeout)
+        answer = call(f"{spec.url}/metrics", timeout=timeout, api_key=api_key)
     except Unreachable:
         return None
-    return body.decode("utf-8", "replace") if code == 200 else None
+    return answer.body.decode("utf-8", "replace") if answer.status == 200 else None
 
 
 def story_counts(
@@ -186,11 +171,11 @@ def story_counts(
     if index_spec is not None and index_spec.url is not None:
         query = urllib.parse.urlencode({"q": "", "size": 1, "facets": "true", "facet_size": 50})
         try:
-            code, body = _get(f"{index_spec.url}/v1/search?{query}", api_key, timeout)
+            search = call(f"{index_spec.url}/v1/search?{query}", timeout=timeout, api_key=api_key)
         except Unreachable:
-            code, body = 0, b""
-        if code == 200:
-            answer = _json(body)
+            search = None
+        if search is not None and search.status == 200:
+            answer = _json(search.body)
             counts["searchable"] = answer.get("total")
             facets = answer.get("facets") or {}
             counts["searchable_by_language"] = language_counts(facets.get("language") or [])
@@ -204,10 +189,10 @@ def installed_models(
     if spec is None or spec.url is None:
         return None
     try:
-        code, body = _get(f"{spec.url}/v1/models", api_key, timeout)
+        answer = call(f"{spec.url}/v1/models", timeout=timeout, api_key=api_key)
     except Unreachable:
         return None
-    return _json(body) if code == 200 else None
+    return _json(answer.body) if answer.status == 200 else None
 
 
 def collect(settings: Settings, specs: list[ServiceSpec], api_key: str | None) -> Report:

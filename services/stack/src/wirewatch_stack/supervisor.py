@@ -184,13 +184,13 @@ class Supervisor:
         ).start()
         if self.broker.pid is not None:
             write_pid_file(self.run_dir / "broker.pid", self.broker.pid)
-        self._say(f"broker    tansu on {self.broker.bootstrap_servers} (pid {self.broker.pid}, in memory)")
+        self.say(f"broker    tansu on {self.broker.bootstrap_servers} (pid {self.broker.pid}, in memory)")
         admin = Admin({"bootstrap_servers": [self.broker.bootstrap_servers]})
         try:
             admin.provision(load_contract(), self.settings.kafka_replication_factor)
         finally:
             admin.close()
-        self._say("topics    provisioned from deploy/kafka/topics.yaml")
+        self.say("topics    provisioned from deploy/kafka/topics.yaml")
         env = self._child_env()
         for spec in self.services:
             child = Child(spec, env, self.log_dir, self.out, self.run_dir)
@@ -199,16 +199,16 @@ class Supervisor:
             pid = child.process.pid if child.process else "?"
             # Dependency order: the next service starts once this one answers /readyz.
             if spec.url and not wait_ready(spec.url, self.ready_timeout, alive=child.running):
-                self._say(
+                self.say(
                     f"{spec.name:<9} not ready in {self.ready_timeout:.0f}s; see {self.log_dir}/{spec.name}.log"
                 )
-            self._say(f"{spec.name:<9} {spec.url or ''} (pid {pid})")
+            self.say(f"{spec.name:<9} {spec.url or ''} (pid {pid})")
         if not self.services:
-            self._say("services  none installed yet: running the broker only")
+            self.say("services  none installed yet: running the broker only")
         index = next((spec.url for spec in self.services if spec.name == "index" and spec.url), None)
         if index:
-            self._say(f"desk      {index}/ (search in the browser)")
-        self._say(f"ready     logs in {self.log_dir}; Ctrl-C stops everything")
+            self.say(f"desk      {index}/ (search in the browser)")
+        self.say(f"ready     logs in {self.log_dir}; Ctrl-C stops everything")
 
     def watch_once(self, now: Callable[[], float] = time.monotonic) -> None:
         """Restart a dead broker with every service; restart any service that exited, with backoff."""
@@ -222,13 +222,13 @@ class Supervisor:
             if child.next_start == 0.0:
                 delay = min(self.backoff[1], self.backoff[0] * 2**child.restarts)
                 child.next_start = now() + delay
-                self._say(f"{child.spec.name:<9} exited with code {code}; restarting in {delay:.0f}s")
+                self.say(f"{child.spec.name:<9} exited with code {code}; restarting in {delay:.0f}s")
             elif now() >= child.next_start:
                 child.restarts += 1
                 child.next_start = 0.0
                 child.start()
                 pid = child.process.pid if child.process else "?"
-                self._say(f"{child.spec.name:<9} restarted (pid {pid}, restart {child.restarts})")
+                self.say(f"{child.spec.name:<9} restarted (pid {pid}, restart {child.restarts})")
 
     def restart_after_broker_loss(self) -> None:
         """Start an empty broker, provision the topics, then every service again, in start order.
@@ -240,7 +240,7 @@ class Supervisor:
         """
         assert self.broker is not None
         code = self.broker.exited()
-        self._say(f"broker    exited with code {code}; restarting it empty, then every service")
+        self.say(f"broker    exited with code {code}; restarting it empty, then every service")
         for child in reversed(self.children):
             child.stop(timeout=2)  # with no broker there is nothing left to flush or commit
         self.children.clear()
@@ -248,10 +248,17 @@ class Supervisor:
         self.broker = None
         self.start()
 
-    def run(self, stop: threading.Event) -> None:
-        """Start everything, supervise until `stop` is set, then stop everything."""
+    def run(self, stop: threading.Event, when_ready: Callable[[], None] | None = None) -> None:
+        """Start everything, run `when_ready` once, supervise until `stop` is set, then stop everything.
+
+        This is `wirewatch up`'s one loop: the command sets `stop` from its signal handlers and uses
+        `when_ready` for what it does once the stack is up (the models hint, `--load`). Whatever
+        raises, the broker and every service are stopped before the error goes on.
+        """
         try:
             self.start()
+            if when_ready is not None:
+                when_ready()
             while not stop.wait(0.5):
                 self.watch_once()
         finally:
@@ -266,8 +273,9 @@ class Supervisor:
             self.broker.stop()
             self.broker = None
             (self.run_dir / "broker.pid").unlink(missing_ok=True)
-        self._say("stopped")
+        self.say("stopped")
 
-    def _say(self, line: str) -> None:
+    def say(self, line: str) -> None:
+        """Print one line of the supervisor's own, `wirewatch | LINE`, between the services' output."""
         self.out.write(f"wirewatch | {line}\n")
         self.out.flush()

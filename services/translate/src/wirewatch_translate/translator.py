@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from prometheus_client import Counter
 
+from wirewatch_common.errors import brief
 from wirewatch_common.story import RenditionStatus, Story, Translation, primary_language
 
 from .routes import PackageInfo, Route
@@ -211,9 +212,7 @@ class StoryTranslator:
             except Exception as exc:
                 if len({(j.story.id, j.story.version) for j in group}) > 1:
                     raise  # one story may be the cause: the consumer retries the batch story by story
-                log.error(
-                    "translation package failed", extra={"package": info.name, "error": repr(exc)[:300]}
-                )
+                log.error("translation package failed", extra={"package": info.name, "error": brief(exc)})
                 for job in group:
                     job.error = f"{type(exc).__name__}: {exc}"
                 errors.append(exc)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from wirewatch_common.bus import DeliveryError, Message, Producer, TransientError
+from wirewatch_common.errors import brief
 from wirewatch_common.story import RenditionStatus, Story, primary_language
 
 from .engine import Engine
@@ -138,7 +139,7 @@ class Retranslator:
             try:
                 self.rescan()
             except TransientError as exc:
-                log.warning("re-translation postponed", extra={"error": str(exc)[:300]})
+                log.warning("re-translation postponed", extra={"error": brief(exc)})
 
     def rescan(self) -> dict[str, Any]:
         """Re-read installed packages, then re-translate every pending story that now has a route."""
@@ -181,7 +182,7 @@ class Retranslator:
                 return 0
             log.warning(
                 "re-translation of a chunk failed; halving it to find the story",
-                extra={"target": target, "stories": len(stories), "error": repr(exc)[:300]},
+                extra={"target": target, "stories": len(stories), "error": brief(exc)},
             )
             middle = len(stories) // 2
             return self._translate_chunk(target, stories[:middle]) + self._translate_chunk(

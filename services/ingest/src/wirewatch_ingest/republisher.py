@@ -1,7 +1,8 @@
-"""Publishing that survives a broker restart, the re-publisher of lost stories, and the receipts handler.
+"""The re-publisher: what the ledger accepted and the pipeline lost is sent again.
 
-A producer that talked to a broker which died keeps a producer id and sequence numbers the new
-broker has never heard of; after a failed delivery the producer is replaced and the send retried once.
+Which versions count as lost is decided in `loss` (pure); this module asks the broker where the
+overdue versions stand (`Probe`) and sends the lost ones through the bus's producer, which itself
+survives a broker restart.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ import threading
 from collections import Counter as Counter_
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from prometheus_client import Counter, Gauge
 
-from wirewatch_common.bus import Admin, Delivery, DeliveryError, Message, MessageTooLarge, Outgoing, Producer
-from wirewatch_common.story import Receipt, Story
-from wirewatch_common.topics import story_headers
+from wirewatch_common.bus import Admin, DeliveryError, MessageTooLarge, story_message
 
 from .ledger import Ledger, Overdue
 from .loss import Place, Snapshot, Verdict, due, idle, judge, placed
+from .pipeline import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -36,67 +36,6 @@ AWAITING = Gauge(
     "wirewatch_ingest_awaiting_stories",
     "Story versions past the re-publish grace without a receipt that are still on their way (not re-sent).",
 )
-RECEIPTS = Counter("wirewatch_ingest_receipts_total", "Index receipts that confirmed a ledger entry.")
-
-
-PRODUCER_OPTIONS: dict[str, Any] = {"linger_ms": 0, "batch_size": 256 * 1024}
-"""Producer overrides for ingest: every publish waits for its confirmation, so lingering for a fuller
-batch only adds latency; batches up to 256 KB per partition let one request carry a whole drop-folder
-scan or feed instead of one request per 16 KB (the client's default)."""
-
-
-class ResilientPublisher:
-    """A Producer that is replaced after a failed delivery, so a restarted broker is reached again."""
-
-    def __init__(self, factory: Callable[[], Producer]) -> None:
-        self._factory = factory
-        self._lock = threading.Lock()
-        self._producer: Producer | None = None
-
-    def _current(self) -> Producer:
-        with self._lock:
-            if self._producer is None:
-                try:
-                    self._producer = self._factory()
-                except Exception as exc:  # the client raises several types while no broker answers
-                    msg = f"no producer could connect to the broker: {exc!r}"[:500]
-                    raise DeliveryError(msg) from exc
-            return self._producer
-
-    def _replace(self, failed: Producer) -> None:
-        with self._lock:
-            if self._producer is failed:
-                self._producer = None
-        try:
-            failed.close(timeout=0)
-        except Exception as exc:  # noqa: BLE001 - closing a broken client must not hide the delivery error
-            log.warning("closing a failed producer raised", extra={"error": repr(exc)[:300]})
-
-    def publish_stories(self, topic: str, stories: list[Story], timeout: float = 60.0) -> list[Delivery]:
-        """Publish stories keyed by id with the contract's headers; confirmed, or DeliveryError."""
-        return self.publish_many(
-            [Outgoing(topic, s.id, s.to_json(), story_headers(s)) for s in stories], timeout=timeout
-        )
-
-    def publish_many(self, messages: Sequence[Outgoing], timeout: float = 60.0) -> list[Delivery]:
-        """Publish with the broker's confirmation; after a failure retry once with a fresh producer."""
-        for attempt in (1, 2):
-            producer = self._current()
-            try:
-                return producer.publish_many(messages, timeout=timeout)
-            except DeliveryError:
-                self._replace(producer)
-                if attempt == 2:
-                    raise
-                log.warning("delivery failed; retrying with a new producer", extra={"count": len(messages)})
-        raise AssertionError  # pragma: no cover - the loop returns or raises
-
-    def close(self) -> None:
-        """Close the current producer."""
-        with self._lock:
-            producer, self._producer = self._producer, None
-        if producer is not None:
-            producer.close()
 
 
 class BrokerView(Protocol):
@@ -177,7 +116,7 @@ class Republisher:
     def __init__(
         self,
         ledger: Ledger,
-        publisher: ResilientPublisher,
+        publisher: Publisher,
         broker: BrokerView,
         *,
         grace: timedelta,
@@ -257,7 +196,8 @@ class Republisher:
 
     def _send_all(self, lost: list[tuple[Overdue, Verdict]]) -> int:
         stories = [version.story() for version, _ in lost]
-        deliveries = self._publisher.publish_stories(self._topic, stories, timeout=self._timeout)
+        messages = [story_message(self._topic, s) for s in stories]
+        deliveries = self._publisher.publish_many(messages, timeout=self._timeout)
         self._ledger.delivered(stories, self._clock(), deliveries)
         REPUBLISHED.inc(len(stories))
         reasons = Counter_(verdict.value for _, verdict in lost)
@@ -287,13 +227,3 @@ class Republisher:
                 log.warning("re-publish failed; will retry", extra={"error": str(exc)[:300]})
             self.prune()
             stop.wait(self._interval)
-
-
-def receipts_handler(ledger: Ledger) -> Callable[[Sequence[Message]], None]:
-    """Build the receipts consumer's handler: mark the ledger; a malformed receipt raises (dead-lettered)."""
-
-    def handle(batch: Sequence[Message]) -> None:
-        receipts = [Receipt.model_validate_json(m.value) for m in batch]
-        RECEIPTS.inc(ledger.mark_receipts(receipts))
-
-    return handle
