@@ -47,8 +47,8 @@ import tantivy
 from wirewatch_common.broker import free_port
 from wirewatch_common.story import Story
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
+from wirewatch_index.search import SearchRequest
 
 GOAL_P99_MS = 50.0
 GOAL_RATIO = 2.0
@@ -283,14 +283,14 @@ SERVER = """
 import sys
 from pathlib import Path
 from wirewatch_common.service import serve
-from wirewatch_index.app import build_app
+from wirewatch_index.bootstrap import build
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.settings import IndexSettings
 
 data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
 settings = IndexSettings(_env_file=None, data_dir=data_dir, index_worker=False, log_level="WARNING")
 backend = TantivyBackend(data_dir)
-serve(build_app(settings, backend), "127.0.0.1", port)
+serve(build(settings, backend=backend).app, "127.0.0.1", port)
 """
 
 

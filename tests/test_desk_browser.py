@@ -337,8 +337,8 @@ def desk_server(tmp_path: Path) -> Iterator[str]:
 
     import uvicorn
 
-    from wirewatch_index.app import build_app
     from wirewatch_index.backends.tantivy import TantivyBackend
+    from wirewatch_index.bootstrap import build
     from wirewatch_index.settings import IndexSettings
     from wirewatch_index.testing import DAY, SAMPLES, original
 
@@ -354,7 +354,7 @@ def desk_server(tmp_path: Path) -> Iterator[str]:
     settings = IndexSettings(_env_file=None, data_dir=tmp_path, index_worker=False)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(build_app(settings, backend), host="127.0.0.1", port=port, log_config=None)
+        uvicorn.Config(build(settings, backend=backend).app, host="127.0.0.1", port=port, log_config=None)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -18,11 +18,11 @@ from fastapi.testclient import TestClient
 from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin
 from wirewatch_common.topics import TopicContract, parse_contract
-from wirewatch_index.app import build_app as build_index_app
 from wirewatch_index.backends.tantivy import TantivyBackend
+from wirewatch_index.bootstrap import build as build_index
 from wirewatch_index.settings import IndexSettings
 from wirewatch_index.testing import SAMPLES
-from wirewatch_ingest.bootstrap import build_app as build_ingest_app
+from wirewatch_ingest.bootstrap import build as build_ingest
 from wirewatch_ingest.settings import IngestSettings
 from wirewatch_translate.bootstrap import build as build_translate
 from wirewatch_translate.models import install_from_path
@@ -75,7 +75,7 @@ def index_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppFacto
             index_stream_interval_s=0.05,
             **overrides,
         )
-        app = build_index_app(settings, backend)
+        app = build_index(settings, backend=backend).app
         app.state.backend = backend
         return app
 
@@ -99,7 +99,7 @@ def ingest_factory(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFact
             **overrides,
         )
         contract = private_contract()
-        app = build_ingest_app(settings, contract=contract)
+        app = build_ingest(settings, contract=contract).app
         app.state.contract = contract
         app.state.test_settings = settings
         return app

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel
 
-from wirewatch_common.errors import ApiError, ErrorResponse, code_for
+from wirewatch_common.errors import WirewatchError
+from wirewatch_common.http_errors import ApiError, ErrorResponse, code_for
 from wirewatch_common.service import create_app
 
 pytestmark = pytest.mark.integration
@@ -121,3 +122,41 @@ def test_openapi_documents_the_shared_error_shape(client):
 )
 def test_code_for_status(status, code):
     assert code_for(status) == code
+
+
+class Refused(WirewatchError):
+    code = "refused"
+
+
+class Malformed(Refused):
+    code = "malformed"
+
+
+class Unlisted(WirewatchError):
+    code = "unlisted"
+
+
+def test_domain_errors_answer_with_the_status_the_service_table_gives_their_nearest_class() -> None:
+    app = create_app("test", registry=CollectorRegistry(), errors={Refused: 422, Malformed: 400})
+    router = APIRouter()
+
+    @router.get("/{kind}")
+    def fail(kind: str) -> None:
+        error = {"refused": Refused, "malformed": Malformed, "unlisted": Unlisted}[kind]
+        raise error(f"{kind} here", where={"in": "body", "line": 3})
+
+    app.include_router(router)
+    client = TestClient(app, raise_server_exceptions=False)
+    refused = client.get("/refused")
+    assert refused.status_code == 422
+    assert refused.json() == {
+        "error": {"code": "refused", "message": "refused here", "where": {"in": "body", "line": 3}}
+    }
+    assert client.get("/malformed").status_code == 400, "the subclass's own entry wins"
+    unlisted = client.get("/unlisted")
+    assert unlisted.status_code == 500 and unlisted.json()["error"]["code"] == "internal_error", (
+        "not in the table: a bug"
+    )
+    assert Malformed("x", where={"line": 1}).body() == {
+        "error": {"code": "malformed", "message": "x", "where": {"line": 1}}
+    }

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from pydantic import ValidationError
@@ -89,3 +90,13 @@ def test_a_session_timeout_brokers_refuse_is_refused_at_start(monkeypatch, value
     monkeypatch.setenv("WIREWATCH_KAFKA_SESSION_TIMEOUT_MS", value)
     with pytest.raises(ValidationError, match="kafka_session_timeout_ms"):
         Settings(_env_file=None)
+
+
+def test_the_start_up_line_names_only_what_differs_from_the_defaults_with_secrets_masked(monkeypatch):
+    for name in [n for n in os.environ if n.startswith("WIREWATCH_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("WIREWATCH_KAFKA_SASL_PASSWORD", "hunter2-secret")
+    monkeypatch.setenv("WIREWATCH_INDEX_PORT", "9090")
+    changed = Settings(_env_file=None).changed()
+    assert changed == {"WIREWATCH_KAFKA_SASL_PASSWORD": "**********", "WIREWATCH_INDEX_PORT": 9090}
+    assert Settings(_env_file=None, kafka_sasl_password=None, index_port=8080).changed() == {}

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from wirewatch_index.app import build_app
 from wirewatch_index.backends.tantivy import TantivyBackend
+from wirewatch_index.bootstrap import build
 from wirewatch_index.settings import IndexSettings
 from wirewatch_index.testing import DAY, SAMPLES, original, rendition
 
@@ -38,8 +38,9 @@ def client(backend, tmp_path):
         api_keys=f"reader:{READER},writer:{WRITER}",
         index_stream_interval_s=0.05,
         index_max_query_chars=100,
+        index_worker=False,
     )
-    with TestClient(build_app(settings, backend), headers={"X-API-Key": READER}) as c:
+    with TestClient(build(settings, backend=backend).app, headers={"X-API-Key": READER}) as c:
         yield c
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wirewatch_index.backends.base import DocumentRejected, SearchBackend
-from wirewatch_index.model import SearchPage, SearchRequest
 from wirewatch_index.query import parse
+from wirewatch_index.search import SearchPage, SearchRequest
 from wirewatch_index.testing import (
     CEASEFIRE,
     CEASEFIRE_AR,

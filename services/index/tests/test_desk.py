@@ -10,8 +10,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from wirewatch_index.app import build_app
 from wirewatch_index.backends.tantivy import TantivyBackend
+from wirewatch_index.bootstrap import build
 from wirewatch_index.desk import ASSETS, desk_router
 from wirewatch_index.settings import IndexSettings
 from wirewatch_index.testing import original
@@ -166,8 +166,8 @@ def test_index_app_serves_the_desk_and_the_api_sends_story_text_escaped(tmp_path
     hostile = '<script>alert(1)</script> <img src=x onerror="alert(2)"> Harbour & "quay" fire'
     backend.write([original("ww-hostile", hostile, [f"Body repeats {hostile} at the harbour."])])
     try:
-        settings = IndexSettings(_env_file=None, data_dir=tmp_path)
-        with TestClient(build_app(settings, backend)) as client:
+        settings = IndexSettings(_env_file=None, data_dir=tmp_path, index_worker=False)
+        with TestClient(build(settings, backend=backend).app) as client:
             page = client.get("/")
             assert page.status_code == 200 and 'src="/desk/desk.js"' in page.text
             assert_confined(page.headers)

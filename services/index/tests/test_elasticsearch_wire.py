@@ -19,12 +19,12 @@ from elasticsearch import AuthorizationException, BadRequestError
 
 from wirewatch_common.story import Story
 from wirewatch_index import documents
-from wirewatch_index.backends import es_bodies
+from wirewatch_index.backends import es_query, es_schema
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
 from wirewatch_index.documents import micros
-from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
+from wirewatch_index.search import SearchRequest
 from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original
 
 pytestmark = pytest.mark.integration
@@ -141,7 +141,7 @@ def test_setup_installs_template_with_language_chains_and_creates_versioned_inde
     template = stub.requests("PUT", "/_index_template/ww")[0]
     assert template.headers["authorization"] == "ApiKey c2VjcmV0LWtleQ=="
     body = template.json()
-    assert body == es_bodies.index_template("ww")
+    assert body == es_schema.index_template("ww")
     analyzers = body["template"]["settings"]["analysis"]["analyzer"]
     assert analyzers["ww_tr"]["filter"] == ["apostrophe", "ww_turkish_lowercase", "ww_turkish_stemmer"]
     assert "arabic_normalization" in analyzers["ww_ar"]["filter"]
@@ -221,10 +221,10 @@ def _old_docs() -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = []
     for story in (CEASEFIRE, CEASEFIRE_TR, STRIKE):
         built = documents.build(story, visible)
-        source = {k: v for k, v in es_bodies.document(built).items() if not k.endswith("_words")}
+        source = {k: v for k, v in es_schema.document(built).items() if not k.endswith("_words")}
         docs.append({"_id": built.doc_id, "_version": story.version, "_source": source})
-        docs.append({"_id": documents.history_id(story), "_version": 1, "_source": es_bodies.history(built)})
-    withdrawn = es_bodies.withdrawal_pairs("ww", "ww-gone", [("en", 3)], visible)
+        docs.append({"_id": documents.history_id(story), "_version": 1, "_source": es_schema.history(built)})
+    withdrawn = es_schema.withdrawal_pairs("ww", "ww-gone", [("en", 3)], visible)
     for action, source in withdrawn:
         docs.append(
             {"_id": action["index"]["_id"], "_version": action["index"]["version"], "_source": source}
@@ -239,7 +239,7 @@ def test_a_schema_change_rebuilds_the_new_index_from_stored_stories_then_moves_t
     def swap(seen: Seen) -> tuple[int, Any]:
         # A replica still on the previous version wrote this to the old index before the alias moved.
         built = documents.build(late)
-        old.docs.append({"_id": built.doc_id, "_version": 1, "_source": es_bodies.document(built)})
+        old.docs.append({"_id": built.doc_id, "_version": 1, "_source": es_schema.document(built)})
         return 200, {"acknowledged": True}
 
     stub.on("POST", "/_aliases", swap)
@@ -257,7 +257,7 @@ def test_a_schema_change_rebuilds_the_new_index_from_stored_stories_then_moves_t
     version, turkish = old.new["ww-ceasefire.tr"]
     assert version == CEASEFIRE_TR.version
     # Rebuilt from the stored story: the prefix words the old `_source` left out are back.
-    assert turkish["headline_words"] == es_bodies.document(documents.build(CEASEFIRE_TR))["headline_words"]
+    assert turkish["headline_words"] == es_schema.document(documents.build(CEASEFIRE_TR))["headline_words"]
     assert turkish["indexed_ts"] == documents.micros(DAY + timedelta(minutes=2)), "visible moment kept"
     assert old.new["ww-gone#deleted"][0] == 4 and old.new["ww-gone.en"][0] == 4, "withdrawals keep versions"
     assert old.new[documents.history_id(STRIKE)][1]["kind"] == "history"
@@ -267,7 +267,7 @@ def test_a_schema_change_rebuilds_the_new_index_from_stored_stories_then_moves_t
 def test_a_copy_keeps_the_newer_version_a_replica_already_wrote_to_the_new_index(stub):
     old = OldIndex(stub, _old_docs())
     newer = STRIKE.model_copy(update={"version": 7})
-    old.new[newer.document_id] = (7, es_bodies.document(documents.build(newer)))
+    old.new[newer.document_id] = (7, es_schema.document(documents.build(newer)))
     ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0).setup()
     assert old.new[newer.document_id][0] == 7
 
@@ -421,7 +421,7 @@ def test_query_bodies_are_built_from_the_parsed_tree_not_a_query_string():
     request = SearchRequest(
         query=parse('ceasefire "talks resume" -football negot* headline:idlib'), providers=("AP",)
     )
-    body = es_bodies.window_body(request, 84)
+    body = es_query.window_body(request, 84)
     text = body["query"]["bool"]["must"][0]["bool"]
     assert text["must"][0] == {
         "multi_match": {
@@ -449,7 +449,7 @@ def test_query_bodies_are_built_from_the_parsed_tree_not_a_query_string():
     assert body["sort"] == ["_score", {"story_key": "asc"}]
     assert body["size"] == 84 and body["_source"] is False
     assert "query_string" not in json.dumps(body)
-    assert es_bodies.window_body(SearchRequest(sort="newest"), 10)["sort"][0] == {"ts": "desc"}
+    assert es_query.window_body(SearchRequest(sort="newest"), 10)["sort"][0] == {"ts": "desc"}
 
 
 def test_search_collapses_renditions_and_reads_highlights(stub):
@@ -663,12 +663,12 @@ def test_embargo_is_indexed_as_the_visible_moment_and_every_read_filters_on_it(s
     lines = stub.requests("PUT", "/_bulk")[0].ndjson()
     assert lines[1]["indexed_ts"] == lines[3]["indexed_ts"] == micros(lifts)  # current and version record
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    body = es_bodies.window_body(SearchRequest(now=now, visible_after=now - timedelta(seconds=5)), 10)
+    body = es_query.window_body(SearchRequest(now=now, visible_after=now - timedelta(seconds=5)), 10)
     assert {"range": {"indexed_ts": {"lte": micros(now)}}} in body["query"]["bool"]["filter"]
     assert {"range": {"indexed_ts": {"gt": micros(now) - 5_000_000}}} in body["query"]["bool"]["filter"]
-    facets = es_bodies.facets_body(SearchRequest(now=now), 10)
+    facets = es_query.facets_body(SearchRequest(now=now), 10)
     assert {"range": {"indexed_ts": {"lte": micros(now)}}} in facets["query"]["bool"]["filter"]
-    languages = es_bodies.languages_body(["ww-held"], now)
+    languages = es_query.languages_body(["ww-held"], now)
     assert {"range": {"indexed_ts": {"lte": micros(now)}}} in languages["query"]["bool"]["filter"]
 
 
@@ -708,20 +708,20 @@ def test_story_view_leaves_out_what_is_under_embargo(stub):
 
 
 def test_a_newest_first_cursor_bounds_the_window_and_asks_which_stories_were_listed_above_it():
-    from wirewatch_index.backends import es_bodies
-    from wirewatch_index.model import SearchRequest, SortKey
+    from wirewatch_index.backends import es_query
     from wirewatch_index.query import parse
+    from wirewatch_index.search import SearchRequest, SortKey
 
     request = SearchRequest(
         query=parse(""), sort="newest", size=5, after=SortKey(1_700_000_000_000_000.0, 42)
     )
-    window = es_bodies.window_body(request, 24, upper=1_700_000_000_000_000)
+    window = es_query.window_body(request, 24, upper=1_700_000_000_000_000)
     assert {"range": {"ts": {"lte": 1_700_000_000_000_000}}} in window["query"]["bool"]["filter"]
     assert window["sort"] == [{"ts": "desc"}, {"story_key": "asc"}]
-    above = es_bodies.above_body(request, [7, 9], 1_700_000_000_000_000)
+    above = es_query.above_body(request, [7, 9], 1_700_000_000_000_000)
     assert {"terms": {"story_key": [7, 9]}} in above["query"]["bool"]["filter"]
     assert {"range": {"ts": {"gt": 1_700_000_000_000_000}}} in above["query"]["bool"]["filter"]
-    unbounded = es_bodies.window_body(request, 24)["query"]["bool"]["filter"]
+    unbounded = es_query.window_body(request, 24)["query"]["bool"]["filter"]
     assert {"range": {"ts": {"lte": 1_700_000_000_000_000}}} not in unbounded
 
 
@@ -742,7 +742,7 @@ def test_every_bulk_requires_the_alias_and_a_missing_alias_is_an_outage(stub):
 
 
 def test_facets_rank_terms_by_stories_and_build_only_days_that_have_stories():
-    aggs = es_bodies.facets_body(SearchRequest(), 10)["aggs"]
+    aggs = es_query.facets_body(SearchRequest(), 10)["aggs"]
     for name in ("provider", "language"):
         terms = aggs[name]["terms"]
         assert terms["order"] == [{"n": "desc"}, {"_key": "asc"}]

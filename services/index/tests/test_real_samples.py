@@ -11,8 +11,8 @@ import pytest
 
 from wirewatch_common.story import Story
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
+from wirewatch_index.search import SearchRequest
 
 pytestmark = pytest.mark.integration
 

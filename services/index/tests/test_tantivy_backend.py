@@ -11,8 +11,8 @@ from wirewatch_index.analysis import fold
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.backends.tantivy_schema import analyzer
-from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
+from wirewatch_index.search import SearchRequest
 from wirewatch_index.testing import CEASEFIRE, STRIKE, original
 
 pytestmark = pytest.mark.integration

@@ -15,8 +15,8 @@ from wirewatch_common.story import Receipt, Story
 from wirewatch_common.topics import story_headers
 from wirewatch_index.backends.base import DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.model import SearchRequest
 from wirewatch_index.query import parse
+from wirewatch_index.search import SearchRequest
 from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original
 from wirewatch_index.worker import IndexHandler
 

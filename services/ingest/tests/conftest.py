@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from wirewatch_common.bus import Admin, Consumer, Delivery, DeliveryError, Message, Outgoing, Producer
 from wirewatch_common.topics import TopicContract, parse_contract
-from wirewatch_ingest.bootstrap import PRODUCER_OPTIONS, build_app
+from wirewatch_ingest.bootstrap import PRODUCER_OPTIONS, build
 from wirewatch_ingest.ledger import Ledger
 from wirewatch_ingest.pipeline import Ingestor, Publisher
 from wirewatch_ingest.settings import IngestSettings
@@ -121,11 +121,12 @@ def contract_factory() -> Callable[[str], TopicContract]:
 
 @contextmanager
 def api_client(bootstrap: str, data_dir: Path, name: str, **overrides: object) -> Iterator[TestClient]:
-    """The ingest app on private topics behind a test client, with `.contract` and `.settings` attached."""
+    """The ingest app on private topics behind a test client, with `.service`, `.contract` and `.settings` attached."""
     settings = ingest_settings(bootstrap, data_dir, **overrides)
-    contract = private_contract(name)
-    with TestClient(build_app(settings, contract=contract)) as client:
-        client.contract = contract  # type: ignore[attr-defined]
+    service = build(settings, contract=private_contract(name))
+    with TestClient(service.app) as client:
+        client.service = service  # type: ignore[attr-defined]
+        client.contract = service.contract  # type: ignore[attr-defined]
         client.settings = settings  # type: ignore[attr-defined]
         yield client
 

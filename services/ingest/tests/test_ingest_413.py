@@ -20,7 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from wirewatch_common.testing import serving
-from wirewatch_ingest.bootstrap import build_app
+from wirewatch_ingest.bootstrap import build
 from wirewatch_ingest.drain import DRAIN_MIN_BYTES, DrainingResponse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -36,7 +36,7 @@ def ingest(broker, settings_factory, contract_factory, tmp_path_factory) -> Iter
     settings = settings_factory(
         broker.bootstrap_servers, tmp_path_factory.mktemp("ingest-413"), ingest_max_document_bytes=LIMIT
     )
-    with serving(build_app(settings, contract=contract_factory("413"))) as address:
+    with serving(build(settings, contract=contract_factory("413")).app) as address:
         yield address
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from wirewatch_ingest.bootstrap import build_app
+from wirewatch_ingest.bootstrap import build
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -53,8 +53,7 @@ def client(broker, settings_factory, contract_factory, tmp_path_factory):
         broker.bootstrap_servers, tmp_path_factory.mktemp("ingest-api"), ingest_max_document_bytes=100_000
     )
     contract = contract_factory("api")
-    app = build_app(settings, contract=contract)
-    with TestClient(app) as test_client:
+    with TestClient(build(settings, contract=contract).app) as test_client:
         test_client.contract = contract  # type: ignore[attr-defined]
         test_client.settings = settings  # type: ignore[attr-defined]
         yield test_client
@@ -158,7 +157,7 @@ def test_hostile_or_bad_documents_get_their_4xx_and_the_service_keeps_serving(
 def test_writer_key_is_required_when_keys_are_configured(broker, make_settings, make_contract) -> None:
     writer, reader = "w" * 20, "r" * 20
     settings = make_settings(broker.bootstrap_servers, api_keys=f"writer:{writer},reader:{reader}")
-    with TestClient(build_app(settings, contract=make_contract())) as client:
+    with TestClient(build(settings, contract=make_contract()).app) as client:
         assert post(client, AGENCY, "text/plain").status_code == 401
         assert post(client, AGENCY, "text/plain", **{"x-api-key": reader}).status_code == 403
         assert post(client, AGENCY, "text/plain", **{"x-api-key": writer + "x"}).status_code == 401
@@ -185,7 +184,7 @@ def test_a_story_too_large_for_a_kafka_message_is_refused_with_413_naming_the_li
     broker, settings_factory, contract_factory, tmp_path
 ) -> None:
     settings = settings_factory(broker.bootstrap_servers, tmp_path, kafka_max_message_bytes=65_536)
-    app = build_app(settings, contract=contract_factory("too-large"))
+    app = build(settings, contract=contract_factory("too-large")).app
     paragraphs = "\n\n".join(f"Paragraph {i} of the council's long statement. " * 80 for i in range(12))
     story = f"Council publishes its statement in full\n\nLARKSPUR (Test) - {paragraphs}\n".encode()
     with TestClient(app) as client:

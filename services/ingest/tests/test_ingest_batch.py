@@ -9,10 +9,10 @@ import pytest
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import DeliveryError, Producer
 from wirewatch_common.settings import Settings
-from wirewatch_ingest.errors import MalformedDocument
+from wirewatch_ingest.errors import MalformedDocument, NoStories
 from wirewatch_ingest.ledger import Ledger, Outcome
 from wirewatch_ingest.normalize import Limits
-from wirewatch_ingest.pipeline import Ingestor, NoStories, Result
+from wirewatch_ingest.pipeline import BrokerUnavailable, Ingestor, Result
 
 pytestmark = [pytest.mark.integration]
 
@@ -54,6 +54,7 @@ def test_a_batch_with_no_broker_is_refused_whole_and_the_ledger_forgets_it(tmp_p
     try:
         outcomes = ingestor.ingest_many([agency(n) for n in range(5)], via="test")
         assert all(isinstance(o, DeliveryError) for o in outcomes)
+        assert all(isinstance(o, BrokerUnavailable) and o.code == "broker_unavailable" for o in outcomes)
         assert "earlier chunk" in str(outcomes[-1])  # later chunks fail at once, not after a timeout each
         assert ledger.counts()["versions"] == 0  # a retry later is not taken for a duplicate
     finally:

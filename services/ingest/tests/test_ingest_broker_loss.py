@@ -18,7 +18,7 @@ from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin, Outgoing, Producer
 from wirewatch_common.story import Receipt, RenditionStatus
 from wirewatch_common.topics import receipt_headers
-from wirewatch_ingest.bootstrap import build_app
+from wirewatch_ingest.bootstrap import build
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -49,8 +49,9 @@ def test_every_accepted_story_arrives_after_the_broker_lost_everything(
             ingest_publish_timeout_s=10,
         )
         contract = make_contract()
-        with TestClient(build_app(settings, contract=contract)) as client:
-            ledger = client.app.state.ledger  # type: ignore[attr-defined]
+        service = build(settings, contract=contract)
+        with TestClient(service.app) as client:
+            ledger = service.ledger
             ids = []
             for place in PLACES:
                 response = client.post(

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from wirewatch_common.http_errors import status_of
 from wirewatch_common.story import Story
+from wirewatch_ingest.api import ERRORS
 from wirewatch_ingest.normalize import Limits
 from wirewatch_ingest.sources import (
     InvalidStory,
@@ -71,7 +73,7 @@ def test_every_sample_parses_or_gives_its_documented_error(path: Path, corpus: P
     if expected is not None:
         with pytest.raises(expected) as info:
             parse_document(data, _content_type(data), received=RECEIVED, limits=LIMITS)
-        assert info.value.message and info.value.status in (400, 415, 422)
+        assert info.value.message and status_of(info.value, ERRORS) in (400, 415, 422)
         return
     _fmt, stories = parse_document(data, _content_type(data), received=RECEIVED, limits=LIMITS)
     for story in stories:
@@ -306,7 +308,7 @@ def test_truncated_or_corrupted_samples_give_a_parse_error_never_a_crash(path: P
             try:
                 parse_document(variant, ctype, received=RECEIVED, limits=LIMITS)
             except ParseError as exc:  # anything else fails the test
-                statuses.add(exc.status)
+                statuses.add(status_of(exc, ERRORS))
     assert statuses <= {400, 413, 415, 422}
 
 

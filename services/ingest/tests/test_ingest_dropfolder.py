@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from wirewatch_common.bus import DeliveryError
 from wirewatch_ingest.dropfolder import DropFolder, is_candidate, refusal
 
 pytestmark = [pytest.mark.unit]
@@ -37,6 +40,17 @@ def folder(make_pipeline, recorder, tmp_path: Path):
     return drop
 
 
+def report(drop: DropFolder, name: str) -> dict[str, Any]:
+    """The error body written beside a failed file: `{"error": {"code", "message", "where"?}}`."""
+    body: dict[str, Any] = json.loads((drop.failed / f"{name}.error.txt").read_text(encoding="utf-8"))
+    assert body.keys() == {"error"} and {"code", "message"} <= body["error"].keys() <= {
+        "code",
+        "message",
+        "where",
+    }
+    return body["error"]
+
+
 def settle(drop: DropFolder) -> dict[str, str]:
     """Scan, let the settle time pass, scan again; return what either scan handled."""
     first = drop.scan_once()
@@ -54,11 +68,18 @@ def test_refusal_names_dot_dot_separators_links_and_special_files() -> None:
     regular = stat.S_IFREG | 0o644
     assert refusal("story.txt", regular) is None
     for name in ("a..b.txt", "..", "x\\..\\y.txt", "/etc/passwd"):
-        assert "'..' or a path separator" in (refusal(name, regular) or ""), name
-    assert "symlink" in (refusal("l.txt", stat.S_IFLNK | 0o777) or "")
-    assert "FIFO" in (refusal("p.txt", stat.S_IFIFO | 0o644) or "")
-    assert "socket" in (refusal("s.txt", stat.S_IFSOCK | 0o644) or "")
-    assert "device" in (refusal("d.txt", stat.S_IFCHR | 0o644) or "")
+        refused = refusal(name, regular)
+        assert refused is not None and refused.code == "unsafe_file_name", name
+        assert "'..' or a path separator" in refused.message, name
+    for mode, code, word in [
+        (stat.S_IFLNK | 0o777, "symlink_refused", "symlink"),
+        (stat.S_IFIFO | 0o644, "not_a_regular_file", "FIFO"),
+        (stat.S_IFSOCK | 0o644, "not_a_regular_file", "socket"),
+        (stat.S_IFCHR | 0o644, "not_a_regular_file", "device"),
+    ]:
+        refused = refusal("x.txt", mode)
+        assert refused is not None and refused.code == code and word in refused.message
+        assert refused.body() == {"error": {"code": code, "message": refused.message}}
 
 
 def test_a_file_is_read_only_once_its_size_settled(folder: DropFolder) -> None:
@@ -92,11 +113,16 @@ def test_failures_move_to_failed_with_the_reason(folder: DropFolder) -> None:
         "link.txt": "failed",
         "pipe.txt": "failed",
     }
-    reason = (folder.failed / "broken.json.error.txt").read_text(encoding="utf-8")
-    assert reason.startswith("MalformedDocument: JSON is not well formed") and "line 1" in reason
-    assert "DocumentTooLarge" in (folder.failed / "big.txt.error.txt").read_text(encoding="utf-8")
-    assert "symlink" in (folder.failed / "link.txt.error.txt").read_text(encoding="utf-8")
-    assert "not a regular file" in (folder.failed / "pipe.txt.error.txt").read_text(encoding="utf-8")
+    broken = report(folder, "broken.json")
+    assert broken["code"] == "malformed_document"
+    assert broken["message"].startswith("JSON is not well formed")
+    assert broken["where"]["in"] == "document" and broken["where"]["line"] == 1
+    big = report(folder, "big.txt")
+    assert big["code"] == "document_too_large" and "10000" in big["message"]
+    link = report(folder, "link.txt")
+    assert link["code"] == "symlink_refused" and "symlink" in link["message"]
+    pipe = report(folder, "pipe.txt")
+    assert pipe["code"] == "not_a_regular_file" and "FIFO" in pipe["message"]
     assert (folder.failed / "link.txt").is_symlink() and outside.read_text(encoding="utf-8") == STORY
     assert (folder.directory / "upload.txt.part").exists()  # never touched
 
@@ -125,9 +151,10 @@ def test_dot_dot_names_sockets_and_linked_folders_go_to_failed_unread(folder: Dr
         assert settle(folder) == {"a..b.txt": "failed", "sock.txt": "failed", "dirlink": "failed"}
     finally:
         listener.close()
-    assert "'..'" in (folder.failed / "a..b.txt.error.txt").read_text(encoding="utf-8")
-    assert "socket" in (folder.failed / "sock.txt.error.txt").read_text(encoding="utf-8")
-    assert "symlink" in (folder.failed / "dirlink.error.txt").read_text(encoding="utf-8")
+    assert report(folder, "a..b.txt")["code"] == "unsafe_file_name"
+    assert "'..'" in report(folder, "a..b.txt")["message"]
+    assert "socket" in report(folder, "sock.txt")["message"]
+    assert report(folder, "dirlink")["code"] == "symlink_refused"
     assert stat.S_ISSOCK(os.lstat(folder.failed / "sock.txt").st_mode)
     assert (target / "inside.txt").read_text(encoding="utf-8") == STORY  # the linked folder was not entered
     assert (folder.directory / "..story.txt").exists()
@@ -140,7 +167,7 @@ def test_a_device_file_goes_to_failed_unread(folder: DropFolder) -> None:
     except PermissionError:
         pytest.skip("creating a device file needs CAP_MKNOD, which this user lacks")
     assert settle(folder) == {"null.txt": "failed"}
-    assert "device" in (folder.failed / "null.txt.error.txt").read_text(encoding="utf-8")
+    assert "device" in report(folder, "null.txt")["message"]
     assert stat.S_ISCHR(os.lstat(folder.failed / "null.txt").st_mode)
 
 
@@ -151,7 +178,31 @@ def test_a_fifo_swapped_in_after_the_scan_is_refused_without_blocking(folder: Dr
     path.unlink()
     os.mkfifo(path)  # the check after opening catches it; O_NONBLOCK keeps the open from waiting
     assert folder._ingest(["story.txt"]) == {"story.txt": "failed"}
-    assert "FIFO" in (folder.failed / "story.txt.error.txt").read_text(encoding="utf-8")
+    refused = report(folder, "story.txt")
+    assert refused["code"] == "not_a_regular_file" and "FIFO" in refused["message"]
+
+
+def test_a_file_swapped_for_a_symlink_after_the_scan_is_refused_unfollowed(folder: DropFolder) -> None:
+    path = folder.directory / "story.txt"
+    path.write_text(STORY, encoding="utf-8")
+    assert folder.scan_once() == {}
+    outside = folder.directory.parent / "secret.txt"
+    outside.write_text(STORY, encoding="utf-8")
+    path.unlink()
+    path.symlink_to(outside)  # O_NOFOLLOW refuses it (ELOOP)
+    assert folder._ingest(["story.txt"]) == {"story.txt": "failed"}
+    assert report(folder, "story.txt")["code"] == "symlink_refused"
+    assert folder.ledger.counts()["versions"] == 0  # type: ignore[attr-defined]
+
+
+def test_a_broker_outage_leaves_the_files_for_the_next_scan(folder: DropFolder) -> None:
+    (folder.directory / "story.txt").write_text(STORY, encoding="utf-8")
+    folder.publisher.failure = DeliveryError("no broker answered")  # type: ignore[attr-defined]
+    assert settle(folder) == {"story.txt": "retry"}
+    assert (folder.directory / "story.txt").exists() and not list(folder.failed.iterdir())
+    assert folder.ledger.counts()["versions"] == 0  # type: ignore[attr-defined]
+    folder.publisher.failure = None  # type: ignore[attr-defined]
+    assert settle(folder) == {"story.txt": "done"}
 
 
 def test_an_error_report_is_never_written_through_a_planted_link(folder: DropFolder) -> None:

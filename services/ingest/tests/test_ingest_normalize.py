@@ -119,7 +119,8 @@ def test_limits_refuse_rather_than_truncate() -> None:
     draft = Draft(format="agency", headline="x" * 50, body=["short"])
     with pytest.raises(LimitExceeded) as info:
         finish(draft, received=NOW, limits=Limits(max_headline_chars=40))
-    assert info.value.field == "headline" and info.value.status == 422
+    assert info.value.field == "headline" and info.value.code == "limit_exceeded"
+    assert info.value.where == {"in": "document", "field": "headline"}
     draft = Draft(format="agency", headline="ok", body=["a" * 10, "b" * 30])
     with pytest.raises(LimitExceeded) as info:
         finish(draft, received=NOW, limits=Limits(max_paragraph_chars=20))
@@ -138,7 +139,8 @@ def test_ids_from_identifier_or_text() -> None:
 def test_invalid_utf8_names_its_line() -> None:
     with pytest.raises(MalformedDocument) as info:
         parse_agency(b"Headline\n\nBody \xff here", received=NOW, limits=Limits())
-    assert info.value.line == 3 and info.value.status == 400
+    assert info.value.line == 3 and info.value.code == "malformed_document"
+    assert info.value.body()["error"]["where"] == {"in": "document", "line": 3}
 
 
 def test_empty_and_textless_documents() -> None:

@@ -205,7 +205,7 @@ def test_over_long_metadata_is_cut_to_the_contract_with_the_original_kept() -> N
 def test_text_over_its_limit_is_still_refused_not_cut() -> None:
     with pytest.raises(LimitExceeded) as info:
         build(headline="x" * 2001)
-    assert info.value.status == 422 and info.value.field == "headline"
+    assert info.value.code == "limit_exceeded" and info.value.field == "headline"
 
 
 @pytest.mark.unit

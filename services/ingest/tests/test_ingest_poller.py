@@ -11,6 +11,7 @@ from ipaddress import IPv4Network, ip_address
 import pytest
 from pydantic import ValidationError
 
+from wirewatch_common.bus import DeliveryError
 from wirewatch_common.fetch import MAX_REDIRECTS, Fetched, FetchError
 from wirewatch_ingest.netguard import AddressPolicy, AddressRefused, is_public
 from wirewatch_ingest.pipeline import Ingestor
@@ -135,10 +136,33 @@ def test_failures_back_off_exponentially(server: Server, ingestor: Ingestor) -> 
     )
     waits = []
     for _ in range(4):
-        assert poller.poll_due()[url].startswith("error: HTTP 500")
+        error = poller.poll_due()[url]["error"]
+        assert error["code"] == "feed_http_error" and error["message"].startswith("HTTP 500")
         waits.append(poller.states[0].next_due - clock.now)
         clock.now = poller.states[0].next_due
     assert waits == [10, 20, 35, 35]
+
+
+def test_a_feed_over_the_document_limit_fails_with_the_apis_code(server: Server, ingestor: Ingestor) -> None:
+    url = f"{server.url}/big"
+    poller = FeedPoller([FeedSource(url=url, interval_s=10)], ingestor, policy=LOOPBACK, monotonic=Clock())
+    assert poller.poll_due()[url] == {
+        "error": {"code": "document_too_large", "message": "feed is larger than the limit of 10000 bytes"}
+    }
+
+
+def test_a_broker_outage_is_a_failed_poll_that_backs_off(
+    server: Server, ingestor: Ingestor, recorder
+) -> None:
+    recorder.failure = DeliveryError("no broker answered")
+    clock = Clock()
+    url = f"{server.url}/feed"
+    poller = FeedPoller([FeedSource(url=url, interval_s=10)], ingestor, policy=LOOPBACK, monotonic=clock)
+    assert poller.poll_due()[url]["error"]["code"] == "broker_unavailable"
+    assert poller.states[0].failures == 1 and poller.states[0].etag is None  # fetched again, not as 304
+    recorder.failure = None
+    clock.now = poller.states[0].next_due
+    assert poller.poll_due()[url]["stories"][0]["outcome"] == "accepted"
 
 
 def get(url: str, policy: AddressPolicy | None = LOOPBACK, **kwargs: object) -> Fetched:
@@ -169,7 +193,8 @@ def test_a_loopback_feed_is_refused_by_default_and_fetched_when_allowed(server: 
 def test_the_poller_refuses_a_loopback_feed_by_default(server: Server, ingestor: Ingestor) -> None:
     url = f"{server.url}/feed"
     poller = FeedPoller([FeedSource(url=url, interval_s=60)], ingestor, monotonic=Clock())
-    assert "loopback, private" in poller.poll_due()[url]
+    error = poller.poll_due()[url]["error"]
+    assert error["code"] == "feed_address_refused" and "loopback, private" in error["message"]
     assert server.requests == [] and poller.states[0].failures == 1
 
 

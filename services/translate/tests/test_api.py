@@ -8,8 +8,9 @@ from prometheus_client import CollectorRegistry
 
 from wirewatch_common.service import create_app
 from wirewatch_common.settings import parse_api_keys
-from wirewatch_translate.app import router
-from wirewatch_translate.engine import Engine
+from wirewatch_translate.api import ERRORS, router
+from wirewatch_translate.engine import DecodeOptions, Engine
+from wirewatch_translate.errors import TranslateError
 
 pytestmark = pytest.mark.integration
 
@@ -18,12 +19,12 @@ WRITER = "writer-key-0123456789"
 ARABIC = re.compile(r"[\u0600-\u06FF]")
 
 
-def _client(models_dir, keys="", max_chars=2000):
-    app = create_app("translate", registry=CollectorRegistry())
+def _client(models_dir, keys="", max_chars=2000, engine=None):
+    app = create_app("translate", registry=CollectorRegistry(), errors=ERRORS)
     calls = []
     app.include_router(
         router(
-            Engine(models_dir),
+            engine or Engine(models_dir),
             parse_api_keys(keys),
             max_chars=max_chars,
             rescan=lambda: calls.append(1) or {"ok": 1},
@@ -107,3 +108,38 @@ def test_api_keys_are_checked_by_role(models_dir):
         ("tr", "en"),
     }
     assert [p["loaded"] for p in models["packages"] if p["target"] == "tr" and p["source"] == "en"] == [True]
+
+
+def test_a_refused_text_names_its_code_and_field(models_dir):
+    client, _ = _client(models_dir, max_chars=100)
+    too_long = client.post("/v1/translate", json={"text": "x" * 101, "source": "bad tag", "target": "ar"})
+    assert too_long.json()["error"]["code"] == "text_too_long", "the length is checked before the tags"
+    assert too_long.json()["error"]["where"] == {"in": "body", "field": "text"}
+    bad_source = client.post("/v1/translate", json={"text": "Hi.", "source": "not a tag", "target": "ar"})
+    assert bad_source.json()["error"]["message"].startswith("source: ")
+    assert bad_source.json()["error"]["where"] == {"in": "body", "field": "source"}
+    no_model = client.post("/v1/translate", json={"text": "Bonjour.", "source": "fr", "target": "ar"})
+    assert no_model.json()["error"]["code"] == "no_model"
+    assert no_model.json()["error"]["where"] == {"in": "body", "field": "target"}
+
+
+def test_an_unsplittable_run_under_the_fail_policy_is_a_422_not_a_500(models_dir):
+    strict = Engine(models_dir, decode=DecodeOptions(unsplittable="fail"))
+    client, _ = _client(models_dir, max_chars=10_000, engine=strict)
+    blob = "https://example.com/" + "a1b2c3d4" * 625
+    response = client.post("/v1/translate", json={"text": blob, "source": "en", "target": "ar"})
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["code"] == "untranslatable" and "5020 characters without spaces" in error["message"]
+    assert error["where"] == {"in": "body", "field": "text"}
+
+
+def _subclasses(kind):
+    for sub in kind.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+def test_every_domain_error_of_the_service_has_a_status_below_500():
+    assert set(_subclasses(TranslateError)) <= set(ERRORS), "an error missing from the table answers 500"
+    assert all(400 <= status < 500 for status in ERRORS.values())

@@ -9,7 +9,8 @@ import pytest
 
 from wirewatch_common.story import RenditionStatus, Story
 from wirewatch_translate.cli import main as cli_main
-from wirewatch_translate.engine import DecodeOptions, Engine, UntranslatableText, split_for_model
+from wirewatch_translate.engine import DecodeOptions, Engine, split_for_model
+from wirewatch_translate.errors import UntranslatableText
 from wirewatch_translate.models import ModelError, install_from_index, install_from_path, installed_packages
 from wirewatch_translate.testpackages import TEST_LABEL, TEST_VERSION
 from wirewatch_translate.translator import StoryTranslator

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Header, Request
 
 from .auth import AccessDenied, authorize, presented_key
-from .errors import ApiError
+from .http_errors import ApiError
 from .ratelimit import RateLimit, TokenBuckets
 from .settings import ApiKey, Role
 

@@ -24,6 +24,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
 
 from .broker import EMBEDDED_CLUSTER_ID
+from .errors import brief
 from .pacing import PollPacer
 from .settings import Settings
 from .stalls import Stall, StallTracker
@@ -182,7 +183,7 @@ class Producer:
                 try:
                     self._producer = KafkaProducer(**self._config)
                 except Exception as exc:  # the client raises several types while no broker answers
-                    msg = f"no producer could connect to the broker: {exc!r}"[:500]
+                    msg = f"no producer could connect to the broker: {brief(exc, 450)}"
                     raise DeliveryError(msg) from exc
             return self._producer
 
@@ -197,7 +198,7 @@ class Producer:
         try:
             cast(KafkaProducer, failed).close(timeout=0)
         except Exception as exc:  # noqa: BLE001 - closing a broken client must not hide the delivery error
-            log.warning("closing a failed producer raised", extra={"error": repr(exc)[:300]})
+            log.warning("closing a failed producer raised", extra={"error": brief(exc)})
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> Producer:
@@ -418,7 +419,7 @@ class Consumer:
                     failures += 1
                     log.warning(
                         "consumer error; backing off",
-                        extra={"group": self.group_id, "failures": failures, "error": repr(exc)[:500]},
+                        extra={"group": self.group_id, "failures": failures, "error": brief(exc, 500)},
                     )
                     stop.wait(min(self._backoff_max * 6, self._backoff_min * 2**failures))
         finally:
@@ -485,7 +486,7 @@ class Consumer:
             FAILED.labels(batch[0].topic, self.group_id, "batch").inc()
             log.warning(
                 "batch rejected, splitting it to find the message at fault",
-                extra={"group": self.group_id, "size": len(batch), "error": repr(exc)[:500]},
+                extra={"group": self.group_id, "size": len(batch), "error": brief(exc, 500)},
             )
             return self._isolate(batch, stop, progress=[False])
         self._handled(batch)
@@ -575,7 +576,7 @@ class Consumer:
                         **message.fields,
                         "group": self.group_id,
                         "attempt": attempt,
-                        "error": repr(exc)[:500],
+                        "error": brief(exc, 500),
                     },
                 )
                 if attempt < self._max_attempts and stop.wait(self._backoff_min * attempt):

@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import uvicorn
@@ -21,8 +22,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 
 from .access import require
 from .bus import Admin
-from .errors import CatchAll, brief, document_errors, install_error_handlers
-from .headers import SecurityHeaders, install_cors
+from .errors import brief
+from .http_errors import CatchAll, StatusTable, document_errors, install_error_handlers
+from .http_headers import SecurityHeaders, install_cors
 from .settings import Settings
 from .stalls import Stall
 
@@ -136,11 +138,13 @@ def create_app(
     on_shutdown: Sequence[Callable[[], Any]] = (),
     registry: CollectorRegistry = REGISTRY,
     settings: Settings | None = None,
+    errors: StatusTable | None = None,
     **fastapi_options: Any,
 ) -> FastAPI:
     """Build a service's app; routers for its own API are added by the caller.
 
     `settings` supplies the API keys (for /metrics) and the CORS origins; without it both are off.
+    `errors` is the service's table of domain errors and their HTTP statuses.
     """
     threads = WorkerThreads(workers)
     all_checks = dict(checks or {})
@@ -159,7 +163,7 @@ def create_app(
 
     app = FastAPI(title=f"wirewatch {service}", lifespan=lifespan, **fastapi_options)
     app.state.workers = threads
-    install_error_handlers(app)
+    install_error_handlers(app, errors)
     document_errors(app)
     # Last added runs first: headers go on every answer, CORS preflights and 500s included.
     app.add_middleware(CatchAll)
@@ -217,9 +221,26 @@ def create_app(
     return app
 
 
+@dataclass(frozen=True)
+class Service:
+    """A built service: its app (own routes, health, readiness, metrics), its workers, what it closes.
+
+    Every service's `bootstrap.build(settings)` returns one (a subclass naming its own parts), so
+    `__main__` only parses settings, builds and serves, and tests build exactly what runs.
+    """
+
+    app: FastAPI
+    workers: Sequence[Worker]
+    closers: Sequence[Callable[[], Any]]
+
+
 def log_settings(settings: Settings) -> None:
-    """Log the effective settings once at start-up, secrets masked."""
-    log.info("settings", extra={"settings": settings.masked()})
+    """Log once at start-up what differs from the defaults (secrets masked); the rest is in the README."""
+    changed = settings.changed()
+    log.info(
+        "settings",
+        extra={"changed": changed, "defaults": len(type(settings).model_fields) - len(changed)},
+    )
 
 
 WORKER_DIED_EXIT = 3

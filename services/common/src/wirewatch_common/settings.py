@@ -238,6 +238,19 @@ class Settings(BaseSettings):
         """Return the settings for a start-up log line, secrets shown as '**********'."""
         return self.model_dump(mode="json")
 
+    def changed(self) -> dict[str, Any]:
+        """The settings that differ from their defaults, by variable name, secrets masked.
+
+        What a start-up log line needs: a reader of `make run`'s output sees what was set, not
+        every field of every service.
+        """
+        dumped = self.masked()
+        return {
+            env_name(name): dumped[name]
+            for name, info in type(self).model_fields.items()
+            if getattr(self, name) != info.get_default(call_default_factory=True)
+        }
+
 
 def env_name(field: str) -> str:
     """The environment variable that sets a field."""

@@ -1,7 +1,7 @@
 """The desks' web API under /v1: search, one story with every language version, a live stream.
 
 Routes only translate HTTP to a `SearchRequest` and back; the backend does the work. Domain
-errors map to JSON errors in one place (`install_error_handlers`).
+errors become HTTP answers through the one table `ERRORS`, which the app hands to the common mapper.
 """
 
 from __future__ import annotations
@@ -9,26 +9,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from wirewatch_common.access import limiter, require
-from wirewatch_common.errors import ApiError, ErrorResponse, error_response
-from wirewatch_common.errors import ErrorBody as ErrorBody  # re-exported: it used to live here
-from wirewatch_common.settings import ApiKey, Role
+from wirewatch_common.http_errors import ErrorResponse, StatusTable
 from wirewatch_common.story import STORY_ID_PATTERN
 
 from . import cursor
-from .backends.base import BackendUnavailable, SearchBackend
-from .model import MAX_FACET_SIZE, MAX_PAGE_SIZE, Facets, Hit, SearchRequest, Sort, StoryRecord
-from .query import QueryError, parse
+from .backends.base import SearchBackend
+from .errors import BackendUnavailable, CursorError, QueryError, StoryNotFound
+from .query import parse
+from .search import MAX_FACET_SIZE, MAX_PAGE_SIZE, Facets, Hit, SearchRequest, Sort, StoryRecord
 from .settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -55,7 +54,10 @@ class SearchResponse(BaseModel):
     facets: Facets | None = None
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {
+ERRORS: StatusTable = {QueryError: 400, CursorError: 400, StoryNotFound: 404, BackendUnavailable: 503}
+"""The index's domain errors and the status each answers with."""
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "The query, a filter or the cursor is not valid."},
     401: {"model": ErrorResponse, "description": "No API key, or an unknown one."},
     403: {"model": ErrorResponse, "description": "The key's role may not do this."},
@@ -68,38 +70,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def error(status: int, code: str, message: str) -> JSONResponse:
-    """A JSON error response."""
-    return error_response(status, code, message)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """Map the index's domain errors to JSON bodies; framework errors are mapped by create_app."""
-
-    async def bad_query(_: Request, exc: Exception) -> JSONResponse:
-        return error(400, "bad_query", str(exc))
-
-    async def bad_cursor(_: Request, exc: Exception) -> JSONResponse:
-        return error(400, "bad_cursor", str(exc))
-
-    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("backend unavailable", extra={"error": str(exc)[:300]})
-        return error(503, "backend_unavailable", "the search backend is unavailable; retry shortly")
-
-    app.add_exception_handler(QueryError, bad_query)
-    app.add_exception_handler(cursor.CursorError, bad_cursor)
-    app.add_exception_handler(BackendUnavailable, unavailable)
-
-
-def key_checker(keys: Sequence[ApiKey]) -> Callable[[Role], Callable[..., Awaitable[None]]]:
-    """Build a dependency factory: `Depends(require("reader"))`; open when no keys are configured."""
-    return lambda role: require(keys, role)
-
-
 def _bounded(values: list[str], name: str) -> tuple[str, ...]:
     if len(values) > MAX_FILTER_VALUES:
         msg = f"at most {MAX_FILTER_VALUES} values for {name}"
-        raise QueryError(msg)
+        raise QueryError(msg, where={"in": "query", "field": name})
     return tuple(v.strip() for v in values if v.strip())
 
 
@@ -116,7 +90,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
     # Searches and stream connections spend tokens per key (per address with keys off).
     searcher = [Depends(require(keys, "reader", limiter(settings.rate_limit_search)))]
     streamer = [Depends(require(keys, "reader", limiter(settings.rate_limit_stream)))]
-    api = APIRouter(prefix="/v1", tags=["search"], responses=ERRORS)
+    api = APIRouter(prefix="/v1", tags=["search"], responses=RESPONSES)
     max_q = settings.index_max_query_chars
 
     def build_request(
@@ -133,7 +107,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
     ) -> SearchRequest:
         if len(q) > max_q:
             msg = f"the query is longer than {max_q} characters"
-            raise QueryError(msg)
+            raise QueryError(msg, where={"in": "query", "field": "q"})
         return SearchRequest(
             query=parse(q),
             languages=_bounded(lang, "lang"),
@@ -218,7 +192,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
         record = backend.get_story(story_id)
         if record is None:
             msg = f"no story {story_id!r} in the index"
-            raise ApiError(404, "not_found", msg)
+            raise StoryNotFound(msg)
         return record
 
     @api.delete("/stories/{story_id}", dependencies=writer, status_code=200)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from .model import SortKey
+from .search import SortKey
 
 T = TypeVar("T")
 

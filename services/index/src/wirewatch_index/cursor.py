@@ -13,13 +13,14 @@ import hmac
 import json
 from typing import Any
 
-from .model import SearchRequest, SortKey
+from wirewatch_common.errors import Where
+
+from .errors import CursorError as CursorError  # raised here; callers catch it from either module
+from .search import SearchRequest, SortKey
+
+CURSOR: Where = {"in": "query", "field": "cursor"}
 
 _VERSION = 1
-
-
-class CursorError(ValueError):
-    """The cursor is malformed, forged, or belongs to another search."""
 
 
 def _b64(raw: bytes) -> str:
@@ -61,13 +62,13 @@ def decode(cursor: str, request: SearchRequest, secret: bytes) -> SortKey:
         payload, mac = _unb64(head), _unb64(tail)
     except (binascii.Error, ValueError) as exc:
         msg = "the cursor is not valid: pass back the `next_cursor` of the previous page unchanged"
-        raise CursorError(msg) from exc
+        raise CursorError(msg, where=CURSOR) from exc
     expected = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
     if not sep or not hmac.compare_digest(mac, expected):
         msg = "the cursor is not valid: pass back the `next_cursor` of the previous page unchanged"
-        raise CursorError(msg)
+        raise CursorError(msg, where=CURSOR)
     data: dict[str, Any] = json.loads(payload)
     if data.get("v") != _VERSION or data.get("f") != fingerprint(request):
         msg = "the cursor belongs to a different search: keep q, filters and sort the same while paging"
-        raise CursorError(msg)
+        raise CursorError(msg, where=CURSOR)
     return SortKey(float.fromhex(data["k"]), int(data["s"]))

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from wirewatch_common.story import RenditionStatus, Story, primary_language
 
 from .analysis import Family, family
-from .model import VersionRecord
+from .search import VersionRecord
 
 KIND_CURRENT = "current"
 KIND_HISTORY = "history"

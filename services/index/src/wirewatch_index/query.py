@@ -17,15 +17,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from .errors import QueryError as QueryError  # raised here; callers catch it from either module
+
 FieldName = Literal["headline", "body"]
 FIELDS: tuple[FieldName, ...] = ("headline", "body")
 MAX_CLAUSES = 32
 MAX_PHRASE_WORDS = 16
 MIN_PREFIX_CHARS = 2
-
-
-class QueryError(ValueError):
-    """The query is outside the limits (too many clauses, a phrase too long)."""
 
 
 @dataclass(frozen=True)

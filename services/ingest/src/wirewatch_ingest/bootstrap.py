@@ -1,17 +1,17 @@
-"""Wire the ingest service from settings: ledger, publisher, pipeline, workers and the app."""
+"""Wire the ingest service once from settings: ledger, publisher, pipeline, workers and the app."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI
-
 from wirewatch_common.bus import Admin, Consumer, Producer
-from wirewatch_common.service import BrokerCheck, Worker, create_app
+from wirewatch_common.service import BrokerCheck, Service, Worker, create_app
 from wirewatch_common.topics import TopicContract, load_contract
 
-from .app import stories_router
+from . import api
 from .dropfolder import DropFolder
 from .language import language_model
 from .ledger import Ledger
@@ -47,8 +47,19 @@ def republish_probe(settings: IngestSettings, contract: TopicContract) -> Probe:
     )
 
 
-def build_app(settings: IngestSettings, *, contract: TopicContract | None = None) -> FastAPI:
-    """Build the ingest app with its workers; clients connect here, never at import time.
+@dataclass(frozen=True)
+class IngestService(Service):
+    """A built ingest service, naming its parts so tests reach them without `app.state`."""
+
+    settings: IngestSettings
+    contract: TopicContract
+    ledger: Ledger
+    publisher: Producer
+    ingestor: Ingestor
+
+
+def build(settings: IngestSettings, *, contract: TopicContract | None = None) -> IngestService:
+    """Build the ingest service with its workers; clients connect here, never at import time.
 
     `contract` replaces the shipped topic contract (tests use private topics).
     """
@@ -112,14 +123,23 @@ def build_app(settings: IngestSettings, *, contract: TopicContract | None = None
             )
         )
     check = BrokerCheck(settings)
+    closers: list[Callable[[], Any]] = [check.close, publisher.close, dlq_producer.close, ledger.close]
     app = create_app(
         "ingest",
         settings=settings,
         checks={"broker": check},
         workers=workers,
-        on_shutdown=[check.close, publisher.close, dlq_producer.close, ledger.close],
+        on_shutdown=closers,
+        errors=api.ERRORS,
     )
-    app.include_router(stories_router(ingestor, settings.api_keys, settings.rate_limit_push))
-    app.state.ingestor = ingestor
-    app.state.ledger = ledger
-    return app
+    app.include_router(api.router(ingestor, settings.api_keys, settings.rate_limit_push))
+    return IngestService(
+        app=app,
+        workers=workers,
+        closers=closers,
+        settings=settings,
+        contract=contract,
+        ledger=ledger,
+        publisher=publisher,
+        ingestor=ingestor,
+    )

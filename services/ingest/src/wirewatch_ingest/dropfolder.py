@@ -7,6 +7,9 @@ failed/ (the link or special file itself, renamed, never read) with the reason i
 file is opened with O_NOFOLLOW | O_NONBLOCK and checked again after opening, so a file swapped for
 a link or a FIFO between the scan and the read is refused too and never blocks the watcher.
 
+A `.error.txt` holds the one error body, `{"error": {"code", "message", "where"?}}`, as indented
+JSON: the API's answer for a refused document, or a code of the folder's own for a refused file.
+
 Every file that settled in one scan is ingested as one batch (one ledger commit, one publish;
 bounded in count and bytes). A broker outage leaves the files in place for the next scan, so a
 file reaches done/ only once the broker confirmed its stories and the ledger has them.
@@ -14,21 +17,22 @@ file reaches done/ only once the broker confirmed its stories and the ledger has
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import os
-import sqlite3
 import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
-from wirewatch_common.bus import DeliveryError
+from wirewatch_common.errors import WirewatchError, brief, error_body
 
-from .pipeline import DocumentOutcome, Ingestor, Result
-from .sources import ParseError
+from .errors import log_fields
+from .pipeline import DocumentOutcome, Ingestor, Result, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +55,40 @@ def is_candidate(name: str) -> bool:
     return not (name.startswith((".", "~")) or name.lower().endswith(TEMP_SUFFIXES))
 
 
-def refusal(name: str, mode: int) -> str | None:
+class Refusal(NamedTuple):
+    """Why a directory entry is not read: a code for programs, a message for the person who dropped it."""
+
+    code: str
+    message: str
+
+    def body(self) -> dict[str, Any]:
+        """The refusal in the one error shape."""
+        return error_body(self.code, self.message)
+
+
+SYMLINK = Refusal("symlink_refused", "a symlink, not followed; drop plain files only")
+
+
+def refusal(name: str, mode: int) -> Refusal | None:
     """Why a directory entry must not be read, or None for a plain file with a plain name."""
     if ".." in name or "/" in name or "\\" in name or "\x00" in name or os.path.isabs(name):
-        return "refused: the name holds '..' or a path separator; drop plain file names only"
+        return Refusal(
+            "unsafe_file_name", "the name holds '..' or a path separator; drop plain file names only"
+        )
     if stat.S_ISLNK(mode):
-        return "refused: a symlink (not followed); drop plain files only"
+        return SYMLINK
     if not stat.S_ISREG(mode):
         kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
-        return f"refused: not a regular file ({kind}); drop plain files only"
+        return Refusal("not_a_regular_file", f"not a regular file ({kind}); drop plain files only")
     return None
+
+
+class _Refused(OSError):
+    """The opened file turned out not to be one to read (swapped after the scan)."""
+
+    def __init__(self, refused: Refusal) -> None:
+        super().__init__(refused.message)
+        self.refused = refused
 
 
 @dataclass
@@ -114,8 +142,8 @@ class DropFolder:
             if stat.S_ISDIR(info.st_mode):
                 continue  # a subfolder is left alone
             present.add(entry.name)
-            if (why := refusal(entry.name, info.st_mode)) is not None:
-                handled[entry.name] = self._fail(entry.name, why)
+            if (refused := refusal(entry.name, info.st_mode)) is not None:
+                handled[entry.name] = self._fail(entry.name, refused.body())
                 continue
             seen = self._seen.get(entry.name)
             if seen is None or (seen.size, seen.mtime_ns) != (info.st_size, info.st_mtime_ns):
@@ -135,8 +163,7 @@ class DropFolder:
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                msg = refusal(name, mode) or "not a regular file"
-                raise OSError(msg)
+                raise _Refused(refusal(name, mode) or Refusal("not_a_regular_file", "not a regular file"))
             limit = self._ingestor.limits.max_document_bytes
             with os.fdopen(fd, "rb", closefd=False) as handle:
                 return handle.read(limit + 1)
@@ -156,7 +183,7 @@ class DropFolder:
                 data = self._read(name)
             except OSError as exc:  # swapped for a link (ELOOP) or a FIFO, unreadable, or gone
                 if os.path.lexists(self.directory / name):
-                    handled[name] = self._fail(name, f"OSError: {exc}")
+                    handled[name] = self._fail(name, _unreadable(exc))
                 continue
             documents.append((data, CONTENT_TYPES.get(Path(name).suffix.lower())))
             batch.append(name)
@@ -177,30 +204,31 @@ class DropFolder:
                 "dropped file ingested", extra={"file": name, "moved_to": str(target), **outcome.to_dict()}
             )
             return "done"
-        if isinstance(outcome, DeliveryError | sqlite3.Error):
+        if isinstance(outcome, Unavailable):
             log.warning(
                 "broker or ledger unavailable; file left for the next scan",
-                extra={"file": name, "error": str(outcome)[:300]},
+                extra={"file": name, **log_fields(outcome.body())},
             )
             return "retry"
-        if isinstance(outcome, ParseError):
-            where = "".join(f", {k} {v}" for k, v in outcome.to_dict().items() if k in ("line", "field"))
-            return self._fail(name, f"{type(outcome).__name__}: {outcome.message}{where}")
-        return self._fail(name, f"{type(outcome).__name__}: {outcome}")
+        if isinstance(outcome, WirewatchError):
+            return self._fail(name, outcome.body())
+        # a parser bug, logged with its traceback by the pipeline
+        message = f"ingest failed unexpectedly; the error was logged: {brief(outcome)}"
+        return self._fail(name, error_body("internal_error", message))
 
-    def _fail(self, name: str, reason: str) -> str:
+    def _fail(self, name: str, body: dict[str, Any]) -> str:
+        """Move a file to failed/ and write its error body beside it."""
         target = self._free(self.failed, name)
         os.replace(self.directory / name, target)
-        stamp = datetime.now(tz=UTC).isoformat()
         # never write through a link someone placed under the report's name
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
         try:
             fd = os.open(target.with_name(target.name + ".error.txt"), flags, 0o644)
             with os.fdopen(fd, "w", encoding="utf-8") as report:
-                report.write(f"{reason}\nfailed at {stamp}\n")
+                report.write(json.dumps(body, ensure_ascii=False, indent=2) + "\n")
         except OSError as exc:  # e.g. ELOOP: a link sits where the report goes; the log still says why
-            log.error("could not write the error report", extra={"file": name, "error": str(exc)[:300]})
-        log.warning("dropped file failed", extra={"file": name, "reason": reason[:300]})
+            log.error("could not write the error report", extra={"file": name, "error": brief(exc)})
+        log.warning("dropped file failed", extra={"file": name, **log_fields(body)})
         return "failed"
 
     @staticmethod
@@ -219,7 +247,14 @@ class DropFolder:
             try:
                 self.scan_once()
             except OSError as exc:
-                log.error(
-                    "drop folder scan failed", extra={"dir": str(self.directory), "error": str(exc)[:300]}
-                )
+                log.error("drop folder scan failed", extra={"dir": str(self.directory), "error": brief(exc)})
             stop.wait(self._interval)
+
+
+def _unreadable(exc: OSError) -> dict[str, Any]:
+    """The error body for a settled file that could not be read: refused after opening, or unreadable."""
+    if isinstance(exc, _Refused):
+        return exc.refused.body()
+    if exc.errno == errno.ELOOP:  # swapped for a symlink after the scan; O_NOFOLLOW refused it
+        return SYMLINK.body()
+    return error_body("unreadable_file", f"the file could not be read: {exc.strerror or exc}")

@@ -15,10 +15,14 @@ transaction and one fsync, and none of them returns before that fsync. Delivery 
 (`delivered`) are committed with `synchronous=NORMAL` (no fsync of their own, made durable by
 the next synced commit or checkpoint): losing one in a power cut only means the story is
 published once more, which consumers absorb (the story id is the key and the document id).
+
+What the pipeline calls (`admit`, `forget`, `delivered`) turns an SQLite failure into
+`LedgerUnavailable` here, so nothing above the ledger needs to know it is SQLite.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,8 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
+from wirewatch_common.errors import brief
 from wirewatch_common.story import Receipt, Story, primary_language
 
+from .errors import LedgerUnavailable
 from .versions import Outcome as Outcome
 from .versions import Version, decide
 from .versions import content_hash as content_hash
@@ -68,6 +74,8 @@ _ADDED_COLUMNS = {
 }
 """Columns a ledger written before positions were recorded lacks; added on open (empty: position unknown)."""
 
+log = logging.getLogger(__name__)
+
 ORIGINAL = "original"
 """How the receipts table names the original's own receipt (renditions go by their language)."""
 
@@ -98,6 +106,16 @@ class _Waiting:
 
 def _iso(when: datetime) -> str:
     return when.astimezone(UTC).isoformat()
+
+
+@contextmanager
+def _recording(action: str) -> Iterator[None]:
+    """Turn an SQLite failure while `action` into LedgerUnavailable, logging the cause it hides."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        log.error("ledger write failed; nothing accepted", extra={"action": action, "error": brief(exc)})
+        raise LedgerUnavailable from exc
 
 
 class Position(Protocol):
@@ -188,7 +206,12 @@ class Ledger:
         the newest one held is stale; otherwise it is accepted with a version above every one held.
         Stories of one call are decided in order, each seeing the versions stored before it.
         Returns once the admissions are committed and synced, sharing the commit with concurrent callers.
+        Raises LedgerUnavailable when SQLite fails (nothing of this call is then held).
         """
+        with _recording("admit"):
+            return self._admit(stories, now)
+
+    def _admit(self, stories: list[Story], now: datetime) -> list[Admission]:
         waiting = _Waiting(stories, now)
         with self._group:
             self._queue.append(waiting)
@@ -264,7 +287,7 @@ class Ledger:
 
     def forget(self, stories: list[Story]) -> None:
         """Remove versions whose first delivery failed, so the sender's retry is not taken for a duplicate."""
-        with self._tx() as db:
+        with _recording("forget"), self._tx() as db:
             db.executemany(
                 "DELETE FROM versions WHERE id = ? AND version = ? AND deliveries = 0",
                 [(s.id, s.version) for s in stories],
@@ -295,7 +318,7 @@ class Ledger:
             )
             for s, p in zip(stories, places, strict=True)
         ]
-        with self._lock:
+        with _recording("delivered"), self._lock:
             self._db.execute("PRAGMA synchronous=NORMAL")
             try:
                 with self._tx() as db:

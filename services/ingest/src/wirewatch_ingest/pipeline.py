@@ -1,9 +1,12 @@
-"""One path for every source: parse, admit to the ledger, publish, confirm; callers only learn ids after both."""
+"""One path for every source: parse, admit to the ledger, publish, confirm; callers only learn ids after both.
+
+Whatever refuses a document or keeps it from being accepted reaches the caller as a domain error
+(`errors`, and `BrokerUnavailable` here): the API, the drop folder and the poller decide from it.
+"""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,14 +15,15 @@ from typing import Protocol
 from prometheus_client import Counter
 
 from wirewatch_common.bus import Delivery, DeliveryError, Outgoing
+from wirewatch_common.errors import WirewatchError, brief
 from wirewatch_common.story import Story
 from wirewatch_common.topics import story_headers
 
-from .errors import StoryTooLarge
+from .errors import LedgerUnavailable, NoStories, ParseError, StoryTooLarge
 from .ledger import Admission, Ledger, Outcome
 from .normalize import Limits
 from .repairs import count_repairs
-from .sources import ParseError, parse_document
+from .sources import parse_document
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +64,23 @@ class Result:
 DocumentOutcome = Result | Exception
 """What became of one document of a batch: its Result, or the exception that refused it."""
 
+BROKER_MESSAGE = "the broker did not confirm delivery; nothing was accepted, retry"
 
-class NoStories(Exception):
-    """The document parsed but held no text story (e.g. a picture item or an empty feed)."""
+
+class BrokerUnavailable(WirewatchError, DeliveryError):
+    """The broker did not confirm the stories, so none was accepted; a retry may succeed.
+
+    Still a bus DeliveryError, so code that knows only the bus recognises it.
+    """
+
+    code = "broker_unavailable"
+
+    def __init__(self, message: str = BROKER_MESSAGE) -> None:
+        super().__init__(message)
+
+
+Unavailable = (BrokerUnavailable, LedgerUnavailable)
+"""What keeps a whole chunk from being accepted, the document being fine: its sender retries later."""
 
 
 class Ingestor:
@@ -88,7 +106,7 @@ class Ingestor:
         self._chunk_stories = max(1, chunk_stories)
 
     def ingest(self, data: bytes, content_type: str | None, *, via: str) -> Result:
-        """Ingest one document; raise ParseError, NoStories or the publisher's DeliveryError."""
+        """Ingest one document; raise ParseError, NoStories, BrokerUnavailable or LedgerUnavailable."""
         fmt, stories = self._parse(data, content_type, via)
         result = Result(fmt, self.admit_and_publish(stories))
         DOCUMENTS.labels(fmt, via).inc()
@@ -103,14 +121,14 @@ class Ingestor:
         admitted in one synced ledger commit and its accepted stories published with one
         `publish_many` (one confirmation wait). Returns one outcome per document, in order: its
         Result, or the exception that refused it (a ParseError or NoStories for that document
-        alone; a DeliveryError or ledger error for every document of its chunk, none of which was
-        then accepted). After a delivery failure the later chunks are not sent: they fail at once
-        instead of each waiting for the publish timeout.
+        alone; BrokerUnavailable or LedgerUnavailable for every document of its chunk, none of
+        which was then accepted). After a delivery failure the later chunks are not sent: they
+        fail at once instead of each waiting for the publish timeout.
         """
         outcomes: list[DocumentOutcome | None] = [None] * len(documents)
         parsed: list[tuple[int, str, list[Story]]] = []
         size = 0
-        broken: DeliveryError | None = None
+        broken: BrokerUnavailable | None = None
         for index, (data, content_type) in enumerate(documents):
             try:
                 fmt, stories = self._parse(data, content_type, via)
@@ -137,18 +155,21 @@ class Ingestor:
         parsed: list[tuple[int, str, list[Story]]],
         outcomes: list[DocumentOutcome | None],
         via: str,
-        broken: DeliveryError | None,
-    ) -> DeliveryError | None:
+        broken: BrokerUnavailable | None,
+    ) -> BrokerUnavailable | None:
         """Admit and publish one chunk, filling in its documents' outcomes; return a delivery failure."""
         try:
             if broken is not None:
-                msg = "an earlier chunk of this batch was not confirmed by the broker; this one was not sent"
-                raise DeliveryError(msg)
+                msg = (
+                    "the broker did not confirm an earlier chunk of this batch, so this one was not sent;"
+                    " nothing was accepted, retry"
+                )
+                raise BrokerUnavailable(msg)
             groups = self._admit_and_publish_groups([stories for _, _, stories in parsed])
-        except (DeliveryError, sqlite3.Error) as exc:
+        except Unavailable as exc:
             for index, _, _ in parsed:
                 outcomes[index] = exc
-            return exc if isinstance(exc, DeliveryError) else broken
+            return exc if isinstance(exc, BrokerUnavailable) else broken
         for (index, fmt, _), admissions in zip(parsed, groups, strict=True):
             outcomes[index] = Result(fmt, admissions)
             DOCUMENTS.labels(fmt, via).inc()
@@ -185,7 +206,10 @@ class Ingestor:
                 raise StoryTooLarge(msg, field="story")
 
     def admit_and_publish(self, stories: list[Story]) -> list[Admission]:
-        """Admit to the ledger, publish what is new and confirm it; on a delivery failure forget it and raise."""
+        """Admit to the ledger, publish what is new and confirm it; on a delivery failure forget it and raise.
+
+        Raises BrokerUnavailable or LedgerUnavailable; then none of the stories was accepted.
+        """
         return self._admit_and_publish_groups([stories])[0]
 
     def _admit_and_publish_groups(self, groups: list[list[Story]]) -> list[list[Admission]]:
@@ -212,8 +236,11 @@ class Ingestor:
         messages = [Outgoing(self.topic, a.story.id, a.value, story_headers(a.story)) for a in accepted]
         try:
             deliveries = self.publisher.publish_many(messages, timeout=self._publish_timeout)
-        except Exception:
+        except Exception as exc:
             self.ledger.forget(stories)
+            if isinstance(exc, DeliveryError) and not isinstance(exc, BrokerUnavailable):
+                log.warning("broker did not confirm; nothing accepted", extra={"error": brief(exc)})
+                raise BrokerUnavailable from exc
             raise
         # Where each version went, so the re-publisher can ask the broker whether it still holds it.
         self.ledger.delivered(stories, self._clock(), deliveries)

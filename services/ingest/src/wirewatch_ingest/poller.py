@@ -3,7 +3,8 @@
 The fetch is `wirewatch_common.fetch.bounded_get`: http and https only, bounded in size (the
 document limit) and in time, with netguard's AddressPolicy checking the host of every redirect hop
 (default: public addresses only). A feed that fails waits twice as long after each failure, up to
-the configured maximum; one that succeeds waits its own interval.
+the configured maximum; one that succeeds waits its own interval. A failed poll is logged and
+reported in the one error shape: a refused document's own body, or a code for the failed fetch.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from functools import partial
 from http import HTTPStatus
 from typing import Any
 
-from wirewatch_common.bus import DeliveryError
-from wirewatch_common.fetch import Fetched, FetchError, Wording, bounded_get
+from wirewatch_common.errors import error_body
+from wirewatch_common.fetch import Fetched, FetchError, Reason, Wording, bounded_get
 
+from .errors import NoStories, ParseError, log_fields
 from .netguard import AddressPolicy, Resolver, system_resolver
-from .pipeline import Ingestor, NoStories
+from .pipeline import BrokerUnavailable, Ingestor
 from .settings import FeedSource
-from .sources import ParseError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,21 @@ FEED_WORDING = Wording(
     network="fetch failed: {cause}",
 )
 """How poll failures read in the log and in poll outcomes (the URL is logged beside them)."""
+
+FETCH_CODES = {
+    Reason.URL: "feed_url_refused",
+    Reason.REFUSED: "feed_address_refused",
+    Reason.STATUS: "feed_http_error",
+    Reason.TOO_LARGE: "document_too_large",
+    Reason.TIMEOUT: "feed_timeout",
+    Reason.NETWORK: "feed_unreachable",
+}
+"""The error code of each way a fetch fails; an over-limit feed is the API's `document_too_large`."""
+
+
+def fetch_error_body(exc: FetchError) -> dict[str, Any]:
+    """A failed fetch in the one error shape."""
+    return error_body(FETCH_CODES.get(exc.reason, "feed_fetch_failed"), str(exc))
 
 
 def fetch(
@@ -112,7 +128,11 @@ class FeedPoller:
         self._monotonic = monotonic
 
     def poll_due(self) -> dict[str, Any]:
-        """Poll every feed that is due; return {url: outcome} ('not modified', an ingest result, or an error)."""
+        """Poll every feed that is due; return {url: outcome}.
+
+        An outcome is 'not modified', 'no stories', an ingest result, or an error body
+        (`{"error": {"code", "message", "where"?}}`).
+        """
         outcomes: dict[str, Any] = {}
         for state in self.states:
             if self._monotonic() < state.next_due:
@@ -140,15 +160,16 @@ class FeedPoller:
                 outcome = outcome.to_dict()
         except NoStories:
             outcome = "no stories"
-        except (FetchError, ParseError, DeliveryError) as exc:
+        except (FetchError, ParseError, BrokerUnavailable) as exc:
+            body = fetch_error_body(exc) if isinstance(exc, FetchError) else exc.body()
             state.failures += 1
             wait = min(self._max_backoff, state.source.interval_s * 2 ** (state.failures - 1))
             state.next_due = self._monotonic() + wait
             log.warning(
                 "feed poll failed",
-                extra={"url": url, "failures": state.failures, "retry_in_s": wait, "error": str(exc)[:300]},
+                extra={"url": url, "failures": state.failures, "retry_in_s": wait, **log_fields(body)},
             )
-            return f"error: {exc}"
+            return body
         state.failures = 0
         state.etag = fetched.etag or state.etag
         state.last_modified = fetched.last_modified or state.last_modified

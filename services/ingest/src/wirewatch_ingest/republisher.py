@@ -17,6 +17,7 @@ from typing import Protocol
 from prometheus_client import Counter, Gauge
 
 from wirewatch_common.bus import Admin, DeliveryError, MessageTooLarge, story_message
+from wirewatch_common.errors import brief
 
 from .ledger import Ledger, Overdue
 from .loss import Place, Snapshot, Verdict, due, idle, judge, placed
@@ -156,7 +157,7 @@ class Republisher:
             except Exception as exc:  # noqa: BLE001 - the client raises many types while no broker answers
                 log.warning(
                     "could not ask the broker what was lost; re-publishing nothing this round",
-                    extra={"error": repr(exc)[:300], "overdue": len(page)},
+                    extra={"error": brief(exc), "overdue": len(page)},
                 )
                 return total
             confirmed = self._ledger.confirmed([(v.id, v.version) for v in page])

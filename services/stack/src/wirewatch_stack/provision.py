@@ -75,7 +75,7 @@ def provision_topics(
 def provision_search(deadline: float) -> str:
     """Install the Elasticsearch template, versioned index and alias with the index service's code."""
     try:
-        from wirewatch_index.app import make_backend
+        from wirewatch_index.bootstrap import make_backend
         from wirewatch_index.settings import IndexSettings
     except ImportError as exc:
         msg = (

@@ -10,12 +10,11 @@ from .settings import TranslateSettings
 
 
 def main() -> None:
-    """Build settings, logging and the app, then serve until SIGTERM."""
+    """Read settings, set up logging, build the service and serve it until SIGTERM."""
     settings = TranslateSettings()
     configure_logging("translate", settings.log_level, settings.log_format)
     log_settings(settings)
-    service = build(settings)
-    serve(service.app, settings.host, settings.translate_port)
+    serve(build(settings).app, settings.host, settings.translate_port)
 
 
 if __name__ == "__main__":

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from fastapi import FastAPI
-
 from wirewatch_common.bus import Consumer, Producer
-from wirewatch_common.service import BrokerCheck, create_app
+from wirewatch_common.service import BrokerCheck, Service, Worker, create_app
 from wirewatch_common.topics import load_contract
 
-from .app import router
+from . import api
 from .engine import DecodeOptions, Engine, EngineOptions
 from .pending import PendingStore
 from .settings import TranslateSettings
@@ -44,11 +43,10 @@ def pending_store(settings: TranslateSettings) -> PendingStore:
     return PendingStore(settings.data_dir / "translate" / "pending.sqlite3")
 
 
-@dataclass
-class TranslateService:
-    """Every part of a running translate service, for `main()` and for tests."""
+@dataclass(frozen=True)
+class TranslateService(Service):
+    """A built translate service, naming its parts so tests reach them without `app.state`."""
 
-    app: FastAPI
     engine: Engine
     translator: StoryTranslator
     store: PendingStore
@@ -89,16 +87,29 @@ def build(
         max_attempts=settings.kafka_max_attempts,
     )
     check = BrokerCheck(settings)
+    workers: list[Worker] = [consumer, retranslator]
+    closers: list[Callable[[], None]] = [check.close, producer.close, store.close]
     app = create_app(
         "translate",
         settings=settings,
         checks={"broker": check},
-        workers=[consumer, retranslator],
-        on_shutdown=[check.close, producer.close, store.close],
+        workers=workers,
+        on_shutdown=closers,
+        errors=api.ERRORS,
     )
     app.include_router(
-        router(
+        api.router(
             engine, settings.api_keys, max_chars=settings.translate_max_text_chars, rescan=retranslator.rescan
         )
     )
-    return TranslateService(app, engine, translator, store, producer, consumer, retranslator)
+    return TranslateService(
+        app=app,
+        workers=workers,
+        closers=closers,
+        engine=engine,
+        translator=translator,
+        store=store,
+        producer=producer,
+        consumer=consumer,
+        retranslator=retranslator,
+    )

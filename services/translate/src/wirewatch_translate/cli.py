@@ -22,7 +22,7 @@ from typing import Any
 from wirewatch_common.logs import configure_logging
 
 from .models import ModelError, install_from_index, install_from_path, installed_packages
-from .routes import PackageInfo
+from .pairs import PackageInfo
 from .settings import TranslateSettings
 
 

@@ -20,8 +20,9 @@ import sentencepiece as spm
 from prometheus_client import Counter, Histogram
 
 from .batcher import plan_batches
+from .errors import UntranslatableText
 from .models import installed_packages
-from .routes import PackageInfo, Pair, Route, plan_route
+from .pairs import PackageInfo, Pair, Route, plan_route
 from .units import Piece, fit, glue, written_without_spaces
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,6 @@ LONG_TEXT = Counter(
 CALL_SECONDS = Histogram(
     "wirewatch_translate_call_seconds", "Time to translate one group of sentences with one model.", ["pair"]
 )
-
-
-class UntranslatableText(ValueError):
-    """The text cannot be translated faithfully: a run without any cut point, under the `fail` policy."""
 
 
 TARGET_RATIO = 1.5

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .routes import PackageInfo, Pair, pairs_for_languages
+from .pairs import PackageInfo, Pair, pairs_for_languages
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from prometheus_client import Counter
 from wirewatch_common.errors import brief
 from wirewatch_common.story import RenditionStatus, Story, Translation, primary_language
 
-from .routes import PackageInfo, Route
+from .pairs import PackageInfo, Route
 from .segment import split_sentences
 from .units import Layout, layout
 

@@ -8,11 +8,8 @@ from typing import Protocol
 
 from wirewatch_common.story import Story
 
-from ..model import SearchPage, SearchRequest, StoryRecord, WriteResult
-
-
-class BackendUnavailable(Exception):
-    """The engine cannot be reached or cannot write now (an outage): retry later, commit nothing."""
+from ..errors import BackendUnavailable as BackendUnavailable  # every backend raises it from here
+from ..search import SearchPage, SearchRequest, StoryRecord, WriteResult
 
 
 @dataclass(frozen=True)

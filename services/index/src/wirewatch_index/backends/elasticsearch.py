@@ -45,8 +45,9 @@ from wirewatch_common.story import Story
 
 from .. import collapse, documents
 from ..documents import KIND_DELETED, KIND_HISTORY
-from ..model import Bucket, Facets, Hit, SearchPage, SearchRequest, StoryRecord, VersionRecord, WriteResult
-from . import es_bodies as bodies
+from ..search import Bucket, Facets, Hit, SearchPage, SearchRequest, StoryRecord, VersionRecord, WriteResult
+from . import es_query as queries
+from . import es_schema as schema
 from .base import BackendUnavailable, DocumentRejected, Refusal
 
 log = logging.getLogger(__name__)
@@ -199,8 +200,8 @@ class ElasticsearchBackend:
         if major < 8:
             msg = f"Elasticsearch {info['version']['number']} is too old: wirewatch needs 8.x or 9.x"
             raise BackendUnavailable(msg)
-        self.client.indices.put_index_template(name=self.alias, **bodies.index_template(self.alias))
-        target = bodies.index_name(self.alias)
+        self.client.indices.put_index_template(name=self.alias, **schema.index_template(self.alias))
+        target = schema.index_name(self.alias)
         current = self._alias_target()
         if current == target:
             return
@@ -234,21 +235,21 @@ class ElasticsearchBackend:
         A document that cannot be read or written stops the copy (`strict`, before the alias
         moves: it stays on `old`) or is logged by id (after it moved: what came in late).
         """
-        pit = str(self.client.open_point_in_time(index=old, keep_alive=bodies.PAGE_KEEP_ALIVE)["id"])
+        pit = str(self.client.open_point_in_time(index=old, keep_alive=schema.PAGE_KEEP_ALIVE)["id"])
         sent = 0
         problems: list[str] = []
         try:
             after: list[Any] | None = None
             while True:
-                page = self.client.search(**bodies.copy_page_body(pit, after, since, self._copy_page))
+                page = self.client.search(**schema.copy_page_body(pit, after, since, self._copy_page))
                 pit = str(page.get("pit_id", pit))
                 hits = page["hits"]["hits"]
                 if not hits:
                     break
-                pairs: list[bodies.Pair] = []
+                pairs: list[schema.Pair] = []
                 for hit in hits:
                     try:
-                        pairs.append(bodies.migrated(hit, new))
+                        pairs.append(schema.migrated(hit, new))
                     except (ValueError, KeyError, TypeError) as exc:
                         problems.append(f"{hit.get('_id')}: {type(exc).__name__}: {str(exc)[:200]}")
                 for verdict, item in self._index_all(pairs, require_alias=False):
@@ -282,7 +283,7 @@ class ElasticsearchBackend:
     def _swap(self, old: str | None, new: str) -> None:
         """Point the alias at `new` in one request; a replica that lost the race finds it done already."""
         try:
-            self.client.indices.update_aliases(**bodies.alias_swap(self.alias, old, new))
+            self.client.indices.update_aliases(**schema.alias_swap(self.alias, old, new))
         except ApiError as exc:
             if exc.error != "aliases_not_found_exception":
                 raise
@@ -335,9 +336,9 @@ class ElasticsearchBackend:
         kept = [s for s in batch if not documents.stale(s.version, withdrawn.get(s.id))]
         now = datetime.now(tz=UTC)
         docs = [documents.build(s, now) for s in kept]
-        pairs: list[bodies.Pair] = []
+        pairs: list[schema.Pair] = []
         for doc in docs:
-            pairs.extend(bodies.bulk_pairs(doc, self.alias))
+            pairs.extend(schema.bulk_pairs(doc, self.alias))
         try:
             results = self._index_all(pairs, require_alias=True, refresh=self._refresh)
         except RequestRefused as exc:
@@ -375,7 +376,7 @@ class ElasticsearchBackend:
         return out
 
     def _index_all(
-        self, pairs: Sequence[bodies.Pair], *, require_alias: bool, refresh: bool | str = False
+        self, pairs: Sequence[schema.Pair], *, require_alias: bool, refresh: bool | str = False
     ) -> list[tuple[Verdict, dict[str, Any]]]:
         """Send (action, document) pairs in one bulk; resend the items answered 429/5xx.
 
@@ -440,11 +441,11 @@ class ElasticsearchBackend:
         replay or a late rendition of these versions stays out, while a newer version of the story
         is indexed as usual. A newer version written meanwhile is left in place (not counted).
         """
-        found = self._search(bodies.story_current_body(story_id))["hits"]["hits"]
+        found = self._search(queries.story_current_body(story_id))["hits"]["hits"]
         current = [(str(h["_source"]["language"]), int(h["_version"])) for h in found]
         if not current:
             return 0
-        pairs = bodies.withdrawal_pairs(self.alias, story_id, current, datetime.now(tz=UTC))
+        pairs = schema.withdrawal_pairs(self.alias, story_id, current, datetime.now(tz=UTC))
         try:
             results = self._index_all(pairs, require_alias=True, refresh="wait_for")
         except RequestRefused as exc:
@@ -473,7 +474,7 @@ class ElasticsearchBackend:
         bound = None if use_score or request.after is None else int(request.after.value)
 
         def fetch(limit: int) -> list[collapse.Candidate[str]]:
-            found = self._search(bodies.window_body(request, limit, bound))["hits"]["hits"]
+            found = self._search(queries.window_body(request, limit, bound))["hits"]["hits"]
             out = []
             for h in found:
                 value = float(h["sort"][0])
@@ -485,7 +486,7 @@ class ElasticsearchBackend:
         )
         if bound is not None and chosen:
             # A story with a matching version above the cursor was listed before, by that version.
-            body = bodies.above_body(request, [c.story_key for c in chosen], bound)
+            body = queries.above_body(request, [c.story_key for c in chosen], bound)
             listed = {
                 int(h["fields"]["story_key"][0])
                 for h in self._search(body)["hits"]["hits"]
@@ -496,7 +497,7 @@ class ElasticsearchBackend:
         facets = None
         total = len(hits)
         if request.facets or chosen:
-            result = self._search(bodies.facets_body(request, request.facet_size))["aggregations"]
+            result = self._search(queries.facets_body(request, request.facet_size))["aggregations"]
             total = max(total, round(result["total"]["value"]))
             if request.facets:
                 facets = _facets(result, request.facet_size)
@@ -513,7 +514,7 @@ class ElasticsearchBackend:
                 wanted[c.ref] = f"{translation['of_id']}.{translation['source_language']}"
         if not wanted:
             return chosen, by_id
-        found = self._search(bodies.hits_body(request, list(wanted.values())))["hits"]["hits"]
+        found = self._search(queries.hits_body(request, list(wanted.values())))["hits"]["hits"]
         originals = {h["_id"]: h for h in found if h["_source"].get("searchable", True)}
         swapped = [
             collapse.Candidate(c.value, c.story_key, wanted[c.ref]) if wanted.get(c.ref) in originals else c
@@ -526,7 +527,7 @@ class ElasticsearchBackend:
     ) -> list[Hit]:
         if not chosen:
             return []
-        found = self._search(bodies.hits_body(request, [c.ref for c in chosen]))["hits"]["hits"]
+        found = self._search(queries.hits_body(request, [c.ref for c in chosen]))["hits"]["hits"]
         by_id = {h["_id"]: h for h in found}
         if request.query.is_empty and not request.languages and request.visible_after is None:
             chosen, by_id = self._originals(request, chosen, by_id)
@@ -534,7 +535,7 @@ class ElasticsearchBackend:
         if not story_ids:
             return []  # every chosen rendition was deleted meanwhile; a terms size of 0 is refused
         now = request.now or datetime.now(tz=UTC)
-        agg = self._search(bodies.languages_body(story_ids, now))["aggregations"]["s"]["buckets"]
+        agg = self._search(queries.languages_body(story_ids, now))["aggregations"]["s"]["buckets"]
         languages = {b["key"]: sorted(x["key"] for x in b["l"]["buckets"]) for b in agg}
         hits = []
         for c in chosen:
@@ -566,7 +567,7 @@ class ElasticsearchBackend:
 
     def get_story(self, story_id: str, *, embargoed: bool = False) -> StoryRecord | None:
         """All language versions of a story and its version records; what is under embargo only if asked."""
-        found = self._search(bodies.story_body(story_id))["hits"]["hits"]
+        found = self._search(queries.story_body(story_id))["hits"]["hits"]
         now = documents.micros(datetime.now(tz=UTC))
         current: list[Story] = []
         versions: list[VersionRecord] = []

@@ -23,7 +23,7 @@ from .. import collapse, documents
 from ..analysis import Family, family
 from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, story_key
 from ..highlight import Matcher, mark, snippet
-from ..model import (
+from ..search import (
     Bucket,
     Facets,
     Hit,

@@ -13,8 +13,8 @@ from .. import documents
 from ..analysis import FAMILIES, Family
 from ..documents import KIND_CURRENT
 from ..highlight import Matcher
-from ..model import SearchRequest
 from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
+from ..search import SearchRequest
 from .tantivy_schema import PREFIX_FIELDS, Analyzers, text_field
 
 HEADLINE_BOOST = 2.0

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from wirewatch_translate.batcher import plan_batches
-from wirewatch_translate.routes import PackageInfo, missing_pairs, pairs_for_languages, plan_route
+from wirewatch_translate.pairs import PackageInfo, missing_pairs, pairs_for_languages, plan_route
 
 pytestmark = pytest.mark.unit
 

@@ -1,8 +1,11 @@
-"""Everything the Elasticsearch backend sends, as pure functions: template, bulk lines, queries.
+"""The Elasticsearch index layout and what is written to it, as pure functions.
+
+Template, documents, bulk lines, the copy of a schema change and withdrawals.
 
 Kept apart from the client so tests can assert the exact bodies. Analysis per language runs
 in Elasticsearch (custom chains below); the prefix fields (`*_words`) get text folded by
 `analysis.fold` in Python, the same as tantivy's, so prefixes behave alike on both engines.
+Queries are built in `es_query`.
 """
 
 from __future__ import annotations
@@ -27,16 +30,13 @@ from ..documents import (
     withdrawal_id,
     withdrawn_at,
 )
-from ..model import SearchRequest
-from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
+from ..query import FieldName
 
 SCHEMA_VERSION = 1
 """Suffix of the concrete index behind the alias; bump it when the mapping or a derived field changes:
 setup() then rebuilds the new index from the stories stored in the old one."""
 
-HEADLINE_BOOST = 2.0
 PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
-MAX_PREFIX_EXPANSIONS = 50
 
 ANALYSIS: dict[str, Any] = {
     "filter": {
@@ -68,7 +68,8 @@ ANALYSIS: dict[str, Any] = {
 }
 
 
-def _text_field(fam: Family, name: FieldName) -> str:
+def text_field(fam: Family, name: FieldName) -> str:
+    """The analysed text field of a language family: `headline_tr`, `body_ar`..."""
     return f"{name}_{fam}"
 
 
@@ -94,7 +95,7 @@ def mappings() -> dict[str, Any]:
     }
     for fam in FAMILIES:
         for name in ("headline", "body"):
-            properties[_text_field(fam, name)] = {"type": "text", "analyzer": f"ww_{fam}"}
+            properties[text_field(fam, name)] = {"type": "text", "analyzer": f"ww_{fam}"}
     for field in PREFIX_FIELDS.values():
         properties[field] = {"type": "text", "analyzer": "ww_std", "index_options": "docs", "norms": False}
     return {
@@ -186,16 +187,6 @@ def migrated(hit: dict[str, Any], index: str) -> Pair:
     raise ValueError(msg)
 
 
-def story_current_body(story_id: str) -> dict[str, Any]:
-    """The current language versions of a story, embargoed or not, with their stored versions."""
-    return {
-        "query": {"bool": {"filter": [{"term": {"story_id": story_id}}, {"term": {"kind": KIND_CURRENT}}]}},
-        "size": 1000,
-        "version": True,
-        "_source": ["language"],
-    }
-
-
 def withdrawal_pairs(
     alias: str, story_id: str, found: Sequence[tuple[str, int]], now: datetime
 ) -> list[Pair]:
@@ -267,8 +258,8 @@ def document(doc: IndexDoc) -> dict[str, Any]:
         "source": doc.source.model_dump(mode="json", exclude_none=True),
     }
     if doc.searchable:
-        body[_text_field(doc.family, "headline")] = doc.headline
-        body[_text_field(doc.family, "body")] = doc.body
+        body[text_field(doc.family, "headline")] = doc.headline
+        body[text_field(doc.family, "body")] = doc.body
         body[PREFIX_FIELDS["headline"]] = fold(doc.headline, doc.family)
         body[PREFIX_FIELDS["body"]] = fold(doc.body, doc.family)
     return body
@@ -316,203 +307,3 @@ def history(doc: IndexDoc) -> dict[str, Any]:
         "indexed_ts": micros(doc.visible_at),
         "record": version_record(doc).model_dump(mode="json", exclude_none=True),
     }
-
-
-# -- queries -------------------------------------------------------------------------------------
-
-
-def _fields(scope: FieldName | None) -> list[str]:
-    names: tuple[FieldName, ...] = (scope,) if scope else ("headline", "body")
-    out = []
-    for name in names:
-        for fam in FAMILIES:
-            field = _text_field(fam, name)
-            out.append(f"{field}^{HEADLINE_BOOST:g}" if name == "headline" else field)
-    return out
-
-
-def leaf_query(leaf: Leaf) -> dict[str, Any]:
-    """One word, prefix or phrase across every language's fields (each analyses with its own chain)."""
-    if isinstance(leaf, Phrase):
-        return {
-            "multi_match": {"query": " ".join(leaf.words), "type": "phrase", "fields": _fields(leaf.field)}
-        }
-    if leaf.prefix:
-        values = sorted({fold(leaf.text, fam).lower() for fam in FAMILIES})
-        names: tuple[FieldName, ...] = (leaf.field,) if leaf.field else ("headline", "body")
-        should = [{"prefix": {PREFIX_FIELDS[name]: {"value": value}}} for name in names for value in values]
-        return {"bool": {"should": should, "minimum_should_match": 1}}
-    return {
-        "multi_match": {
-            "query": leaf.text,
-            "type": "best_fields",
-            "operator": "and",
-            "fields": _fields(leaf.field),
-        }
-    }
-
-
-def text_query(parsed: ParsedQuery) -> dict[str, Any] | None:
-    """The bool query for the desk's words; None for a browse."""
-    if parsed.is_empty:
-        return None
-    must = []
-    for clause in parsed.must:
-        if isinstance(clause, AnyOf):
-            must.append(
-                {"bool": {"should": [leaf_query(o) for o in clause.options], "minimum_should_match": 1}}
-            )
-        else:
-            must.append(leaf_query(clause))
-    query: dict[str, Any] = {"must": must or [{"match_all": {}}]}
-    if parsed.must_not:
-        query["must_not"] = [leaf_query(leaf) for leaf in parsed.must_not]
-    return {"bool": query}
-
-
-def visible(now: datetime) -> dict[str, Any]:
-    """Documents visible at `now`: indexed, and out of embargo (`indexed_ts` is when they become visible)."""
-    return {"range": {"indexed_ts": {"lte": micros(now)}}}
-
-
-def filters(request: SearchRequest) -> list[dict[str, Any]]:
-    """Filter clauses: current, searchable, visible versions; languages, providers, places, dates."""
-    now = request.now or datetime.now(tz=UTC)
-    out: list[dict[str, Any]] = [
-        {"term": {"kind": KIND_CURRENT}},
-        {"term": {"searchable": True}},
-        visible(now),
-    ]
-    if request.languages:
-        out.append({"terms": {"lang": sorted({lang.split("-")[0].lower() for lang in request.languages})}})
-    if request.providers:
-        out.append({"terms": {"provider": list(request.providers)}})
-    if request.places:
-        out.append({"terms": {"place": [p.casefold() for p in request.places]}})
-    if request.date_from or request.date_to:
-        bounds: dict[str, int] = {}
-        if request.date_from:
-            bounds["gte"] = micros(request.date_from)
-        if request.date_to:
-            bounds["lt"] = micros(request.date_to)
-        out.append({"range": {"ts": bounds}})
-    if request.visible_after:
-        out.append({"range": {"indexed_ts": {"gt": micros(request.visible_after)}}})
-    return out
-
-
-def query(request: SearchRequest) -> dict[str, Any]:
-    """The full query of a search: text (scored) and filters (not scored)."""
-    text = text_query(request.query)
-    body: dict[str, Any] = {"filter": filters(request)}
-    if text is not None:
-        body["must"] = [text]
-    return {"bool": body}
-
-
-def window_body(request: SearchRequest, window: int, upper: int | None = None) -> dict[str, Any]:
-    """Top `window` renditions in result order, only the fields collapsing needs.
-
-    `upper` (newest first, from the cursor) keeps renditions at or below that time, so a deep
-    page starts at the cursor instead of needing a window of everything before it.
-    """
-    relevance = request.sort == "relevance" and not request.query.is_empty
-    sort: list[Any] = ["_score"] if relevance else [{"ts": "desc"}]
-    sort.append({"story_key": "asc"})
-    q = query(request)
-    if upper is not None:
-        q["bool"]["filter"] = [*q["bool"]["filter"], {"range": {"ts": {"lte": upper}}}]
-    return {
-        "query": q,
-        "size": window,
-        "sort": sort,
-        "_source": False,
-        "docvalue_fields": ["story_key", "ts"],
-        "track_total_hits": False,
-    }
-
-
-def above_body(request: SearchRequest, story_keys: Sequence[int], bound: int) -> dict[str, Any]:
-    """Renditions of these stories that match and sort above `bound`: those stories were listed already."""
-    q = query(request)
-    q["bool"]["filter"] = [
-        *q["bool"]["filter"],
-        {"terms": {"story_key": list(story_keys)}},
-        {"range": {"ts": {"gt": bound}}},
-    ]
-    return {
-        "query": q,
-        "size": len(story_keys) * 8,
-        "_source": False,
-        "docvalue_fields": ["story_key"],
-        "track_total_hits": False,
-    }
-
-
-def hits_body(request: SearchRequest, doc_ids: Sequence[str]) -> dict[str, Any]:
-    """The chosen renditions with their sources and highlighted headline and body."""
-    return {
-        "query": {"bool": {"must": [query(request)], "filter": [{"ids": {"values": list(doc_ids)}}]}},
-        "size": len(doc_ids),
-        "_source": ["source"],
-        "highlight": {
-            "encoder": "html",
-            "pre_tags": ["<mark>"],
-            "post_tags": ["</mark>"],
-            "require_field_match": False,
-            "fields": {
-                "headline_*": {"number_of_fragments": 0},
-                "body_*": {"fragment_size": 240, "number_of_fragments": 1, "no_match_size": 240},
-            },
-        },
-    }
-
-
-def facets_body(request: SearchRequest, size: int) -> dict[str, Any]:
-    """Facet aggregations counting and ranking stories (cardinality of story_key), no hits."""
-    stories = {"n": {"cardinality": {"field": "story_key"}}}
-    # Rank by stories, as the API shows them, not by renditions (doc_count); ties by value.
-    by_stories = [{"n": "desc"}, {"_key": "asc"}]
-    return {
-        "query": query(request),
-        "size": 0,
-        "track_total_hits": False,
-        "aggs": {
-            "total": {"cardinality": {"field": "story_key"}},
-            "provider": {"terms": {"field": "provider", "size": size, "order": by_stories}, "aggs": stories},
-            "language": {"terms": {"field": "lang", "size": size, "order": by_stories}, "aggs": stories},
-            # Only days that have stories: one story dated years away must not build every day between.
-            "day": {
-                "date_histogram": {"field": "day", "calendar_interval": "day", "min_doc_count": 1},
-                "aggs": stories,
-            },
-        },
-    }
-
-
-def languages_body(story_ids: Sequence[str], now: datetime) -> dict[str, Any]:
-    """Which searchable, visible languages each story on a page has."""
-    return {
-        "query": {
-            "bool": {
-                "filter": [
-                    {"terms": {"story_id": list(story_ids)}},
-                    {"term": {"kind": KIND_CURRENT}},
-                    {"term": {"searchable": True}},
-                    visible(now),
-                ]
-            }
-        },
-        "size": 0,
-        "aggs": {
-            "s": {
-                "terms": {"field": "story_id", "size": len(story_ids)},
-                "aggs": {"l": {"terms": {"field": "language", "size": 50}}},
-            }
-        },
-    }
-
-
-def story_body(story_id: str) -> dict[str, Any]:
-    """Every document of a story, current and history, embargoed or not (the backend decides what to show)."""
-    return {"query": {"term": {"story_id": story_id}}, "size": 1000}

@@ -1,22 +1,32 @@
-"""HTTP API of the translate service: ad-hoc translation for desks, installed models, re-translation."""
+"""HTTP API of the translate service: ad-hoc translation for desks, installed models, re-translation.
+
+The routes only translate HTTP into calls: the work and its refusals live in `freetext`, and
+`ERRORS` gives each domain error its status (the common error handlers write the answer).
+"""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from wirewatch_common.access import Guard, require
-from wirewatch_common.errors import ErrorResponse
+from wirewatch_common.http_errors import ErrorResponse, StatusTable
 from wirewatch_common.settings import ApiKey, Role
-from wirewatch_common.story import normalize_language, primary_language
 
-from .engine import Engine, UntranslatableText
-from .segment import guess_language, split_paragraphs, split_sentences
-from .units import layout
+from .engine import Engine
+from .errors import BadLanguage, NoModel, TextTooLong, UntranslatableText
+from .freetext import translate_for_desk
+
+ERRORS: StatusTable = {
+    TextTooLong: 413,
+    BadLanguage: 422,
+    NoModel: 422,
+    UntranslatableText: 422,
+}
+"""Each domain error the routes let through, and the status it answers with."""
 
 
 class TranslateRequest(BaseModel):
@@ -40,53 +50,10 @@ class TranslateResponse(BaseModel):
     duration_ms: float
 
 
-def _language(tag: str, field: str) -> str:
-    try:
-        return primary_language(normalize_language(tag))
-    except ValueError as exc:
-        detail = {"code": "bad_language", "message": f"{field}: {exc}"}
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
-
-
 def key_check(keys: Sequence[ApiKey], roles: tuple[Role, ...]) -> Guard:
     """Dependency that accepts `X-API-Key: KEY` or `Authorization: Bearer KEY` with one of `roles`."""
     needed: Role = "reader" if "reader" in roles else "writer"
     return require(keys, needed)
-
-
-def translate_text(engine: Engine, text: str, source: str, target: str) -> TranslateResponse:
-    """Translate free text line by line, through a pivot when needed; numbers and codes are copied."""
-    started = time.perf_counter()
-    if source == target:
-        return TranslateResponse(text=text, source=source, target=target, duration_ms=0.0)
-    route = engine.route(source, target)
-    if route is None:
-        installed = sorted(f"{s}→{t}" for s, t in engine.packages())
-        msg = f"no model for {source}→{target}; installed: {', '.join(installed) or 'none'}"
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, {"code": "no_model", "message": msg})
-    layouts = [layout(p) for p in split_paragraphs(text)]
-    paragraphs = [[split_sentences(segment, source) for segment in lay.segments] for lay in layouts]
-    flat = [s for para in paragraphs for segment in para for s in segment]
-    try:
-        for info in route:
-            flat, _ = engine.translate(info, flat)
-    except UntranslatableText as exc:
-        detail = {"code": "untranslatable", "message": str(exc)}
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail) from exc
-    rest = iter(flat)
-    out = "\n".join(
-        lay.render([" ".join(filter(None, (next(rest) for _ in segment))) for segment in para])
-        for lay, para in zip(layouts, paragraphs, strict=True)
-    )
-    return TranslateResponse(
-        text=out,
-        source=source,
-        target=target,
-        package=" + ".join(i.name for i in route),
-        package_version=" + ".join(i.version for i in route),
-        pivot=[i.to_code for i in route[:-1]],
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
-    )
 
 
 def router(
@@ -113,12 +80,16 @@ def router(
     @api.post("/translate", dependencies=[readers])
     def translate(request: TranslateRequest) -> TranslateResponse:
         """Translate a text for a desk: {"text", "source"?, "target"} -> text with provenance."""
-        if len(request.text) > max_chars:
-            msg = f"text has {len(request.text)} characters; the limit is {max_chars}"
-            raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, {"code": "text_too_long", "message": msg})
-        target = _language(request.target, "target")
-        source = _language(request.source, "source") if request.source else guess_language(request.text)
-        return translate_text(engine, request.text, source, target)
+        done = translate_for_desk(engine, request.text, request.source, request.target, max_chars=max_chars)
+        return TranslateResponse(
+            text=done.text,
+            source=done.source,
+            target=done.target,
+            package=done.package,
+            package_version=done.package_version,
+            pivot=list(done.pivot),
+            duration_ms=done.duration_ms,
+        )
 
     @api.get("/models", dependencies=[readers])
     def models() -> dict[str, Any]:

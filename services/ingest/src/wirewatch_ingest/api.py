@@ -1,10 +1,12 @@
-"""HTTP push: `POST /v1/stories` takes one document in any supported format and answers 202 once it is safe."""
+"""HTTP push: `POST /v1/stories` takes one document in any supported format and answers 202 once it is safe.
+
+`ERRORS` gives each domain error its status; the common mapper answers them. Only the refusal of
+an over-limit upload is answered here, because it must drain the unread body (see `drain`).
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-import sqlite3
 from collections.abc import Sequence
 from typing import Annotated, NamedTuple
 
@@ -14,27 +16,37 @@ from fastapi.responses import JSONResponse, Response
 from starlette.requests import ClientDisconnect
 
 from wirewatch_common.access import limiter, require
-from wirewatch_common.bus import DeliveryError
-from wirewatch_common.errors import ErrorResponse, Where, error_response
+from wirewatch_common.errors import brief
+from wirewatch_common.http_errors import ErrorResponse, StatusTable, status_of
 from wirewatch_common.ratelimit import RateLimit
 from wirewatch_common.settings import ApiKey
 
 from .drain import DrainingResponse, drain_bound
-from .pipeline import Ingestor, NoStories
-from .sources import SUPPORTED_TYPES, DocumentTooLarge, ParseError
+from .errors import (
+    DocumentTooLarge,
+    InvalidStory,
+    LedgerUnavailable,
+    MalformedDocument,
+    NoStories,
+    ParseError,
+    UnsupportedFormat,
+)
+from .pipeline import BrokerUnavailable, Ingestor
+from .sources import SUPPORTED_TYPES
 
 log = logging.getLogger(__name__)
 
-
-def _refused(exc: ParseError) -> JSONResponse:
-    """Answer a parser's error in the shared shape: `MalformedDocument` -> code `malformed_document`."""
-    code = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__).lower()
-    where: Where = {}
-    if exc.line is not None:
-        where["line"] = exc.line
-    if exc.field is not None:
-        where["field"] = exc.field
-    return error_response(exc.status, code, exc.message, where=where or None)
+ERRORS: StatusTable = {
+    ParseError: 422,
+    MalformedDocument: 400,  # and UnsafeDocument
+    InvalidStory: 422,  # and LimitExceeded
+    DocumentTooLarge: 413,  # and StoryTooLarge
+    UnsupportedFormat: 415,
+    NoStories: 422,
+    BrokerUnavailable: 503,
+    LedgerUnavailable: 503,
+}
+"""Each domain error's HTTP status; a subclass answers with its nearest ancestor's."""
 
 
 class Upload(NamedTuple):
@@ -68,28 +80,28 @@ async def _read_capped(request: Request, limit: int) -> Upload:
 
 def _too_large(request: Request, limit: int, upload: Upload) -> Response:
     """The 413, answered so that a client sending its whole body first still reads it (see `drain`)."""
-    msg = f"the document is larger than the limit of {limit} bytes"
+    error = DocumentTooLarge(f"the document is larger than the limit of {limit} bytes")
+    status = status_of(error, ERRORS)
+    log.info("request refused", extra={"status": status, "code": error.code, "error": brief(error)})
     bound = drain_bound(limit)
     declared = request.headers.get("content-length", "")
     beyond = declared.isdigit() and int(declared) > bound  # would be cut off anyway: close at once
     # Reading on would make the server send `100 Continue` after its final answer.
     waiting = upload.read == 0 and "100-continue" in request.headers.get("expect", "").lower()
     return DrainingResponse(
-        _refused(DocumentTooLarge(msg)),
+        JSONResponse(error.body(), status_code=status),
         allowance=bound - upload.read,
         drain=not (upload.ended or beyond or waiting),
     )
 
 
-def stories_router(
-    ingestor: Ingestor, keys: Sequence[ApiKey], push_limit: RateLimit | None = None
-) -> APIRouter:
+def router(ingestor: Ingestor, keys: Sequence[ApiKey], push_limit: RateLimit | None = None) -> APIRouter:
     """Routes of the ingest API; `push_limit` bounds documents per second per writer key (or address)."""
-    router = APIRouter(prefix="/v1", tags=["ingest"])
+    routes = APIRouter(prefix="/v1", tags=["ingest"])
     # Checked before the body is read: a refused caller never gets to upload.
     writer = Depends(require(keys, "writer", limiter(push_limit) if push_limit is not None else None))
 
-    @router.post(
+    @routes.post(
         "/stories",
         status_code=202,
         dependencies=[writer],
@@ -130,29 +142,7 @@ def stories_router(
         upload = await _read_capped(request, limit)
         if upload.body is None:
             return _too_large(request, limit, upload)
-        body = upload.body
-        try:
-            result = await run_in_threadpool(ingestor.ingest, body, content_type, via="http")
-        except ParseError as exc:
-            log.info("document refused", extra={"status": exc.status, "error": exc.message[:300]})
-            return _refused(exc)
-        except NoStories as exc:
-            return error_response(422, "no_stories", str(exc))
-        except DeliveryError as exc:
-            log.warning("broker did not confirm; nothing accepted", extra={"error": str(exc)[:300]})
-            return error_response(
-                503, "broker_unavailable", "the broker did not confirm delivery; nothing was accepted, retry"
-            )
-        except sqlite3.Error as exc:
-            log.error("ledger write failed; nothing accepted", extra={"error": str(exc)[:300]})
-            return error_response(
-                503, "ledger_unavailable", "the ingest ledger could not record the story; retry"
-            )
-        except Exception:  # answered as JSON and logged with its traceback, never hidden
-            log.exception("unexpected error while ingesting a document")
-            return error_response(
-                500, "internal_error", "ingest failed unexpectedly; the document was not accepted"
-            )
+        result = await run_in_threadpool(ingestor.ingest, upload.body, content_type, via="http")
         return JSONResponse(result.to_dict(), status_code=202)
 
-    return router
+    return routes
