@@ -37,7 +37,7 @@ from wirewatch_common.bus import Admin
 from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import RunningStack, read_topic
+from wirewatch_testkit.harness import RunningStack, read_topic
 from wirewatch_translate.engine import DecodeOptions, Engine
 from wirewatch_translate.translator import StoryTranslator
 

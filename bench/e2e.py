@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import SERVICES, RunningStack
+from wirewatch_testkit.harness import SERVICES, RunningStack
 
 LANGUAGES = ("en", "ar", "tr")
 STREAM_INTERVAL_S = 0.2

@@ -23,7 +23,7 @@ import sentencepiece as spm
 
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import RunningStack, read_topic
+from wirewatch_testkit.harness import RunningStack, read_topic
 from wirewatch_translate.randommodel import ModelShape, build_random_model
 from wirewatch_translate.sampletext import SAMPLE_TEXT
 

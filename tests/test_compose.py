@@ -28,11 +28,11 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from wirewatch_common.settings import Settings, env_name
-from wirewatch_common.testing import run_command
 from wirewatch_common.topics import load_contract
 from wirewatch_index.settings import IndexSettings
 from wirewatch_ingest.settings import IngestSettings
 from wirewatch_stack.cli import all_settings_classes
+from wirewatch_testkit.processes import run_command
 from wirewatch_translate.settings import TranslateSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -946,7 +946,7 @@ def test_image_build_stage_installs_what_the_service_needs_and_nothing_else(name
         "import importlib.util, json; "
         "print(json.dumps({m: importlib.util.find_spec(m) is not None for m in "
         "['wirewatch_common', 'wirewatch_ingest', 'wirewatch_translate', 'wirewatch_index', "
-        "'wirewatch_stack', 'tantivy', 'ctranslate2', 'feedparser', 'pytest']}))"
+        "'wirewatch_stack', 'wirewatch_testkit', 'tantivy', 'ctranslate2', 'feedparser', 'pytest']}))"
     )
     code, output = run_command([python, "-c", probe], {"PATH": os.environ.get("PATH", "")}, tmp_path)
     assert code == 0, output

@@ -340,7 +340,7 @@ def desk_server(tmp_path: Path) -> Iterator[str]:
     from wirewatch_index.backends.tantivy import TantivyBackend
     from wirewatch_index.bootstrap import build
     from wirewatch_index.settings import IndexSettings
-    from wirewatch_index.testing import DAY, SAMPLES, original
+    from wirewatch_testkit.stories import DAY, SAMPLES, original
 
     backend = TantivyBackend(tmp_path / "index", writer_heap_bytes=15_000_000, writer_threads=1)
     floods = [

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from wirewatch_common.testing import process_alive
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.client import post_document
-from wirewatch_stack.harness import RunningStack, read_topic
+from wirewatch_testkit.harness import RunningStack, read_topic
+from wirewatch_testkit.processes import process_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(420)]
 

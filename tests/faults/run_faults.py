@@ -7,7 +7,7 @@ What it does:
 
 1. Builds the tiny test translation packages (en↔ar, en↔tr; meaningless output, real models),
    installs them into a temporary models dir, and starts `wirewatch up` on free ports with a
-   temporary data dir, through `wirewatch_stack.harness.RunningStack` (as tests/test_e2e_stack.py
+   temporary data dir, through `wirewatch_testkit.harness.RunningStack` (as tests/test_e2e_stack.py
    does); the pids it breaks are those `wirewatch up` records in DATA_DIR/run/<name>.pid.
 2. Posts English stories to the ingest API at a steady rate (unique ids); every 202 is recorded as
    accepted with its time. Each accepted story must end up indexed in en, ar and tr.
@@ -65,7 +65,7 @@ from typing import Any
 from wirewatch_common.bus import Admin
 from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
-from wirewatch_stack.harness import RunningStack, StackFailed
+from wirewatch_testkit.harness import RunningStack, StackFailed
 
 LANGUAGES = ("en", "ar", "tr")
 # Short enough for a drill: a story without a receipt is sent again after 20 s.

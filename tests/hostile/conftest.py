@@ -21,9 +21,9 @@ from wirewatch_common.topics import TopicContract, parse_contract
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.bootstrap import build as build_index
 from wirewatch_index.settings import IndexSettings
-from wirewatch_index.testing import SAMPLES
 from wirewatch_ingest.bootstrap import build as build_ingest
 from wirewatch_ingest.settings import IngestSettings
+from wirewatch_testkit.stories import SAMPLES
 from wirewatch_translate.bootstrap import build as build_translate
 from wirewatch_translate.models import install_from_path
 from wirewatch_translate.settings import TranslateSettings

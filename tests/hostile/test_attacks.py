@@ -24,9 +24,9 @@ from fastapi.testclient import TestClient
 
 from wirewatch_common.bus import Consumer, Message, Producer
 from wirewatch_common.http_errors import ErrorResponse
-from wirewatch_common.testing import serving
 from wirewatch_index.worker import IndexHandler
 from wirewatch_ingest.settings import IngestSettings
+from wirewatch_testkit.servers import serving
 
 from .conftest import AppFactory
 

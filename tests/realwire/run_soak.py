@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from documents import hostile_documents, write_documents
 
 from wirewatch_common.topics import load_contract
-from wirewatch_stack.harness import RunningStack, read_topic
+from wirewatch_testkit.harness import RunningStack, read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"

@@ -7,7 +7,7 @@ import pytest
 
 from wirewatch_common.broker import BrokerError, EmbeddedBroker, bundled_binary
 from wirewatch_common.bus import Admin
-from wirewatch_common.testing import process_alive
+from wirewatch_testkit.processes import process_alive
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin, Outgoing, Producer
-from wirewatch_common.testing import wait_for_readyz
+from wirewatch_testkit.processes import wait_for_readyz
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ import pytest
 
 from wirewatch_index.backends.base import SearchBackend
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.testing import SAMPLES
+from wirewatch_testkit.stories import SAMPLES
 
 
 def elasticsearch_url() -> str | None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.bootstrap import build
 from wirewatch_index.settings import IndexSettings
-from wirewatch_index.testing import DAY, SAMPLES, original, rendition
+from wirewatch_testkit.stories import DAY, SAMPLES, original, rendition
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ import pytest
 from wirewatch_index.backends.base import DocumentRejected, SearchBackend
 from wirewatch_index.query import parse
 from wirewatch_index.search import SearchPage, SearchRequest
-from wirewatch_index.testing import (
+from wirewatch_testkit.stories import (
     CEASEFIRE,
     CEASEFIRE_AR,
     CEASEFIRE_TR,

@@ -14,7 +14,7 @@ from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.bootstrap import build
 from wirewatch_index.desk import ASSETS, desk_router
 from wirewatch_index.settings import IndexSettings
-from wirewatch_index.testing import original
+from wirewatch_testkit.stories import original
 
 DESK = resources.files("wirewatch_index.desk")
 MAX_TOTAL_BYTES = 64 * 1024

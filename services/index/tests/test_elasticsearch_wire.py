@@ -25,7 +25,7 @@ from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchB
 from wirewatch_index.documents import micros
 from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
-from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original
+from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from wirewatch_index.documents import build, newest_per_document, story_key
 from wirewatch_index.highlight import Matcher, mark, snippet
 from wirewatch_index.query import MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
 from wirewatch_index.search import SearchRequest, SortKey
-from wirewatch_index.testing import DAY, original
+from wirewatch_testkit.stories import DAY, original
 
 pytestmark = pytest.mark.unit
 

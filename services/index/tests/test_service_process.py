@@ -14,9 +14,9 @@ import pytest
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin, Producer
-from wirewatch_common.testing import wait_for_readyz
 from wirewatch_common.topics import load_contract
-from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_TR
+from wirewatch_testkit.processes import wait_for_readyz
+from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

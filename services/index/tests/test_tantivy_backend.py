@@ -13,7 +13,7 @@ from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.backends.tantivy_schema import analyzer
 from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
-from wirewatch_index.testing import CEASEFIRE, STRIKE, original
+from wirewatch_testkit.stories import CEASEFIRE, STRIKE, original
 
 pytestmark = pytest.mark.integration
 

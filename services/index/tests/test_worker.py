@@ -17,8 +17,8 @@ from wirewatch_index.backends.base import DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
-from wirewatch_index.testing import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original
 from wirewatch_index.worker import IndexHandler
+from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original
 
 
 def as_message(story, offset: int) -> Message:

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from wirewatch_common.bus import Admin, Consumer, Delivery, DeliveryError, Message, Outgoing, Producer
+from wirewatch_common.bus import Admin, Consumer, Message, Producer
 from wirewatch_common.topics import TopicContract, parse_contract
 from wirewatch_ingest.bootstrap import PRODUCER_OPTIONS, build
 from wirewatch_ingest.ledger import Ledger
 from wirewatch_ingest.pipeline import Ingestor, Publisher
 from wirewatch_ingest.settings import IngestSettings
+from wirewatch_testkit.publishers import RecordingPublisher
 
 REPO = Path(__file__).resolve().parents[3]
 CORPUS = (REPO / "../shared/corpus").resolve()
@@ -135,31 +136,6 @@ def api_client(bootstrap: str, data_dir: Path, name: str, **overrides: object) -
 def api_client_factory() -> Callable[..., Any]:
     """`api_client` for fixtures wider than one test."""
     return api_client
-
-
-class RecordingPublisher:
-    """A Publisher that keeps what it was given, for tests of what happens before the bus.
-
-    Offsets rise per topic as a broker's would; `failure` makes every publish raise it.
-    """
-
-    def __init__(self) -> None:
-        self.sent: list[Outgoing] = []
-        self.failure: DeliveryError | None = None
-
-    def publish_many(self, messages: Sequence[Outgoing], timeout: float = 60.0) -> list[Delivery]:
-        """Record the messages and confirm them, or raise the set failure."""
-        if self.failure is not None:
-            raise self.failure
-        out = []
-        for message in messages:
-            offset = sum(1 for m in self.sent if m.topic == message.topic)
-            self.sent.append(message)
-            out.append(Delivery(message.topic, 0, offset))
-        return out
-
-    def close(self) -> None:
-        """Nothing to release."""
 
 
 @pytest.fixture

@@ -19,9 +19,9 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from wirewatch_common.testing import serving
 from wirewatch_ingest.bootstrap import build
 from wirewatch_ingest.drain import DRAIN_MIN_BYTES, DrainingResponse
+from wirewatch_testkit.servers import serving
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -11,9 +11,9 @@ import yaml
 
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin
-from wirewatch_common.testing import run_command
 from wirewatch_common.topics import TopicContract, load_contract
 from wirewatch_stack.provision import run
+from wirewatch_testkit.processes import run_command
 
 pytestmark = pytest.mark.integration
 

@@ -16,9 +16,9 @@ import pytest
 from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin
 from wirewatch_common.settings import Settings
-from wirewatch_common.testing import process_alive
 from wirewatch_common.topics import load_contract
 from wirewatch_stack.supervisor import ServiceSpec, Supervisor, read_pid_file
+from wirewatch_testkit.processes import process_alive
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -15,8 +15,8 @@ from wirewatch_common.broker import free_port
 from wirewatch_common.bus import Admin, Consumer, Message, Producer
 from wirewatch_common.settings import Settings
 from wirewatch_common.story import RenditionStatus, Story
-from wirewatch_common.testing import wait_for_readyz
 from wirewatch_common.topics import load_contract
+from wirewatch_testkit.processes import wait_for_readyz
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -17,12 +17,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from .clusters import EMBEDDED_CLUSTER_ID
 from .processes import kill_process_group, start_child, stop_process_group
 
 log = logging.getLogger(__name__)
-
-EMBEDDED_CLUSTER_ID = "wirewatch-embedded"
-"""The embedded broker's cluster id, by which clients tell it from a Kafka cluster."""
 
 
 class BrokerError(RuntimeError):

@@ -1,7 +1,7 @@
 """Sample stories written for wirewatch's tests, in English, Arabic and Turkish, and builders for more.
 
-Shipped with the package (like wirewatch_common.testing) so the service's tests, cross-service
-tests and the benchmark share one set; nothing here touches an engine.
+One set shared by the index's tests, the cross-service tests and the benchmarks; nothing here
+touches an engine.
 """
 
 from __future__ import annotations

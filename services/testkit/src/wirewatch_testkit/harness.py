@@ -14,15 +14,17 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
 from wirewatch_common.broker import free_port
 from wirewatch_common.processes import stop_process_group
-
-from .supervisor import read_pid_file
+from wirewatch_stack.supervisor import read_pid_file
 
 SERVICES = ("broker", "ingest", "translate", "index")
 
@@ -191,13 +193,9 @@ def read_topic(bootstrap: str, topic: str, partitions: int, timeout: float = 60.
     """Every message of a topic, start to end, read with an independent client (confluent-kafka).
 
     Partitions are assigned (no group join) and read until librdkafka reports the end of each;
-    raises TimeoutError naming the partitions not read to the end. confluent-kafka is one of the
-    dev tools (tests and benchmarks), so it is imported here only when called.
+    raises TimeoutError naming the partitions not read to the end. Not the bus's own client, so a
+    bug shared by our producer and consumer cannot hide a lost message.
     """
-    import uuid
-
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from wirewatch_common.processes import kill_process_group
-from wirewatch_common.testing import process_alive
-from wirewatch_stack.harness import SERVICES, RunningStack
 from wirewatch_stack.supervisor import write_pid_file
+from wirewatch_testkit.harness import SERVICES, RunningStack
+from wirewatch_testkit.processes import process_alive
 
 pytestmark = pytest.mark.integration
 
