@@ -9,9 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from wirewatch_common.broker import free_port
+from wirewatch_common.fetch import FetchError
 from wirewatch_stack.cli import send_documents
 from wirewatch_stack.client import is_url
-from wirewatch_stack.feeds import FetchFailed, fetch
+from wirewatch_stack.feeds import fetch
 
 pytestmark = pytest.mark.integration  # a real HTTP server on a loopback port
 
@@ -76,7 +77,7 @@ def server() -> Iterator[str]:
     "url", ["file:///etc/passwd", "ftp://example.org/feed.xml", "http:///nohost", "gopher://x/"]
 )
 def test_only_http_and_https_urls_are_fetched(url):
-    with pytest.raises(FetchFailed, match="only http:// and https://"):
+    with pytest.raises(FetchError, match="only http:// and https://"):
         fetch(url)
 
 
@@ -102,25 +103,25 @@ def test_a_feed_keeps_its_content_type_and_redirects_are_followed(server):
 
 @pytest.mark.parametrize("path", ["/big", "/big-undeclared"])
 def test_a_document_over_the_size_limit_is_refused(server, path):
-    with pytest.raises(FetchFailed, match="larger than 1000 bytes"):
+    with pytest.raises(FetchError, match="larger than 1000 bytes"):
         fetch(f"{server}{path}", max_bytes=1000)
 
 
 def test_a_server_that_drips_is_cut_off_at_the_time_limit(server):
     # The server would take 4 s; each read stays under the socket timeout, so only the total deadline stops it.
-    with pytest.raises(FetchFailed, match="longer than the time limit"):
+    with pytest.raises(FetchError, match="longer than the time limit"):
         fetch(f"{server}/slow", timeout=0.5)
 
 
 def test_a_redirect_away_from_http_is_refused(server):
-    with pytest.raises(FetchFailed, match="only http:// and https://"):
+    with pytest.raises(FetchError, match="only http:// and https://"):
         fetch(f"{server}/to-file")
 
 
 def test_http_errors_and_dead_hosts_say_what_happened(server):
-    with pytest.raises(FetchFailed, match="answered HTTP 404"):
+    with pytest.raises(FetchError, match="answered HTTP 404"):
         fetch(f"{server}/missing")
-    with pytest.raises(FetchFailed, match="could not fetch"):
+    with pytest.raises(FetchError, match="could not fetch"):
         fetch(f"http://127.0.0.1:{free_port()}/feed", timeout=2)
 
 

@@ -129,6 +129,45 @@ class Repair(_Part):
     detail: str | None = Field(default=None, max_length=500, description="What was done and why.")
 
 
+class QualityFlag(StrEnum):
+    """A sign that a rendition may not say what its original says, for the desk to weigh."""
+
+    COPY_THROUGH = "copy_through"
+    """Sentences came back as the source, or mostly in the source's script."""
+    LENGTH_RATIO = "length_ratio"
+    """Sentences far shorter or longer than a translation of them should be."""
+    REPETITION = "repetition"
+    """A phrase repeated over and over (a decoding loop)."""
+    UNTRANSLATED = "untranslated"
+    """Sentences left in the source language because they were too long to translate."""
+    LOW_CONFIDENCE = "low_confidence"
+    """The model's own scores were low."""
+    PIVOT = "pivot"
+    """Made through an intermediate language: two models' errors add up (informative, not low)."""
+
+
+class Quality(_Part):
+    """Signals computed from the model's output and scores; none proves a translation right."""
+
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Geometric mean of the model's token probabilities over the rendition (1 is sure).",
+    )
+    flags: list[QualityFlag] = Field(default_factory=list, description="Signs of a doubtful rendition.")
+    sentences: int = Field(default=0, ge=0, description="Sentences translated.")
+    flagged_sentences: int = Field(default=0, ge=0, description="Sentences with at least one flag.")
+    reason: str | None = Field(
+        default=None, max_length=500, description="The flags in words, for the desk's marker."
+    )
+
+    @property
+    def low(self) -> bool:
+        """Whether a desk should read this rendition with care (a pivot alone is not low quality)."""
+        return any(f is not QualityFlag.PIVOT for f in self.flags)
+
+
 class Translation(_Part):
     """Provenance of a rendition: what it translates, with what, and how it went."""
 
@@ -150,6 +189,18 @@ class Translation(_Part):
     )
     translated_at: AwareDatetime
     duration_ms: float | None = Field(default=None, ge=0)
+    quality: Quality | None = Field(default=None, description="Quality signals of a translated rendition.")
+    test_package: bool = Field(
+        default=False,
+        description="Made by a wirewatch test package: meaningless text for demos, never a translation.",
+    )
+    kept_pivot: bool = Field(
+        default=False,
+        description=(
+            "English made as the intermediate step of translating the original into another language, "
+            "kept so the story reads in English."
+        ),
+    )
 
 
 class Story(BaseModel):

@@ -17,11 +17,12 @@ from types import FrameType
 from typing import IO
 
 from wirewatch_common.broker import BrokerError
+from wirewatch_common.fetch import FetchError
 from wirewatch_common.logs import configure_logging
 from wirewatch_common.settings import Settings, settings_table
 
 from .client import SearchFailed, Upload, documents, hits_table, is_url, post_document, search, upload
-from .feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, FetchFailed, fetch
+from .feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, fetch
 from .progress import ProgressBar
 from .report import no_models_hint, render
 from .status import collect, installed_models
@@ -53,7 +54,7 @@ def send_one(base_url: str, item: Item, api_key: str | None, feed_timeout: float
         return upload(base_url, item, api_key)
     try:
         fetched = fetch(item, max_bytes=max_bytes, timeout=feed_timeout)
-    except FetchFailed as exc:
+    except FetchError as exc:
         return Upload(item, 0, {"message": str(exc)})
     return post_document(base_url, item, fetched.data, fetched.content_type, api_key)
 

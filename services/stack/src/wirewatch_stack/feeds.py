@@ -10,14 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wirewatch_common.fetch import FetchError, bounded_get
+from wirewatch_common.fetch import bounded_get
 
 DEFAULT_MAX_BYTES = 5_000_000
 """The ingest service's own default limit (WIREWATCH_INGEST_MAX_DOCUMENT_BYTES)."""
 DEFAULT_TIMEOUT_S = 20.0
-
-FetchFailed = FetchError
-"""What `fetch` raises: the common FetchError, whose message is the reason for the result line."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +29,7 @@ class FeedDocument:
 def fetch(
     url: str, *, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = DEFAULT_TIMEOUT_S
 ) -> FeedDocument:
-    """GET a feed, at most `max_bytes` and `timeout` seconds in all; raise FetchFailed with the reason."""
+    """GET a feed, at most `max_bytes` and `timeout` seconds in all; raise FetchError with the reason."""
     fetched = bounded_get(
         url,
         max_bytes=max_bytes,
