@@ -911,8 +911,18 @@ def test_models_job_installs_offline_then_finds_the_packages_present(tmp_path):
         "translate-tr_en-test",
     }
 
-    # The default source is the Argos index; with every pair present it must not touch the network.
+    # The default source is the Argos index. Test packages are no translation: the job goes for the
+    # real ones (here the index cannot be reached, so it fails saying so).
     env_offline = env | {"WIREWATCH_TRANSLATE_PACKAGE_INDEX": "http://127.0.0.1:9/unreachable/"}
+    code, output = run_command(["sh", str(script)], env_offline, tmp_path)
+    assert code != 0 and "missing: en→ar ar→en en→tr tr→en" in output, output
+    # With a real package active for every pair it must not touch the network.
+    for folder in (tmp_path / "models").glob("translate-*"):
+        meta_file = folder / "metadata.json"
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        meta.pop("wirewatch_test", None)
+        meta["description"] = "a real package, as the Argos index ships it"
+        meta_file.write_text(json.dumps(meta), encoding="utf-8")
     code, output = run_command(["sh", str(script)], env_offline, tmp_path)
     assert code == 0 and "installed already" in output, output
 

@@ -30,7 +30,8 @@ index)
     missing=""
     for lang in $languages; do
         for pair in "en→$lang" "$lang→en"; do
-            if ! printf '%s\n' "$installed" | grep -q "^$pair	"; then
+            # A pair counts as installed only with a real package active (a test package is no translation).
+            if ! printf '%s\n' "$installed" | grep -Eq "^$pair	active +[^ ]+ +[^ ]+ +real "; then
                 missing="$missing $pair"
             fi
         done

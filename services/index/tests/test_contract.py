@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from wirewatch_common.story import Quality, QualityFlag
 from wirewatch_index.backends.base import DocumentRejected, SearchBackend
 from wirewatch_index.query import parse
 from wirewatch_index.search import SearchPage, SearchRequest
@@ -205,6 +206,27 @@ def test_a_withdrawn_story_stays_out_through_a_replay_and_late_renditions_but_a_
     update = CEASEFIRE.model_copy(update={"version": CEASEFIRE.version + 1})
     assert loaded.write([update]).written == [update]  # the agency sent new copy: it is news again
     assert [(h.story_id, h.version) for h in search(loaded, "Idlib").hits] == [(CEASEFIRE.id, 2)]
+
+
+def _flagged(story, **translation):
+    t = story.translation.model_copy(update=translation)
+    return story.model_copy(update={"translation": t})
+
+
+def test_the_quality_filter_leaves_out_or_finds_flagged_renditions_and_hits_carry_the_marks(backend):
+    doubtful = Quality(confidence=0.21, flags=[QualityFlag.COPY_THROUGH], sentences=3, flagged_sentences=2)
+    pivoted = Quality(confidence=0.8, flags=[QualityFlag.PIVOT], sentences=3)
+    arabic = _flagged(CEASEFIRE_AR, quality=doubtful)
+    turkish = _flagged(CEASEFIRE_TR, quality=pivoted, test_package=True)
+    backend.write([CEASEFIRE, arabic, turkish, STRIKE])
+    assert ids(search(backend, "الهدنة")) == [CEASEFIRE.id]
+    assert ids(search(backend, "الهدنة", quality="good")) == [], "the only match is a doubtful rendition"
+    (low,) = search(backend, "الهدنة", quality="low").hits
+    assert low.language == "ar" and low.quality == doubtful and not low.test_package
+    (tr,) = search(backend, "ateşkes", quality="good").hits
+    assert tr.quality == pivoted and tr.test_package, "a pivot alone is not low quality; the test mark shows"
+    assert set(ids(search(backend, quality="good"))) == {CEASEFIRE.id, STRIKE.id}, "originals are never low"
+    assert [(h.story_id, h.language) for h in search(backend, quality="low").hits] == [(CEASEFIRE.id, "ar")]
 
 
 def test_hostile_query_text_is_only_text(loaded):

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from elasticsearch import AuthorizationException, BadRequestError
 
-from wirewatch_common.story import Story
+from wirewatch_common.story import Quality, QualityFlag, Story
 from wirewatch_index import documents
 from wirewatch_index.backends import es_query, es_schema
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
@@ -815,3 +815,19 @@ def test_a_write_reads_the_withdrawal_markers_first_and_sends_nothing_withdrawn(
     assert mget.json() == {"ids": ["ww-ceasefire#deleted", "ww-strike#deleted"]}
     update = CEASEFIRE.model_copy(update={"version": 2})
     assert _backend(stub).write([update]).written == [update]
+
+
+def test_a_flagged_rendition_carries_the_low_quality_tag_and_the_filter_reads_it():
+    flagged = CEASEFIRE_TR.model_copy(
+        update={
+            "translation": CEASEFIRE_TR.translation.model_copy(
+                update={"quality": Quality(flags=[QualityFlag.REPETITION])}
+            )
+        }
+    )
+    assert es_schema.document(documents.build(flagged))["status"] == ["translated", "low_quality"]
+    assert es_schema.document(documents.build(CEASEFIRE_TR))["status"] == "translated"
+    good = es_query.filters(SearchRequest(quality="good"))
+    assert {"bool": {"must_not": [{"term": {"status": "low_quality"}}]}} in good
+    assert {"term": {"status": "low_quality"}} in es_query.filters(SearchRequest(quality="low"))
+    assert not any("low_quality" in str(f) for f in es_query.filters(SearchRequest()))

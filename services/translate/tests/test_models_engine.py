@@ -79,9 +79,12 @@ def test_cli_list_and_install(test_archives, tmp_path, monkeypatch, capsys):
     assert cli_main(["list"]) == 0
     assert "no translation packages" in capsys.readouterr().out
     assert cli_main(["install", "--from-path", str(test_archives[("tr", "en")])]) == 0
+    said = capsys.readouterr().out
+    assert "installed translate-tr_en-test (tr→en 0.0.1-test, test)" in said
+    assert "warning: tr→en is translated by the TEST package translate-tr_en-test" in said
     assert cli_main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "tr→en\ttranslate-tr_en\t0.0.1-test" in out
+    assert re.match(r"tr→en\tactive +translate-tr_en-test +0\.0\.1-test +test +only package", out)
     assert cli_main(["install", "--from-path", str(tmp_path / "nothing")]) == 2
 
 

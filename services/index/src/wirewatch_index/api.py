@@ -27,7 +27,16 @@ from . import cursor
 from .backends.base import SearchBackend
 from .errors import BackendUnavailable, CursorError, QueryError, StoryNotFound
 from .query import parse
-from .search import MAX_FACET_SIZE, MAX_PAGE_SIZE, Facets, Hit, SearchRequest, Sort, StoryRecord
+from .search import (
+    MAX_FACET_SIZE,
+    MAX_PAGE_SIZE,
+    Facets,
+    Hit,
+    QualityFilter,
+    SearchRequest,
+    Sort,
+    StoryRecord,
+)
 from .settings import IndexSettings
 
 log = logging.getLogger(__name__)
@@ -104,6 +113,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
         size: int,
         facets: bool,
         facet_size: int,
+        quality: QualityFilter = "any",
     ) -> SearchRequest:
         if len(q) > max_q:
             msg = f"the query is longer than {max_q} characters"
@@ -119,6 +129,7 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
             size=size,
             facets=facets,
             facet_size=facet_size,
+            quality=quality,
         )
 
     @api.get(
@@ -168,9 +179,20 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
         ] = None,
         facets: Annotated[bool, Query(description="Count stories by provider, language and day.")] = False,
         facet_size: Annotated[int, Query(ge=1, le=MAX_FACET_SIZE, description="Buckets per facet.")] = 10,
+        quality: Annotated[
+            QualityFilter,
+            Query(
+                description=(
+                    "any (default); good: leave out renditions with a low-quality flag (copy-through, "
+                    "length, repetition, untranslated sentences, low confidence); low: only those, to review."
+                )
+            ),
+        ] = "any",
     ) -> Response:
         """Search every language version; one hit per story, best-matching rendition first."""
-        request = build_request(q, lang, provider, place, date_from, date_to, sort, size, facets, facet_size)
+        request = build_request(
+            q, lang, provider, place, date_from, date_to, sort, size, facets, facet_size, quality
+        )
         if cursor_:
             request = replace(request, after=cursor.decode(cursor_, request, secret))
         page = backend.search(request)
@@ -214,12 +236,13 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
         lang: Annotated[list[str], Query(description="Only these language versions.")] = [],  # noqa: B006
         provider: Annotated[list[str], Query(description="Provider or source name.")] = [],  # noqa: B006
         place: Annotated[list[str], Query(description="Dateline place name or code.")] = [],  # noqa: B006
+        quality: Annotated[QualityFilter, Query(description="As in /v1/search.")] = "any",
         max_events: Annotated[
             int | None, Query(ge=1, le=10_000, description="Close the stream after this many stories.")
         ] = None,
     ) -> StreamingResponse:
         """Server-Sent Events: each new or updated story version that matches, as an `event: story`."""
-        request = build_request(q, lang, provider, place, None, None, "newest", 50, False, 1)
+        request = build_request(q, lang, provider, place, None, None, "newest", 50, False, 1, quality)
         interval = settings.index_stream_interval_s
         return StreamingResponse(
             _events(backend, request, http, interval, max_events),

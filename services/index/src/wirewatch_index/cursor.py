@@ -42,6 +42,8 @@ def fingerprint(request: SearchRequest) -> str:
         "to": request.date_to.isoformat() if request.date_to else None,
         "sort": request.sort,
     }
+    if request.quality != "any":  # absent when unset, so cursors issued before the filter still verify
+        shape["quality"] = request.quality
     return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 

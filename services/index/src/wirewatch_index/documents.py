@@ -19,6 +19,9 @@ KIND_HISTORY = "history"
 KIND_DELETED = "deleted"
 """A withdrawn language version, or a story's withdrawal marker: kept so a replay cannot bring it back."""
 STATUS_ORIGINAL = "original"
+TAG_LOW_QUALITY = "low_quality"
+"""A second value of a document's `status` on renditions with a low-quality flag: the quality filter
+reads it from the field both engines already index, so it needed no new field and no rebuild."""
 
 
 def story_key(story_id: str) -> int:
@@ -72,6 +75,7 @@ class IndexDoc:
     family: Family
     original_language: str | None
     status: str
+    low_quality: bool
     searchable: bool
     versioncreated: datetime
     indexed_at: datetime
@@ -87,6 +91,17 @@ class IndexDoc:
 def status_of(story: Story) -> str:
     """`original`, or the rendition's status (`translated`, `unavailable`, `failed`)."""
     return STATUS_ORIGINAL if story.translation is None else story.translation.status.value
+
+
+def low_quality(story: Story) -> bool:
+    """Whether a rendition carries a flag that should make a desk read it with care."""
+    t = story.translation
+    return t is not None and t.quality is not None and t.quality.low
+
+
+def statuses(doc: IndexDoc) -> tuple[str, ...]:
+    """The `status` values a document is indexed with: its status, and the low-quality tag if flagged."""
+    return (doc.status, TAG_LOW_QUALITY) if doc.low_quality else (doc.status,)
 
 
 def providers_of(story: Story) -> tuple[str, ...]:
@@ -137,6 +152,7 @@ def build(story: Story, indexed_at: datetime | None = None) -> IndexDoc:
         family=family(story.language),
         original_language=story.language if t is None else t.source_language,
         status=status_of(story),
+        low_quality=low_quality(story),
         searchable=searchable,
         versioncreated=story.versioncreated,
         indexed_at=indexed_at,

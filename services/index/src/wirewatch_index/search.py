@@ -8,11 +8,13 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from wirewatch_common.story import RenditionStatus, Story
+from wirewatch_common.story import Quality, RenditionStatus, Story
 
 from .query import ParsedQuery
 
 Sort = Literal["relevance", "newest"]
+QualityFilter = Literal["any", "good", "low"]
+"""Renditions to search: all, only those without a low-quality flag, or only the doubtful ones (review)."""
 MAX_PAGE_SIZE = 100
 MAX_FACET_SIZE = 50
 
@@ -48,11 +50,22 @@ class SearchRequest:
     after: SortKey | None = None
     facets: bool = False
     facet_size: int = 10
+    quality: QualityFilter = "any"
     visible_after: datetime | None = None
     """Only language versions that became visible after this instant, by being indexed or by their
     embargo lifting (the live stream)."""
     now: datetime | None = None
     """The instant embargoes are judged at; None: the clock when the backend runs the search."""
+
+    @property
+    def plain_browse(self) -> bool:
+        """Nothing to match and no language, stream or quality filter: each story shows in its own language."""
+        return (
+            self.query.is_empty
+            and not self.languages
+            and self.visible_after is None
+            and self.quality == "any"
+        )
 
 
 class Hit(BaseModel):
@@ -72,6 +85,13 @@ class Hit(BaseModel):
     places: list[str] = Field(default_factory=list)
     versioncreated: AwareDatetime
     score: float | None = Field(default=None, description="Relevance score (sort=relevance only).")
+    quality: Quality | None = Field(
+        default=None, description="The matching rendition's quality signals (absent for an original)."
+    )
+    test_package: bool = Field(
+        default=False,
+        description="The matching rendition was made by a test package: meaningless text, not a translation.",
+    )
 
 
 class Bucket(BaseModel):

@@ -244,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     found.add_argument("--url", help="index API base URL (default: from WIREWATCH_HOST/INDEX_PORT)")
     found.add_argument("--api-key", default=os.environ.get("WIREWATCH_CLI_API_KEY"), help="reader key")
     models = commands.add_parser(
-        "models", help="translation packages: list | install LANG... | install --from-path P"
+        "models",
+        help="translation packages: list | install LANG... | install --from-path P | remove PAIR|NAME | check",
     )
     models.add_argument("rest", nargs=argparse.REMAINDER, help="passed to wirewatch-translate")
     status = commands.add_parser(

@@ -1,7 +1,8 @@
 """Build tiny but real Argos packages offline: TEST PACKAGES THAT PRODUCE MEANINGLESS TEXT.
 
-Each package is a zipped `.argosmodel` with `metadata.json`, a SentencePiece model trained on the
-sample text written for wirewatch, and a random-weight CTranslate2 Transformer. Every loading and
+Each package is a zipped `.argosmodel` with `metadata.json` (marked `"wirewatch_test": true`, so a
+real package of the same pair always wins over it), a SentencePiece model trained on the sample
+text written for wirewatch, and a random-weight CTranslate2 Transformer. Every loading and
 translation path is real; the output is nonsense in the target language's script.
 
     python -m wirewatch_translate.testpackages DIR [en-ar en-tr ar-en tr-en]
@@ -23,12 +24,21 @@ from pathlib import Path
 import numpy as np
 import sentencepiece as spm
 
+from .models import TEST_LABEL, TEST_MARKER
 from .randommodel import TINY_SHAPE, build_random_model
 from .sampletext import SAMPLE_TEXT
 
+__all__ = [
+    "TEST_LABEL",
+    "TEST_MARKER",
+    "TEST_PAIRS",
+    "TEST_VERSION",
+    "build_test_package",
+    "build_test_packages",
+]
+
 TEST_PAIRS: tuple[tuple[str, str], ...] = (("en", "ar"), ("en", "tr"), ("ar", "en"), ("tr", "en"))
 TEST_VERSION = "0.0.1-test"
-TEST_LABEL = "TEST PACKAGE: random weights, produces meaningless text. Never use for real translation."
 LANGUAGE_NAMES = {"en": "English", "ar": "Arabic", "tr": "Turkish"}
 _EOS_BIAS = 1.5  # makes the random decoder stop after a handful of pieces instead of running to the limit
 _OUTSIDE_TARGET_BIAS = -50.0  # pieces never seen in the target sample text are never emitted
@@ -76,6 +86,7 @@ def build_test_package(output_dir: Path, from_code: str, to_code: str, seed: int
         "to_name": LANGUAGE_NAMES.get(to_code, to_code),
         "type": "translate",
         "description": TEST_LABEL,
+        TEST_MARKER: True,  # what makes it a test package: a real package of the pair always beats it
     }
     output_dir.mkdir(parents=True, exist_ok=True)
     archive = output_dir / f"{top}.argosmodel"

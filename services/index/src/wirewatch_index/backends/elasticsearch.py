@@ -529,7 +529,12 @@ class ElasticsearchBackend:
             return []
         found = self._search(queries.hits_body(request, [c.ref for c in chosen]))["hits"]["hits"]
         by_id = {h["_id"]: h for h in found}
-        if request.query.is_empty and not request.languages and request.visible_after is None:
+        if (
+            request.query.is_empty
+            and not request.languages
+            and request.visible_after is None
+            and request.quality == "any"
+        ):
             chosen, by_id = self._originals(request, chosen, by_id)
         story_ids = sorted({str(by_id[c.ref]["_source"]["source"]["id"]) for c in chosen if c.ref in by_id})
         if not story_ids:
@@ -561,6 +566,8 @@ class ElasticsearchBackend:
                     places=[p.name for p in story.dateline.places] if story.dateline else [],
                     versioncreated=story.versioncreated,
                     score=c.value if use_score else None,
+                    quality=story.translation.quality if story.translation else None,
+                    test_package=bool(story.translation and story.translation.test_package),
                 )
             )
         return hits

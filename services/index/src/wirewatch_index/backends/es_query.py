@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..analysis import FAMILIES, fold
-from ..documents import KIND_CURRENT, micros
+from ..documents import KIND_CURRENT, TAG_LOW_QUALITY, micros
 from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
 from ..search import SearchRequest
 from .es_schema import PREFIX_FIELDS, text_field
@@ -82,6 +82,10 @@ def filters(request: SearchRequest) -> list[dict[str, Any]]:
         {"term": {"searchable": True}},
         visible(now),
     ]
+    if request.quality == "low":
+        out.append({"term": {"status": TAG_LOW_QUALITY}})
+    elif request.quality == "good":
+        out.append({"bool": {"must_not": [{"term": {"status": TAG_LOW_QUALITY}}]}})
     if request.languages:
         out.append({"terms": {"lang": sorted({lang.split("-")[0].lower() for lang in request.languages})}})
     if request.providers:

@@ -16,6 +16,7 @@ from typing import Any
 
 from wirewatch_common.story import Story, primary_language
 
+from .. import documents
 from ..analysis import FAMILIES, Family, fold
 from ..documents import (
     KIND_CURRENT,
@@ -248,7 +249,7 @@ def document(doc: IndexDoc) -> dict[str, Any]:
         "version": doc.version,
         "language": doc.language,
         "lang": doc.lang,
-        "status": doc.status,
+        "status": list(documents.statuses(doc)) if doc.low_quality else doc.status,
         "searchable": doc.searchable,
         "provider": list(doc.providers),
         "place": list(doc.places),

@@ -280,7 +280,12 @@ class TantivyBackend:
             listed = {int(k) for k in searcher.fast_field_values("story_key", addrs) if k is not None}
             chosen = [c for c in chosen if c.story_key not in listed]
         languages = self._languages(searcher, [c.story_key for c in chosen], now)
-        if request.query.is_empty and not request.languages and request.visible_after is None:
+        if (
+            request.query.is_empty
+            and not request.languages
+            and request.visible_after is None
+            and request.quality == "any"
+        ):
             chosen = self._originals(searcher, chosen, now)
         hits = [self._hit(searcher, c, matchers, languages, use_score) for c in chosen]
         facets = None
@@ -359,6 +364,8 @@ class TantivyBackend:
             places=[p.name for p in story.dateline.places] if story.dateline else [],
             versioncreated=story.versioncreated,
             score=c.value if use_score else None,
+            quality=story.translation.quality if story.translation else None,
+            test_package=bool(story.translation and story.translation.test_package),
         )
 
     def _facets(self, searcher: tantivy.Searcher, query: tantivy.Query, size: int) -> tuple[Facets, int]:

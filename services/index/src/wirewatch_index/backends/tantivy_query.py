@@ -11,7 +11,7 @@ import tantivy
 
 from .. import documents
 from ..analysis import FAMILIES, Family
-from ..documents import KIND_CURRENT
+from ..documents import KIND_CURRENT, TAG_LOW_QUALITY
 from ..highlight import Matcher
 from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
 from ..search import SearchRequest
@@ -121,6 +121,17 @@ class QueryBuilder:
         """Current, searchable, visible versions; languages, providers, places, dates, visible-after."""
         now = request.now or datetime.now(tz=UTC)
         filters = [self.term("kind", KIND_CURRENT), self.term("searchable", "1"), self.visible(now)]
+        if request.quality == "low":
+            filters.append(self.term("status", TAG_LOW_QUALITY))
+        elif request.quality == "good":
+            filters.append(
+                tantivy.Query.boolean_query(
+                    [
+                        (tantivy.Occur.Must, tantivy.Query.all_query()),
+                        (tantivy.Occur.MustNot, self.term("status", TAG_LOW_QUALITY)),
+                    ]
+                )
+            )
         if request.languages:
             langs = [lang.split("-")[0].lower() for lang in request.languages]
             filters.append(tantivy.Query.term_set_query(self.schema, "lang", langs))

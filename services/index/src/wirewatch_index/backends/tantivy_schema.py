@@ -102,7 +102,8 @@ def current_document(doc: IndexDoc) -> tantivy.Document:
     d.add_text("story_id", doc.story_id)
     d.add_text("language", doc.language)
     d.add_text("lang", doc.lang)
-    d.add_text("status", doc.status)
+    for status in documents.statuses(doc):
+        d.add_text("status", status)
     d.add_text("searchable", "1" if doc.searchable else "0")
     for p in doc.providers:
         d.add_text("provider", p)

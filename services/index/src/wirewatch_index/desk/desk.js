@@ -326,6 +326,30 @@ function languagesNode(languages, matched) {
     }, l)));
 }
 
+const FLAG_WORDS = {
+  copy_through: "left in the source language",
+  length_ratio: "unusual length",
+  repetition: "repeated words",
+  untranslated: "sentences too long to translate",
+  low_confidence: "model unsure",
+  pivot: "through English",
+};
+
+function doubts(quality) {
+  return quality && Array.isArray(quality.flags) ? quality.flags.filter((f) => f !== "pivot") : [];
+}
+
+function qualityMarks(quality, testPackage) {
+  const marks = [];
+  if (testPackage) marks.push(el("span", { class: "mark test-package" }, "test package: meaningless text"));
+  const flags = doubts(quality);
+  if (flags.length) {
+    const why = quality.reason || flags.map((f) => FLAG_WORDS[f] || f).join(", ");
+    marks.push(el("span", { class: "mark quality", title: why }, `check translation: ${flags.map((f) => FLAG_WORDS[f] || f).join(", ")}`));
+  }
+  return marks;
+}
+
 function hitNode(hit, isNew = false) {
   const lang = hit.language;
   const link = el("a", { class: "hit-link", href: storyHash(hit.story_id), "data-story": hit.story_id },
@@ -336,7 +360,8 @@ function hitNode(hit, isNew = false) {
     timeNode(hit.versioncreated),
     languages,
     el("span", { class: "matched-in" }, `matched in ${languageName(lang)}`),
-    hit.version > 1 ? el("span", {}, `version ${hit.version}`) : null);
+    hit.version > 1 ? el("span", {}, `version ${hit.version}`) : null,
+    ...qualityMarks(hit.quality, hit.test_package));
   const snippet = hit.snippet
     ? el("p", { class: "snippet", lang, dir: dirOf(lang) }, ...markedNodes(hit.snippet))
     : null;
@@ -593,6 +618,15 @@ function provenance(story, record) {
   if (latest > t.of_version) add("Note", `translates version ${t.of_version}; the original is at version ${latest}`);
   add("Translated", timeNode(t.translated_at));
   if (typeof t.duration_ms === "number") add("Took", `${Math.round(t.duration_ms)} ms`);
+  if (t.quality) {
+    const q = t.quality;
+    const parts = [];
+    if (typeof q.confidence === "number") parts.push(`confidence ${Math.round(q.confidence * 100)}%`);
+    if (q.flags && q.flags.length) parts.push(q.flags.map((f) => FLAG_WORDS[f] || f).join(", "));
+    if (q.sentences) parts.push(`${q.flagged_sentences || 0} of ${q.sentences} sentences flagged`);
+    if (parts.length) add("Quality", parts.join("; "));
+  }
+  if (t.test_package) add("Package", "a test package: meaningless text, not a translation");
   return el("dl", { class: "provenance" }, rows);
 }
 
@@ -603,6 +637,10 @@ function renditionBlock(story, record) {
   const id = `rendition-${lang}`;
   const text = el("section", { class: "rendition-text", lang, dir: dirOf(lang), "data-lang": lang, "aria-labelledby": id });
   const hasText = story.headline || (story.body && story.body.length);
+  if (t) {
+    const marks = qualityMarks(t.quality, t.test_package);
+    if (marks.length) text.append(el("p", { class: "notice marks", lang: "en", dir: "ltr" }, ...marks));
+  }
   if (hasText) {
     text.append(el("h4", {}, story.headline || ""));
     if (story.summary) text.append(el("p", { class: "summary-text" }, story.summary));
