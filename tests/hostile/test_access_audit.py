@@ -29,6 +29,7 @@ PUBLIC = {
     "/redoc": "ReDoc over the description",
     "/": "the desk page: static HTML; everything it shows comes from keyed /v1 routes",
     "/desk/{name}": "the desk page's static assets",
+    "/languages": "LibreTranslate's language list, open as LibreTranslate's is",
 }
 """Routes that answer without a key, each with the reason."""
 
@@ -38,6 +39,9 @@ WRITER_ONLY = {
     ("translate", "POST", "/v1/retranslate"),
 }
 """Routes a reader key may not use."""
+
+LIBRETRANSLATE = {"/translate", "/detect"}
+"""LibreTranslate-compatible routes: they refuse as LibreTranslate does, 403 with {"error": "..."}."""
 
 SAMPLE_PARAMS = {"story_id": "ww-ceasefire", "name": "desk.css"}
 
@@ -78,6 +82,11 @@ def test_every_non_public_route_refuses_without_a_key_and_with_the_wrong_role(ke
             assert client.request(method, path).status_code < 400, f"{method} {path} should stay public"
             continue
         checked.append((method, template))
+        if template in LIBRETRANSLATE:
+            for headers in ({}, {"X-API-Key": "guessed-key-0123456789"}):
+                refused = client.request(method, path, headers=headers)
+                assert refused.status_code == 403 and isinstance(refused.json()["error"], str)
+            continue
         anonymous = client.request(method, path)
         assert anonymous.status_code == 401, f"{service} {method} {path} answered {anonymous.status_code}"
         assert anonymous.json()["error"]["code"] == "unauthorized"

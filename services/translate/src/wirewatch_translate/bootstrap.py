@@ -9,7 +9,7 @@ from wirewatch_common.bus import Consumer, Producer
 from wirewatch_common.service import BrokerCheck, Service, Worker, create_app
 from wirewatch_common.topics import load_contract
 
-from . import api
+from . import api, libre
 from .engine import DecodeOptions, Engine, EngineOptions
 from .pending import PendingStore
 from .settings import TranslateSettings
@@ -102,6 +102,7 @@ def build(
             engine, settings.api_keys, max_chars=settings.translate_max_text_chars, rescan=retranslator.rescan
         )
     )
+    app.include_router(libre.router(engine, settings.api_keys, max_chars=settings.translate_max_text_chars))
     return TranslateService(
         app=app,
         workers=workers,
