@@ -8,22 +8,29 @@ SentencePiece tokenizer is trained on the sentences below; the CTranslate2 vocab
 pieces padded with filler entries to 50,000, so embeddings and the output softmax have the real size.
 
 The same news sentences (generated from phrases written here, grouped into paragraphs and
-stories) are translated three times in one run:
+stories) are translated four times in one run:
 
 - naive: the way argostranslate's `translate()` drives CTranslate2 (one `translate_batch` per
-  paragraph, `max_batch_size=32` tokens, beam 4, length penalty 0.2), one story after another
-  the way LibreTranslate handles a list of texts;
-- batched: the service's path (`StoryTranslator` -> `Engine` -> token-budgeted, length-sorted
-  batches across paragraphs and stories);
+  paragraph, `max_batch_size=32` tokens, beam 4, length penalty 0.2, `return_scores=True`), one
+  story after another the way LibreTranslate handles a list of texts;
+- batched, scores off: the service's path (`StoryTranslator` -> `Engine` -> token-budgeted,
+  length-sorted batches across paragraphs and stories, quality rules on every sentence)
+  without `return_scores`;
+- batched, scores on: the same with `return_scores=True`, as the service runs; the goals are
+  measured on this row. The two batched
+  runs alternate `--repeats` times and the fastest of each counts, so a slower moment of a
+  shared machine does not land on one of them only;
 - ceiling: raw `translate_batch` on pre-tokenized, length-sorted input with the best settings
-  found (`--ceiling-budget` tokens per batch), same beam and length.
+  found (`--ceiling-budget` tokens per batch), same beam and length, no scores.
 
-All three use the same loaded model; the naive and batched texts must be identical. Peak RSS is
-measured with two such models loaded in the engine (en->ar and en->tr).
+All use the same loaded model; the naive and batched texts must be identical, with scores on or
+off. The copy-through retry is off: this random model writes English pieces into its "Arabic",
+so every output would count as a copy and be decoded again, which a real model does for a few
+sentences at most. Peak RSS is measured with two such models loaded in the engine (en->ar and en->tr).
 
 Usage: `uv run python bench/translate.py [--sentences 160] [--length 48] [--budget 1024]`. A table
-goes to stdout and, last, one JSON line; progress to stderr. Goals: batched >= 3x naive and >= 85%
-of the ceiling on 2 cores; RSS <= 1.2 GB with two models loaded.
+goes to stdout and, last, one JSON line; progress to stderr. Goals, with scores on: batched >= 3x
+naive and >= 85% of the ceiling on 2 cores; RSS <= 1.2 GB with two models loaded.
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -228,7 +235,7 @@ def run_naive(model: LoadedModel, stories: Sequence[Story], length: int) -> tupl
 
 
 def run_batched(
-    translator: StoryTranslator, stories: Sequence[Story], length: int, chunk: int
+    translator: StoryTranslator, stories: Sequence[Story], length: int, chunk: int, name: str
 ) -> tuple[Result, list[list[str]]]:
     """The service path: whole polled batches of stories through StoryTranslator."""
     out: list[list[str]] = []
@@ -238,7 +245,7 @@ def run_batched(
             out.append([rendition.headline, *rendition.body])
     seconds = time.perf_counter() - started
     count = sum(len(split_sentences(p, "en")) for s in stories for p in [s.headline, *s.body])
-    return Result("batched (service)", seconds, count, count * length), out
+    return Result(name, seconds, count, count * length), out
 
 
 def run_ceiling(model: LoadedModel, stories: Sequence[Story], length: int, budget: int) -> Result:
@@ -277,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--ceiling-budgets", default="1024,4096", help="token budgets tried in the raw run (best counts)"
     )
     parser.add_argument("--chunk", type=int, default=500, help="stories per service batch (a polled batch)")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="batched runs with scores off and on, alternating; best counts"
+    )
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 intra_threads (0 = all cores)")
     parser.add_argument("--inter", type=int, default=1, help="CTranslate2 inter_threads (parallel batches)")
     parser.add_argument("--model-dir", type=Path, help="reuse/keep the built model here")
@@ -312,6 +322,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             length_penalty=LENGTH_PENALTY,
             min_decoding_length=args.length,
             max_decoding_length=args.length,
+            retry_copies=False,  # see the module docstring
         )
         engine = Engine(models, EngineOptions(inter_threads=args.inter, intra_threads=args.threads), decode)
         translator = StoryTranslator(engine, ["ar", "tr"])
@@ -324,9 +335,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         progress(f"naive: {args.sentences} sentences ...")
         naive, naive_text = run_naive(model, stories, args.length)
         progress(f"  {naive.sentences_per_s:.1f} sentences/s")
-        progress("batched ...")
-        batched, batched_text = run_batched(translator, stories, args.length, args.chunk)
-        progress(f"  {batched.sentences_per_s:.1f} sentences/s")
+        unscored = batched = None
+        for round_ in range(1, args.repeats + 1):  # alternating, so drift on a shared machine hits both
+            for scores in (False, True):
+                name = "batched, scores on (service)" if scores else "batched, scores off"
+                progress(f"{name}, run {round_} of {args.repeats} ...")
+                engine.decode = replace(decode, return_scores=scores)
+                result, text = run_batched(translator, stories, args.length, args.chunk, name)
+                progress(f"  {result.sentences_per_s:.1f} sentences/s")
+                if scores:
+                    batched_text = text
+                    batched = result if batched is None or result.seconds < batched.seconds else batched
+                else:
+                    unscored_text = text
+                    unscored = result if unscored is None or result.seconds < unscored.seconds else unscored
+        assert unscored is not None and batched is not None
         peak_service = peak_rss_mb()
         tried = []
         for budget in (int(b) for b in args.ceiling_budgets.split(",")):
@@ -339,16 +362,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         ]
         same = sum(a == b for a, b in pairs)
         identical = same == len(pairs)
+        scores_change_nothing = unscored_text == batched_text
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    rows = [naive, batched, ceiling]
+    rows = [naive, unscored, batched, ceiling]
     print(f"{'path':<34} {'seconds':>8} {'sentences/s':>12} {'tokens/s':>10}")
     for r in rows:
         print(f"{r.name:<34} {r.seconds:>8.2f} {r.sentences_per_s:>12.2f} {r.tokens_per_s:>10.1f}")
     speedup = batched.sentences_per_s / naive.sentences_per_s
     of_ceiling = batched.tokens_per_s / ceiling.tokens_per_s
-    print(f"batched / naive: {speedup:.2f}x   batched / ceiling: {of_ceiling:.0%}")
+    scores_cost = unscored.sentences_per_s / batched.sentences_per_s - 1
+    print(f"batched / naive: {speedup:.2f}x   batched / ceiling: {of_ceiling:.0%}   (scores on)")
+    print(
+        f"return_scores costs {scores_cost:+.1%} time "
+        f"({unscored.seconds:.2f} s off, {batched.seconds:.2f} s on); same text: {scores_change_nothing}"
+    )
     print(f"naive and batched texts identical: {identical} ({same} of {len(pairs)} paragraphs identical)")
     print(
         f"RSS: {rss_before:.0f} MB before models, {rss_two:.0f} MB with two models loaded, "
@@ -361,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "budget_tokens": args.budget,
         "ceiling_budget_tokens": int(ceiling.name.split(", ")[1].split()[0]),
         "naive_sentences_per_s": round(naive.sentences_per_s, 2),
+        "batched_no_scores_sentences_per_s": round(unscored.sentences_per_s, 2),
         "batched_sentences_per_s": round(batched.sentences_per_s, 2),
         "ceiling_sentences_per_s": round(ceiling.sentences_per_s, 2),
         "naive_tokens_per_s": round(naive.tokens_per_s, 1),
@@ -368,6 +398,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "ceiling_tokens_per_s": round(ceiling.tokens_per_s, 1),
         "batched_over_naive": round(speedup, 3),
         "batched_over_ceiling": round(of_ceiling, 3),
+        "return_scores_cost": round(scores_cost, 4),
+        "return_scores_same_text": scores_change_nothing,
         "identical_text": identical,
         "identical_paragraphs": f"{same}/{len(pairs)}",
         "rss_mb_two_models": round(rss_two, 1),

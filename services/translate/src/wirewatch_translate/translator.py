@@ -4,7 +4,8 @@ Every sentence of every story that needs the same package is translated in one e
 batches fill across paragraphs and stories. Paragraphs are laid out first (`units.layout`): a
 table keeps its lines and cells, and its numbers and codes are copied instead of translated.
 Pairs without a package pivot through English; a missing pair yields an `unavailable` rendition
-instead of an error.
+instead of an error. Every translated rendition carries its quality signals (`quality`): each
+sentence is judged hop by hop from the model's output and scores, and the rendition gathers them.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from wirewatch_common.errors import brief
-from wirewatch_common.story import RenditionStatus, Story, Translation, primary_language
+from wirewatch_common.story import Quality, RenditionStatus, Story, Translation, primary_language
 
 from .pairs import PackageInfo, Route
+from .quality import SentenceOutput, SentenceQuality, assess_sentence, rendition_quality
 from .segment import split_sentences
 from .units import Layout, layout
+
+if TYPE_CHECKING:
+    from .engine import Translated
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,17 @@ UNAVAILABLE = Counter(
     "wirewatch_renditions_unavailable_total",
     "Renditions without a model for their pair.",
     ["source", "target"],
+)
+QUALITY_FLAGS = Counter(
+    "wirewatch_translate_quality_flags_total",
+    "Translated renditions carrying a quality flag, per rendition pair (e.g. ar-tr) and flag.",
+    ["pair", "flag"],
+)
+CONFIDENCE = Histogram(
+    "wirewatch_translate_confidence",
+    "Confidence of translated renditions: geometric mean of the model's token probabilities.",
+    ["pair"],
+    buckets=(0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )
 ENGINE = "argos-translate"
 
@@ -45,6 +61,10 @@ class Translates(Protocol):
 
     def translate(self, info: PackageInfo, sentences: Sequence[str]) -> tuple[list[str], list[int]]:
         """Translated sentences and their source token counts."""
+        ...
+
+    def translate_scored(self, info: PackageInfo, sentences: Sequence[str]) -> Translated:
+        """Translated sentences with their source token counts, scores and untranslated characters."""
         ...
 
 
@@ -69,6 +89,7 @@ class _Job:
     units: list[_Unit]  # headline, summary, then each paragraph
     seconds: float = 0.0
     error: str | None = None  # the engine error that failed this job's package
+    quality: list[SentenceQuality] | None = None  # per sentence, joined over the hops done so far
 
     def sentences(self) -> list[str]:
         return [s for unit in self.units for segment in unit.sentences for s in segment]
@@ -77,6 +98,30 @@ class _Job:
         rest = iter(translated)
         for unit in self.units:
             unit.sentences = [[next(rest) for _ in segment] for segment in unit.sentences]
+
+    def judge(self, info: PackageInfo, done: Translated, start: int) -> None:
+        """Judge this job's sentences after one hop (`done` from `start` on) and join them to earlier hops."""
+        sources = self.sentences()
+        hop = [
+            assess_sentence(
+                SentenceOutput(
+                    source,
+                    done.texts[start + i],
+                    info.from_code,
+                    info.to_code,
+                    done.scores[start + i],
+                    done.copied_chars[start + i],
+                )
+            )
+            for i, source in enumerate(sources)
+        ]
+        self.quality = (
+            hop if self.quality is None else [a + b for a, b in zip(self.quality, hop, strict=True)]
+        )
+
+    def rendition_quality(self) -> Quality:
+        """Gather the rendition's quality signals from its sentences; PIVOT when the route has two hops."""
+        return rendition_quality(self.quality or [], pivot=[info.to_code for info in self.route[:-1]])
 
 
 def _units(story: Story) -> list[_Unit]:
@@ -208,7 +253,7 @@ class StoryTranslator:
             flat = [s for job in group for s in job.sentences()]
             started = time.perf_counter()
             try:
-                translated, lengths = self.engine.translate(info, flat)
+                done = self.engine.translate_scored(info, flat)
             except Exception as exc:
                 if len({(j.story.id, j.story.version) for j in group}) > 1:
                     raise  # one story may be the cause: the consumer retries the batch story by story
@@ -218,13 +263,15 @@ class StoryTranslator:
                 errors.append(exc)
                 continue
             elapsed = time.perf_counter() - started
+            lengths = done.source_tokens
             total_tokens = max(1, sum(lengths))
             position = 0
             for job in group:
                 count = len(job.sentences())
                 share = sum(lengths[position : position + count]) / total_tokens
                 job.seconds += elapsed * share
-                job.replace(translated[position : position + count])
+                job.judge(info, done, position)
+                job.replace(done.texts[position : position + count])
                 position += count
         return errors
 
@@ -234,6 +281,12 @@ class StoryTranslator:
         headline = _within_limit(joined[0] or (body[0] if body else ""), "headline")
         joined[1] = _within_limit(joined[1], "summary")
         RENDITIONS.labels(job.target, RenditionStatus.TRANSLATED.value).inc()
+        quality = job.rendition_quality()
+        pair = f"{primary_language(job.story.language)}-{job.target}"
+        for flag in quality.flags:
+            QUALITY_FLAGS.labels(pair, flag.value).inc()
+        if quality.confidence is not None:
+            CONFIDENCE.labels(pair).observe(quality.confidence)
         return _rendition(
             job.story,
             job.target,
@@ -246,4 +299,6 @@ class StoryTranslator:
             package_version=" + ".join(info.version for info in job.route),
             pivot=[info.to_code for info in job.route[:-1]],
             duration_ms=round(job.seconds * 1000, 3),
+            quality=quality,
+            test_package=any(info.test for info in job.route),
         )

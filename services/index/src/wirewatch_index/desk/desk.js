@@ -627,6 +627,7 @@ function provenance(story, record) {
     if (parts.length) add("Quality", parts.join("; "));
   }
   if (t.test_package) add("Package", "a test package: meaningless text, not a translation");
+  if (t.kept_pivot) add("Made", "on the way to another language through English, kept so the story reads in English");
   return el("dl", { class: "provenance" }, rows);
 }
 
