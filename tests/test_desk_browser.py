@@ -250,6 +250,12 @@ def test_desk_searches_filters_reads_follows_live_and_escapes_markup(stack: Stac
             assert "harbour" in original.inner_text().lower()
             ar_provenance = page.locator('#renditions .rendition[data-lang="ar"] .provenance').inner_text()
             assert "translate-en_ar" in ar_provenance and "0.0.1-test" in ar_provenance
+            # Test packages made these renditions: the desk says so on the rendition, never passing
+            # their text off as a translation.
+            assert "a test package: meaningless text" in ar_provenance
+            ar_marks = page.locator('#renditions .rendition[data-lang="ar"] .mark.test-package')
+            expect(ar_marks).to_have_text("test package: meaningless text")
+            assert page.locator('#renditions .rendition[data-lang="en"] .mark').count() == 0, "the original"
             assert page.locator("#history tr").count() >= 3
             page.get_by_role("button", name="Copy link").click()
             expect(page.locator("#copy-state")).to_have_text("Link copied.")
