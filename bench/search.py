@@ -45,9 +45,9 @@ import httpx2
 import tantivy
 
 from wirewatch_common.broker import free_port
+from wirewatch_common.query import parse
 from wirewatch_common.story import Story
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
 
 GOAL_P99_MS = 50.0

@@ -102,7 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is missing: `make system-deps` installs Debian's chromium")
     tmp = tmp_path_factory.mktemp("desk")
-    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX")}
+    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX", "ALERTS")}
     env = dict(
         os.environ,
         WIREWATCH_DATA_DIR=str(tmp / "data"),

@@ -1,8 +1,9 @@
 """The whole product, end to end: `wirewatch up` on free ports with test translation packages.
 
 Stories in every wire format and language go in through the CLI (files and a feed URL) and the
-API; each must become searchable in its original language and its ar/tr renditions, through
-the search API and `wirewatch search --json`. An independent Kafka client (confluent-kafka) reads
+API; each must become searchable in its original language and its ar/tr renditions (Arabic and
+Turkish originals in English too: the text their pivot made is kept), through the search API and
+`wirewatch search --json`. An independent Kafka client (confluent-kafka) reads
 the renditions topic and every message must validate against the published JSON Schema. Then
 the translate process is SIGKILLed mid-stream; the supervisor must restart it and every story
 must end up indexed exactly once per language.
@@ -186,7 +187,10 @@ def test_the_stack_end_to_end_with_a_translate_crash(tmp_path):
             assert lang is not None, line
             for story_id in _ids(line):
                 originals[story_id] = lang
-        expected = {sid: {lang, *TARGETS} for sid, lang in originals.items()}
+        # Arabic and Turkish originals pivot through English for each other: that English is kept.
+        expected = {
+            sid: {lang, *TARGETS, *(("en",) if lang != "en" else ())} for sid, lang in originals.items()
+        }
         assert len(sent.stdout.splitlines()) == len(SAMPLE_LANGUAGES) + len(EXTRA_DOCUMENTS) + 1
         assert len(originals) == 9 + len(EXTRA_DOCUMENTS) + 1
 
@@ -200,10 +204,20 @@ def test_the_stack_end_to_end_with_a_translate_crash(tmp_path):
             assert {sid for sid, langs in expected.items() if lang in langs} <= ids
 
         # Downstream view: every rendition on the topic, read by librdkafka, validates against the schema.
-        wanted = {(sid, lang) for sid, orig in originals.items() for lang in TARGETS if lang != orig}
+        wanted = {(sid, lang) for sid, langs in expected.items() for lang in langs if lang != originals[sid]}
         renditions = _validated(stack, "renditions", "story.schema.json")
         assert {(d["id"], d["language"]) for d in renditions} == wanted
         assert all(d["translation"]["status"] == "translated" for d in renditions)
+        kept = {d["id"]: d for d in renditions if d["translation"].get("kept_pivot")}
+        assert set(kept) == {sid for sid, lang in originals.items() if lang != "en"}
+        assert all(d["language"] == "en" and not d["translation"].get("pivot") for d in kept.values())
+
+        # The kept English is searchable in English like any rendition (meaningless words: test packages).
+        arabic = next(sid for sid, lang in originals.items() if lang == "ar")
+        word = max(re.findall(r"\w+", kept[arabic]["headline"]), key=len)
+        query = urllib.parse.urlencode({"q": word, "lang": "en", "size": 100})
+        hits = _get(f"{stack.url('index')}/v1/search?{query}")["hits"]
+        assert arabic in {h["story_id"] for h in hits}, (word, hits[:3])
 
         # Crash translate with SIGKILL while more stories arrive; the supervisor restarts it.
         old_pid = stack.pid("translate")
@@ -264,7 +278,12 @@ def test_the_stack_end_to_end_with_a_translate_crash(tmp_path):
         assert translated["committed"] == len(expected), report["lag"]
         assert all(row["lag"] in (0, None) for row in report["lag"]), report["lag"]
         assert report["ok"] and not report["unreachable"]
-        assert {s["name"] for s in report["services"] if s["ok"]} == {"ingest", "translate", "index"}
+        assert {s["name"] for s in report["services"] if s["ok"]} == {
+            "ingest",
+            "translate",
+            "index",
+            "alerts",
+        }
         assert report["stories"]["accepted"] == len(expected)
         assert report["stories"]["searchable"] == len(expected)
         assert len(report["models"]["packages"]) == 4
@@ -287,5 +306,5 @@ def test_the_stack_end_to_end_with_a_translate_crash(tmp_path):
         feed_server.server_close()
         code = stack.stop()
     assert code == 0, stack.output()
-    for name in ("broker", "ingest", "translate", "index"):
+    for name in ("broker", "ingest", "translate", "index", "alerts"):
         assert stack.pid(name) is None, f"{name} left a pid file: it was not stopped by `wirewatch up`"

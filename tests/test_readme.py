@@ -16,7 +16,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_readme_settings_table_matches_every_settings_model():
     classes = all_settings_classes()
-    assert len(classes) == 4, "the shared settings and the three services' own"
+    assert len(classes) == 5, "the shared settings and the four services' own"
     assert settings_table(classes) in README.read_text(encoding="utf-8"), (
         "README's settings table is stale: paste the output of `wirewatch settings`"
     )

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from wirewatch_common.query import parse
 from wirewatch_common.story import Quality, QualityFlag
 from wirewatch_index.backends.base import DocumentRejected, SearchBackend
-from wirewatch_index.query import parse
 from wirewatch_index.search import SearchPage, SearchRequest
 from wirewatch_testkit.stories import (
     CEASEFIRE,

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from elasticsearch import AuthorizationException, BadRequestError
 
+from wirewatch_common.query import parse
 from wirewatch_common.story import Quality, QualityFlag, Story
 from wirewatch_index import documents
 from wirewatch_index.backends import es_query, es_schema
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
 from wirewatch_index.documents import micros
-from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
 from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original
 
@@ -708,8 +708,8 @@ def test_story_view_leaves_out_what_is_under_embargo(stub):
 
 
 def test_a_newest_first_cursor_bounds_the_window_and_asks_which_stories_were_listed_above_it():
+    from wirewatch_common.query import parse
     from wirewatch_index.backends import es_query
-    from wirewatch_index.query import parse
     from wirewatch_index.search import SearchRequest, SortKey
 
     request = SearchRequest(

@@ -6,11 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from wirewatch_common.analysis import family, fold, fold_arabic, fold_turkish
+from wirewatch_common.query import MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
 from wirewatch_index import collapse, cursor
-from wirewatch_index.analysis import family, fold, fold_arabic, fold_turkish
 from wirewatch_index.documents import build, newest_per_document, story_key
 from wirewatch_index.highlight import Matcher, mark, snippet
-from wirewatch_index.query import MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
 from wirewatch_index.search import SearchRequest, SortKey
 from wirewatch_testkit.stories import DAY, original
 

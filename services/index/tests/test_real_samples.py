@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from wirewatch_common.query import parse
 from wirewatch_common.story import Story
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
 
 pytestmark = pytest.mark.integration

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wirewatch_index.analysis import fold
+from wirewatch_common.analysis import fold
+from wirewatch_common.query import parse
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.backends.tantivy_schema import analyzer
-from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
 from wirewatch_testkit.stories import CEASEFIRE, STRIKE, original
 

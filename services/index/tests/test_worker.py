@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 
 from wirewatch_common.bus import Admin, Consumer, Message, Outgoing, Producer, TransientError
+from wirewatch_common.query import parse
 from wirewatch_common.story import Receipt, Story
 from wirewatch_common.topics import story_headers
 from wirewatch_index.backends.base import DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.query import parse
 from wirewatch_index.search import SearchRequest
 from wirewatch_index.worker import IndexHandler
 from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original

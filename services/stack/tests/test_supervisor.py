@@ -159,7 +159,7 @@ def test_a_failure_once_ready_still_stops_everything_and_is_raised(tmp_path):
 
 
 def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tmp_path):
-    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX")}
+    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX", "ALERTS")}
     env = dict(os.environ, WIREWATCH_DATA_DIR=str(tmp_path / "data"), WIREWATCH_LOG_FORMAT="text")
     env.update({f"WIREWATCH_{name}_PORT": str(port) for name, port in ports.items()})
     proc = subprocess.Popen(
@@ -181,7 +181,8 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
         assert "models install ar tr" in text and "models install --from-path" in text
         assert f"desk      http://127.0.0.1:{ports['INDEX']}/" in text
         pids = [int(line.split("(pid ")[1].split(",")[0].rstrip(")\n")) for line in lines if "(pid " in line]
-        assert len(pids) == 4, text  # the broker and the three services
+        assert len(pids) == 5, text  # the broker and the four services
+        assert f"alerts    http://127.0.0.1:{ports['ALERTS']}" in text
         assert all(process_alive(pid) for pid in pids)
         search = f"http://127.0.0.1:{ports['INDEX']}/v1/search?q=deprem"
         while True:
@@ -212,8 +213,10 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
         assert status.returncode == 0, status.stdout + status.stderr
         report = json.loads(status.stdout)
         assert report["ok"] and report["broker"]["error"] is None
-        assert [s["name"] for s in report["services"]] == ["ingest", "translate", "index"]
-        assert all(s["checks"].get("broker") == "ok" for s in report["services"])
+        assert [s["name"] for s in report["services"]] == ["ingest", "translate", "index", "alerts"]
+        alerts = next(s for s in report["services"] if s["name"] == "alerts")
+        assert alerts["url"] == f"http://127.0.0.1:{ports['ALERTS']}" and alerts["checks"] == {"store": "ok"}
+        assert all(s["checks"].get("broker") == "ok" for s in report["services"] if s["name"] != "alerts")
         assert report["stories"]["accepted"] == 9
         assert report["models"]["packages"] == []
         assert {row["group"] for row in report["lag"]} == {
@@ -240,7 +243,7 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
         timeout=60,
     )
     assert down.returncode == 2
-    assert "NOT RUNNING: broker, ingest, translate, index did not answer" in down.stdout
+    assert "NOT RUNNING: broker, ingest, translate, index, alerts did not answer" in down.stdout
 
 
 def test_taken_broker_port_is_reported_plainly(tmp_path):
@@ -275,7 +278,7 @@ def _port_free(port: int) -> bool:
 
 
 def test_killing_the_supervisor_takes_the_broker_and_every_service_with_it(tmp_path):
-    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX")}
+    ports = {name: free_port() for name in ("BROKER", "INGEST", "TRANSLATE", "INDEX", "ALERTS")}
     env = dict(os.environ, WIREWATCH_DATA_DIR=str(tmp_path / "data"), WIREWATCH_LOG_FORMAT="text")
     env.update({f"WIREWATCH_{name}_PORT": str(port) for name, port in ports.items()})
     proc = subprocess.Popen(
@@ -287,7 +290,7 @@ def test_killing_the_supervisor_takes_the_broker_and_every_service_with_it(tmp_p
         start_new_session=True,
     )
     run_dir = tmp_path / "data" / "run"
-    names = ("broker", "ingest", "translate", "index")
+    names = ("broker", "ingest", "translate", "index", "alerts")
     pids: dict[str, int | None] = {}
     lines: list[str] = []
     try:

@@ -438,7 +438,11 @@ def test_check_translates_fixed_sentences_per_active_pair(test_archives, tmp_pat
     (cli_env / "en_ar" / "model" / "model.bin").write_bytes(b"broken after install")
     assert cli_main(["check"]) == 1
     out = capsys.readouterr().out
-    assert re.search(r"^en→ar  en_ar 1\.0 \(real\): FAILED: RuntimeError: .*model", out, re.M)
+    assert re.search(
+        r"^en→ar  en_ar 1\.0 \(real\): FAILED: PackageFailed: .*could not be loaded: RuntimeError: .*model",
+        out,
+        re.M,
+    )
     assert "tr→en  translate-tr_en-test" in out, "the other pairs are still checked"
 
 

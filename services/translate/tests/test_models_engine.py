@@ -1,6 +1,7 @@
 """Real Argos test packages (meaningless output) through the real install, CTranslate2 and SentencePiece."""
 
 import json
+import logging
 import re
 import zipfile
 from datetime import UTC, datetime
@@ -13,7 +14,7 @@ from wirewatch_translate.engine import DecodeOptions, Engine, split_for_model
 from wirewatch_translate.errors import UntranslatableText
 from wirewatch_translate.models import ModelError, install_from_index, install_from_path, installed_packages
 from wirewatch_translate.testpackages import TEST_LABEL, TEST_VERSION
-from wirewatch_translate.translator import StoryTranslator
+from wirewatch_translate.translator import PackageFailed, StoryTranslator
 
 pytestmark = pytest.mark.integration
 
@@ -105,8 +106,8 @@ def test_engine_translates_into_the_target_script_and_pivots(models_dir):
             ]
         )
     }
-    assert set(renditions) == {("ww-1", "ar"), ("ww-1", "tr"), ("ww-2", "tr")}, (
-        "no ar rendition of an ar story"
+    assert set(renditions) == {("ww-1", "ar"), ("ww-1", "tr"), ("ww-2", "tr"), ("ww-2", "en")}, (
+        "no ar rendition of an ar story; its English pivot kept"
     )
     ar = renditions[("ww-1", "ar")]
     assert ARABIC.search(ar.headline) and not LATIN.search(ar.headline + " ".join(ar.body))
@@ -124,6 +125,8 @@ def test_engine_translates_into_the_target_script_and_pivots(models_dir):
     assert t.of_id == "ww-1" and t.of_version == 1 and t.duration_ms is not None and t.translated_at == WHEN
     pivoted = renditions[("ww-2", "tr")].translation
     assert pivoted.pivot == ["en"] and pivoted.package == "translate-ar_en + translate-en_tr"
+    kept = renditions[("ww-2", "en")].translation
+    assert kept.kept_pivot and kept.pivot == [] and kept.package == "translate-ar_en"
     assert {i.pair for i in engine.loaded()} == {("en", "ar"), ("en", "tr"), ("ar", "en")}, "loaded lazily"
 
 
@@ -260,16 +263,47 @@ def test_parallel_batches_give_the_same_text(models_dir):
     assert serial.translate(info, sentences) == parallel.translate(info, sentences)
 
 
-def test_a_package_that_fails_to_load_fails_its_own_renditions_only(install):
+def test_a_package_that_fails_to_load_fails_its_own_renditions_only(install, caplog):
     models = install(("en", "ar"), ("en", "tr"))
     (model_bin,) = [p for p in models.rglob("model.bin") if "en_tr" in str(p)]
+    good = model_bin.read_bytes()
     model_bin.write_bytes(b"not a CTranslate2 model")
+    caplog.set_level(logging.INFO)
     translator = StoryTranslator(Engine(models), ["ar", "tr"], clock=lambda: WHEN)
-    renditions = {r.language: r for r in translator.translate([_story()])}
+    done = translator.render([_story()])
+    renditions = {r.language: r for r in done.stories}
     assert renditions["ar"].translation.status is RenditionStatus.TRANSLATED
+    assert not done.waits_for_package(renditions["ar"])
     broken = renditions["tr"].translation
-    assert broken.status is RenditionStatus.FAILED and "model" in (broken.error or "")
+    assert broken.status is RenditionStatus.FAILED and done.waits_for_package(renditions["tr"])
+    assert (broken.error or "").startswith("PackageFailed: package translate-en_tr 0.0.1-test could not")
+    assert "model" in broken.error
     assert renditions["tr"].headline == "" and renditions["tr"].body == []
-    # With several stories the cause could be one of them: raise, so the consumer isolates each.
-    with pytest.raises(RuntimeError, match="model"):
-        translator.translate([_story(), _story(id="ww-2")])
+    # No story is the cause: with several stories too, each fails its own tr rendition, nothing raises.
+    several = translator.render([_story(), _story(id="ww-2")])
+    assert sorted((r.id, r.language, r.translation.status.value) for r in several.stories) == [
+        ("ww-1", "ar", "translated"),
+        ("ww-1", "tr", "failed"),
+        ("ww-2", "ar", "translated"),
+        ("ww-2", "tr", "failed"),
+    ]
+    assert several.package_failed == {("ww-1", 1, "tr"), ("ww-2", 1, "tr")}
+    with pytest.raises(PackageFailed, match="translate-en_tr"):
+        Engine(models).translate(Engine(models).route("en", "tr")[0], ["Talks resume."])
+    said = [r.getMessage() for r in caplog.records if r.name.endswith("translator")]
+    assert said.count("translation package cannot be used; its renditions wait until it works") == 1
+
+    model_bin.write_bytes(good)  # repaired: the same engine loads it on the next call, nothing cached
+    assert all(r.translation.status is RenditionStatus.TRANSLATED for r in translator.translate([_story()]))
+    assert "translation package works again" in [r.getMessage() for r in caplog.records]
+
+
+def test_a_failure_caused_by_a_storys_text_is_not_the_packages(install):
+    models = install(("en", "ar"))
+    engine = Engine(models, decode=DecodeOptions(unsplittable="fail"))
+    translator = StoryTranslator(engine, ["ar"], clock=lambda: WHEN)
+    poison = _story(id="ww-poison", body=["Checksum " + "x" * 5000])
+    with pytest.raises(UntranslatableText):  # several stories: one may be the cause, the caller isolates it
+        translator.render([poison, _story(id="ww-fine")])
+    with pytest.raises(UntranslatableText):  # nothing translated: raised for the caller to retry
+        translator.render([poison])

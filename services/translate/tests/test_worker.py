@@ -146,11 +146,12 @@ def test_renditions_unavailable_then_translated_and_poison_dead_lettered(
         install_from_path(settings.models_path, test_archives[("en", "tr")])
         outcome = service.retranslator.rescan()
         assert outcome["retranslated"] == 3 and outcome["pending"] == 0
-        renditions.wait(lambda ms: len(ms) >= 8, "re-translated renditions")
+        renditions.wait(lambda ms: len(ms) >= 9, "re-translated renditions and the kept English")
         late = _by(_renditions(renditions.messages[5:]))
-        assert set(late) == set(missing)
+        assert set(late) == {*missing, ("ww-ar-1", "en")}, "the pivot's English is kept as a rendition"
         assert all(r.translation.status is RenditionStatus.TRANSLATED for r in late.values())
         assert late[("ww-ar-1", "tr")].translation.pivot == ["en"]
+        assert late[("ww-ar-1", "en")].translation.kept_pivot
         assert not ARABIC.search(late[("ww-en-1", "tr")].headline)
 
         # a story the translator throws on is retried, gets failed renditions, is dead-lettered; the next passes
@@ -275,12 +276,69 @@ def test_retranslation_isolates_a_poison_story_and_gives_up_on_it(
         service.store.close()
 
 
-def test_retranslation_counts_a_failed_rendition_as_an_attempt(broker, topics, tmp_path, install, make_story):
-    """A broken package fails its own story inside a chunk; the chunk's other stories are published."""
+def _break(models_dir, pair):
+    """Corrupt a package's model file; return a function that puts the original back."""
+    (model_bin,) = [p for p in models_dir.rglob("model.bin") if pair in str(p)]
+    good = model_bin.read_bytes()
+    model_bin.write_bytes(b"not a CTranslate2 model")
+    return lambda: model_bin.write_bytes(good)
+
+
+def test_renditions_failed_by_a_broken_package_heal_once_it_is_repaired(
+    broker, topics, tmp_path, install, make_story
+):
+    """Consumer: failed once, pending without attempts; rescans while broken publish nothing; repaired: translated."""
+    settings = _settings(broker, tmp_path)  # two attempts: a story's own failures would be given up on
+    install(("en", "ar"), ("en", "tr"), models_dir=settings.models_path)
+    repair = _break(settings.models_path, "en_tr")
+    service = _service(settings, topics)
+    producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
+    renditions = Collector(broker, topics["renditions"], producer)
+    stop = threading.Event()
+    worker = threading.Thread(target=service.consumer.run, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        stories = [make_story(id=f"ww-heal-{i}", headline=f"Talks resume on day {i}") for i in range(3)]
+        producer.publish_stories(topics["stories"], stories)
+        renditions.wait(lambda ms: len(ms) >= 6, "ar translated and tr failed")
+        first = _by(_renditions(renditions.messages))
+        assert {k: r.translation.status.value for k, r in first.items()} == {
+            **{(s.id, "ar"): "translated" for s in stories},
+            **{(s.id, "tr"): "failed" for s in stories},
+        }, "a batch of several stories is not blamed for its package"
+        assert "translate-en_tr" in first[("ww-heal-0", "tr")].translation.error
+        entries = service.store.entries()
+        assert sorted(e.story.id for e in entries) == [s.id for s in stories]
+        assert {(e.target, e.attempts) for e in entries} == {("tr", 0)}
+
+        for _ in range(settings.kafka_max_attempts + 1):  # more rescans than a story's attempts
+            assert service.retranslator.rescan() == {"retranslated": 0, "pending": 3, "installed": 2}
+        assert {e.attempts for e in service.store.entries()} == {0}, "waiting for a package costs no attempt"
+        time.sleep(1)
+        assert len(renditions.messages) == 6, "no new failed rendition on each failed retry"
+
+        repair()
+        assert service.retranslator.rescan() == {"retranslated": 3, "pending": 0, "installed": 2}
+        renditions.wait(lambda ms: len(ms) >= 9, "the healed tr renditions")
+        healed = _renditions(renditions.messages[6:])
+        assert sorted((r.id, r.language) for r in healed) == [(s.id, "tr") for s in stories]
+        assert all(r.translation.status is RenditionStatus.TRANSLATED for r in healed)
+    finally:
+        stop.set()
+        worker.join(15)
+        renditions.close()
+        producer.close()
+        service.producer.close()
+        service.store.close()
+
+
+def test_retranslation_waits_for_a_broken_package_without_counting_attempts(
+    broker, topics, tmp_path, install, make_story
+):
+    """A pair installed but broken: its failed rendition is published once, its stories wait, neighbours go on."""
     settings = _settings(broker, tmp_path)
     install(("en", "tr"), ("ar", "en"), models_dir=settings.models_path)
-    (model_bin,) = [p for p in settings.models_path.rglob("model.bin") if "ar_en" in str(p)]
-    model_bin.write_bytes(b"not a CTranslate2 model")
+    repair = _break(settings.models_path, "ar_en")
     service = _service(settings, topics)
     producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
     renditions = Collector(broker, topics["renditions"], producer)
@@ -292,12 +350,23 @@ def test_retranslation_counts_a_failed_rendition_as_an_attempt(broker, topics, t
             service.store.add(story, "tr", "no model installed")
         assert service.retranslator.rescan()["retranslated"] == 2
         (entry,) = service.store.entries()
-        assert entry.story.id == "ww-wait-ar" and entry.attempts == 1 and "model" in entry.error
-        renditions.wait(lambda ms: len(ms) >= 2, "the two English stories")
-        assert service.retranslator.rescan()["pending"] == 0
-        renditions.wait(lambda ms: len(ms) >= 3, "the failed rendition")
-        last = _renditions(renditions.messages)[-1]
-        assert last.id == "ww-wait-ar" and last.translation.status is RenditionStatus.FAILED
+        assert entry.story.id == "ww-wait-ar" and entry.attempts == 0 and "ar_en" in entry.reason
+        renditions.wait(lambda ms: len(ms) >= 3, "the two English stories and the failed rendition")
+        by = _by(_renditions(renditions.messages))
+        assert by[("ww-wait-ar", "tr")].translation.status is RenditionStatus.FAILED, "the desk sees it once"
+        for _ in range(settings.kafka_max_attempts + 1):
+            assert service.retranslator.rescan()["pending"] == 1
+        assert service.store.entries()[0].attempts == 0
+        time.sleep(1)
+        assert len(renditions.messages) == 3, "the same error is not published again"
+
+        repair()
+        assert service.retranslator.rescan() == {"retranslated": 1, "pending": 0, "installed": 2}
+        renditions.wait(lambda ms: len(ms) >= 5, "the tr rendition and the kept English")
+        late = _by(_renditions(renditions.messages[3:]))
+        assert set(late) == {("ww-wait-ar", "tr"), ("ww-wait-ar", "en")}
+        assert all(r.translation.status is RenditionStatus.TRANSLATED for r in late.values())
+        assert late[("ww-wait-ar", "en")].translation.kept_pivot
     finally:
         renditions.close()
         producer.close()

@@ -21,12 +21,12 @@ from starlette.concurrency import run_in_threadpool
 
 from wirewatch_common.access import limiter, require
 from wirewatch_common.http_errors import ErrorResponse, StatusTable
+from wirewatch_common.query import QueryError, parse
 from wirewatch_common.story import STORY_ID_PATTERN
 
 from . import cursor
 from .backends.base import SearchBackend
-from .errors import BackendUnavailable, CursorError, QueryError, StoryNotFound
-from .query import parse
+from .errors import BackendUnavailable, CursorError, StoryNotFound
 from .search import (
     MAX_FACET_SIZE,
     MAX_PAGE_SIZE,

@@ -9,9 +9,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from wirewatch_common.analysis import Family, family
 from wirewatch_common.story import RenditionStatus, Story, primary_language
 
-from .analysis import Family, family
 from .search import VersionRecord
 
 KIND_CURRENT = "current"

@@ -1,14 +1,12 @@
-"""The index service's domain errors: what a search, a cursor, a story lookup or the engine refused."""
+"""The index service's domain errors: what a cursor, a story lookup or the engine refused.
+
+A query outside the limits is `wirewatch_common.query.QueryError` (code `bad_query`), raised by the
+parser the index shares with the alerts service.
+"""
 
 from __future__ import annotations
 
 from wirewatch_common.errors import WirewatchError
-
-
-class QueryError(WirewatchError, ValueError):
-    """The query or a filter is outside the limits (too many clauses, a phrase too long)."""
-
-    code = "bad_query"
 
 
 class CursorError(WirewatchError, ValueError):

@@ -11,7 +11,7 @@ import html
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .analysis import WORD
+from wirewatch_common.analysis import WORD
 
 SCAN_CHARS = 20_000
 """Only the first characters of a long body are scanned for a match (the lede is what matters)."""

@@ -8,9 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from wirewatch_common.query import ParsedQuery
 from wirewatch_common.story import Quality, RenditionStatus, Story
-
-from .query import ParsedQuery
 
 Sort = Literal["relevance", "newest"]
 QualityFilter = Literal["any", "good", "low"]

@@ -26,7 +26,17 @@ from .feeds import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT_S, fetch
 from .progress import ProgressBar
 from .report import no_models_hint, render
 from .status import collect, installed_models
-from .supervisor import Supervisor, installed_services
+from .supervisor import Supervisor, installed_services, service_port
+from .watch import (
+    WatchFailed,
+    add_watchlist,
+    created_lines,
+    list_watchlists,
+    new_secret,
+    remove_watchlist,
+    watchlist_spec,
+    watchlists_table,
+)
 
 
 def _ingest_url(settings: Settings) -> str:
@@ -167,6 +177,7 @@ SERVICE_SETTINGS = (
     ("wirewatch_ingest.settings", "IngestSettings"),
     ("wirewatch_translate.settings", "TranslateSettings"),
     ("wirewatch_index.settings", "IndexSettings"),
+    ("wirewatch_alerts.settings", "AlertsSettings"),
 )
 
 
@@ -192,6 +203,49 @@ def _search(settings: Settings, args: argparse.Namespace) -> int:
     sys.stdout.write(
         json.dumps(answer, ensure_ascii=False, indent=2) + "\n" if args.json else hits_table(answer)
     )
+    return 0
+
+
+def _alerts_url(settings: Settings, args: argparse.Namespace) -> str:
+    if args.url:
+        return str(args.url).rstrip("/")
+    return f"http://{settings.host}:{service_port(settings, 'alerts') or 8083}"
+
+
+def _watch(settings: Settings, args: argparse.Namespace) -> int:
+    url = _alerts_url(settings, args)
+    try:
+        if args.watch_command == "add":
+            generated = {hook: new_secret() for hook in args.webhook} if not args.webhook_secret else {}
+            webhooks = [(hook, generated.get(hook) or args.webhook_secret) for hook in args.webhook]
+            spec = watchlist_spec(
+                args.name,
+                args.query,
+                languages=args.lang,
+                providers=args.provider,
+                places=args.place,
+                webhooks=webhooks,
+                notify_updates=args.notify_updates,
+            )
+            created = add_watchlist(url, spec, args.api_key)
+            sys.stdout.write(
+                json.dumps(created, ensure_ascii=False, indent=2) + "\n"
+                if args.json
+                else created_lines(created, generated)
+            )
+        elif args.watch_command == "list":
+            found = list_watchlists(url, args.api_key)
+            sys.stdout.write(
+                json.dumps(found, ensure_ascii=False, indent=2) + "\n"
+                if args.json
+                else watchlists_table(found)
+            )
+        else:
+            remove_watchlist(url, args.id, args.api_key)
+            sys.stdout.write(f"removed {args.id}\n")
+    except WatchFailed as exc:
+        sys.stderr.write(f"wirewatch: {exc}\n")
+        return 1
     return 0
 
 
@@ -254,7 +308,51 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the report as JSON")
     status.add_argument("--api-key", default=os.environ.get("WIREWATCH_CLI_API_KEY"), help="reader key")
     commands.add_parser("settings", help="print every WIREWATCH_ setting as the README's Markdown table")
+    _watch_parser(commands)
     return parser
+
+
+def _watch_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    watch = commands.add_parser("watch", help="watchlists on the running alerts API: add | list | remove")
+    actions = watch.add_subparsers(dest="watch_command", required=True)
+    add = actions.add_parser(
+        "add", help="create a watchlist: alerts for every story that matches, in any language"
+    )
+    add.add_argument("name", help="the watchlist's name (unique without regard to case)")
+    add.add_argument(
+        "query",
+        nargs="?",
+        default="",
+        help='desk syntax, as in search: words, "phrases", OR, -exclude, prefix*, headline: (empty needs a filter)',
+    )
+    add.add_argument("--lang", action="append", default=[], help="only this language version (repeatable)")
+    add.add_argument("--provider", action="append", default=[], help="only this provider (repeatable)")
+    add.add_argument("--place", action="append", default=[], help="only this dateline place (repeatable)")
+    add.add_argument(
+        "--webhook", action="append", default=[], metavar="URL", help="POST alerts here (repeatable)"
+    )
+    add.add_argument(
+        "--webhook-secret",
+        default=os.environ.get("WIREWATCH_CLI_WEBHOOK_SECRET"),
+        help="webhook signing secret, 16+ characters (or WIREWATCH_CLI_WEBHOOK_SECRET); made and shown if absent",
+    )
+    add.add_argument(
+        "--notify-updates",
+        action="store_true",
+        help="notify again when a matched story's new version still matches",
+    )
+    add.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    listed = actions.add_parser("list", help="every watchlist, oldest first")
+    listed.add_argument("--json", action="store_true", help="print the watchlists as JSON")
+    remove = actions.add_parser("remove", help="delete a watchlist by id")
+    remove.add_argument("id", help="the watchlist's id, e.g. wl-3f9a0c2b7d41")
+    for sub in (add, listed, remove):
+        sub.add_argument("--url", help="alerts API base URL (default: from WIREWATCH_HOST/ALERTS_PORT)")
+        sub.add_argument(
+            "--api-key",
+            default=os.environ.get("WIREWATCH_CLI_API_KEY"),
+            help="writer key to add or remove, reader key to list (or WIREWATCH_CLI_API_KEY)",
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -269,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "models": _models,
         "status": _status,
         "settings": _settings,
+        "watch": _watch,
     }
     return handlers[args.command](settings, args)
 

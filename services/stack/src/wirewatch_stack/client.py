@@ -1,5 +1,7 @@
 """Talking to the running services over HTTP (standard library only): readiness, uploads, search, status.
 
+Watchlist requests (`wirewatch watch`) are in watch.py, on top of `call`.
+
 Every request to a wirewatch service goes through `call`; a URL someone else serves (a feed) is
 fetched with `wirewatch_common.fetch.bounded_get` instead (see feeds.py).
 """
@@ -82,15 +84,17 @@ def call(
     api_key: str | None = None,
     data: bytes | None = None,
     content_type: str | None = None,
+    method: str | None = None,
 ) -> Answer:
-    """Send one request to a wirewatch service (a POST when `data` is given); raise Unreachable if none answers.
+    """Send one request to a wirewatch service; raise Unreachable if none answers.
 
+    The method is GET, or POST when `data` is given, unless `method` names another (PATCH, DELETE).
     Every HTTP status is an answer: /readyz says 503 with a body worth reading.
     """
     headers = {"content-type": content_type} if content_type else {}
     if api_key:
         headers["x-api-key"] = api_key
-    method = "GET" if data is None else "POST"
+    method = method or ("GET" if data is None else "POST")
     request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 - our services
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310

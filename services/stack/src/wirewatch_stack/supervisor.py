@@ -14,6 +14,7 @@ signal one service by its pid.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import subprocess
@@ -50,23 +51,48 @@ class ServiceSpec:
     url: str | None = None
 
 
-def installed_services(settings: Settings) -> list[ServiceSpec]:
-    """Find the service packages installed in this environment, in start order (ingest, translate, index)."""
-    order = {"ingest": 0, "translate": 1, "index": 2}
-    ports = {
+START_ORDER = {"ingest": 0, "translate": 1, "index": 2, "alerts": 3}
+
+OWN_PORTS = {"alerts": ("wirewatch_alerts.settings", "AlertsSettings", "alerts_port")}
+"""Services whose port is one of their own settings rather than a shared one: module, class, field."""
+
+
+def service_port(settings: Settings, name: str) -> int | None:
+    """The port a service listens on, as the service itself will read it; None for one without an API.
+
+    Shared ports come from `settings`; a service's own port from its settings class, built from the
+    environment exactly as the child process will build it (or from `settings` when it is that class).
+    """
+    shared = {
         "ingest": settings.ingest_port,
         "translate": settings.translate_port,
         "index": settings.index_port,
     }
-    found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (order.get(ep.name, 9), ep.name))
-    return [
-        ServiceSpec(
-            name=ep.name,
-            argv=[sys.executable, "-m", ep.value],
-            url=f"http://{settings.host}:{ports[ep.name]}" if ep.name in ports else None,
-        )
-        for ep in found
-    ]
+    if name in shared:
+        return shared[name]
+    if name not in OWN_PORTS:
+        return None
+    module_name, class_name, field_name = OWN_PORTS[name]
+    if field_name in type(settings).model_fields:
+        return int(getattr(settings, field_name))
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except ModuleNotFoundError:
+        return None
+    return int(getattr(cls(), field_name))
+
+
+def installed_services(settings: Settings) -> list[ServiceSpec]:
+    """Find the service packages installed in this environment, in start order (ingest, translate, index, alerts)."""
+    found = sorted(
+        entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: (START_ORDER.get(ep.name, 9), ep.name)
+    )
+    specs = []
+    for ep in found:
+        port = service_port(settings, ep.name)
+        url = f"http://{settings.host}:{port}" if port is not None else None
+        specs.append(ServiceSpec(name=ep.name, argv=[sys.executable, "-m", ep.value], url=url))
+    return specs
 
 
 def write_pid_file(path: Path, pid: int) -> None:

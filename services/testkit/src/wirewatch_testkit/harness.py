@@ -26,7 +26,7 @@ from wirewatch_common.broker import free_port
 from wirewatch_common.processes import stop_process_group
 from wirewatch_stack.supervisor import read_pid_file
 
-SERVICES = ("broker", "ingest", "translate", "index")
+SERVICES = ("broker", "ingest", "translate", "index", "alerts")
 
 
 class StackFailed(RuntimeError):

@@ -38,6 +38,11 @@ def make_engine(settings: TranslateSettings) -> Engine:
     )
 
 
+def make_translator(settings: TranslateSettings, engine: Engine) -> StoryTranslator:
+    """The story translator the settings describe: targets, and whether a pivot's text is kept."""
+    return StoryTranslator(engine, settings.targets, keep_pivot=settings.translate_keep_pivot)
+
+
 def pending_store(settings: TranslateSettings) -> PendingStore:
     """The store of stories waiting for a model, under the data dir."""
     return PendingStore(settings.data_dir / "translate" / "pending.sqlite3")
@@ -65,7 +70,7 @@ def build(
     """Build the service from settings; topics default to the contract's."""
     contract = load_contract()
     engine = make_engine(settings)
-    translator = StoryTranslator(engine, settings.targets)
+    translator = make_translator(settings, engine)
     store = pending_store(settings)
     producer = Producer.from_settings(settings)
     publish = publisher(producer, renditions_topic or contract.renditions.name)

@@ -181,8 +181,7 @@ def retranslate_now(settings: TranslateSettings) -> dict[str, Any]:
     from wirewatch_common.bus import Producer
     from wirewatch_common.topics import load_contract
 
-    from .bootstrap import make_engine, pending_store
-    from .translator import StoryTranslator
+    from .bootstrap import make_engine, make_translator, pending_store
     from .worker import Retranslator, publisher
 
     engine = make_engine(settings)
@@ -190,7 +189,7 @@ def retranslate_now(settings: TranslateSettings) -> dict[str, Any]:
     producer = Producer.from_settings(settings)
     try:
         publish = publisher(producer, load_contract().renditions.name)
-        translator = StoryTranslator(engine, settings.targets)
+        translator = make_translator(settings, engine)
         return Retranslator(
             engine, translator, store, publish, max_attempts=settings.kafka_max_attempts
         ).rescan()

@@ -27,6 +27,7 @@ from .errors import UntranslatableText
 from .models import installed_packages
 from .pairs import PackageInfo, Pair, Route, plan_route
 from .quality import SentenceOutput, TokenScores, assess_sentence, best, copy_through, token_scores
+from .translator import PackageFailed
 from .units import Piece, fit, glue, written_without_spaces
 
 log = logging.getLogger(__name__)
@@ -453,12 +454,19 @@ class Engine:
         return plan_route(self.packages(), source, target, self.pivot)
 
     def model(self, info: PackageInfo) -> LoadedModel:
-        """The loaded model of a package, loading it on first use."""
+        """The loaded model of a package, loading it on first use.
+
+        A package whose model or tokenizer does not load raises `PackageFailed`; nothing is kept,
+        so the next call tries the files again (they may have been repaired meanwhile).
+        """
         with self._lock:
             loaded = self._models.get(info.path)
             if loaded is None:
                 started = time.perf_counter()
-                loaded = LoadedModel(info, self.options)
+                try:
+                    loaded = LoadedModel(info, self.options)
+                except Exception as exc:
+                    raise PackageFailed(info.name, info.version, exc) from exc
                 self._models[info.path] = loaded
                 log.info(
                     "model loaded",

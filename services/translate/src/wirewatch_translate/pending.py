@@ -1,9 +1,11 @@
-"""Stories whose rendition was `unavailable`, kept in a small SQLite file so they can be re-translated.
+"""Stories whose rendition waits for a package, kept in a small SQLite file so they can be re-translated.
 
-The broker keeps nothing across restarts, so once a model is installed the service re-translates
-these stories from here, without asking ingest for them again. One row per story and target
-language; a newer version of a story replaces an older one. Each row counts the re-translations
-that failed, so a story that cannot be translated is given up on instead of retried forever.
+A rendition waits when it was `unavailable` (no package for the pair) or `failed` because its
+package did not load. The broker keeps nothing across restarts, so once the package is there and
+works the service re-translates these stories from here, without asking ingest for them again.
+One row per story and target language; a newer version of a story replaces an older one. Each
+row counts the re-translations that failed because of the story, so a story that cannot be
+translated is given up on instead of retried forever; waiting for a package counts nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class PendingEntry:
     target: str
     attempts: int = 0
     error: str | None = None
+    reason: str = ""
+    """Why it waits: the `unavailable` rendition's reason, or the error of the package that failed."""
 
 
 class PendingStore:
@@ -51,7 +55,10 @@ class PendingStore:
             self._db.execute("ALTER TABLE pending ADD COLUMN last_error TEXT")
 
     def add(self, story: Story, target: str, reason: str) -> None:
-        """Remember a story that could not be translated into `target` (newest version wins)."""
+        """Remember a story that could not be translated into `target` (newest version wins).
+
+        Adding the same version again updates its reason and keeps its failed attempts.
+        """
         with self._lock:
             self._db.execute(
                 """INSERT INTO pending
@@ -99,9 +106,13 @@ class PendingStore:
         """Return pending entries with their failed attempts, oldest first."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT story, target, attempts, last_error FROM pending ORDER BY added_at LIMIT ?", (limit,)
+                "SELECT story, target, attempts, last_error, reason FROM pending ORDER BY added_at LIMIT ?",
+                (limit,),
             ).fetchall()
-        return [PendingEntry(Story.from_json(raw), target, int(n), error) for raw, target, n, error in rows]
+        return [
+            PendingEntry(Story.from_json(raw), target, int(n), error, reason)
+            for raw, target, n, error, reason in rows
+        ]
 
     def items(self, limit: int = 10_000) -> list[tuple[Story, str]]:
         """Return pending (story, target) entries, oldest first."""

@@ -17,6 +17,13 @@ class TranslateSettings(Settings):
     translate_pivot: str = Field(
         default="en", description="Language to pivot through when no direct package exists (fr→en→ar)."
     )
+    translate_keep_pivot: bool = Field(
+        default=True,
+        description=(
+            "Keep the text a pivot makes (ar→en→tr) as a rendition in the pivot language, marked kept_pivot, "
+            "unless that language is a target or the original's."
+        ),
+    )
     translate_package_index: str = Field(
         default="https://raw.githubusercontent.com/argosopentech/argospm-index/main/",
         description="Folder URL of the Argos package index (index.json) that `install LANG...` reads.",
@@ -61,5 +68,8 @@ class TranslateSettings(Settings):
     translate_rescan_seconds: float = Field(
         default=30.0,
         gt=0,
-        description="How often the models dir is re-read; stories left unavailable are then re-translated.",
+        description=(
+            "How often the models dir is re-read; stories left unavailable, or failed because their "
+            "package did not load, are then re-translated (and once at start)."
+        ),
     )

@@ -6,6 +6,11 @@ table keeps its lines and cells, and its numbers and codes are copied instead of
 Pairs without a package pivot through English; a missing pair yields an `unavailable` rendition
 instead of an error. Every translated rendition carries its quality signals (`quality`): each
 sentence is judged hop by hop from the model's output and scores, and the rendition gathers them.
+
+The English made on the way (ar→en→tr) is kept as an `en` rendition (`kept_pivot`), so every
+story reads in English at no extra model time. A package that cannot load (`PackageFailed`) fails
+its renditions without blaming any story: the caller keeps them waiting for the package to work.
+A story canceled at the source is not translated; its renditions are emptied instead.
 """
 
 from __future__ import annotations
@@ -50,6 +55,20 @@ CONFIDENCE = Histogram(
     buckets=(0.05, 0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
 )
 ENGINE = "argos-translate"
+CANCELED = "canceled at the source: not translated, earlier renditions withdrawn"
+
+
+class PackageFailed(RuntimeError):
+    """A package cannot translate at all (its model or tokenizer does not load); no story's text is the cause.
+
+    Engines raise it so the translator can tell a broken package, whose renditions wait for it to
+    be repaired, from a story that breaks the engine, which is retried and then given up on.
+    """
+
+    def __init__(self, package: str, version: str, cause: BaseException) -> None:
+        super().__init__(f"package {package} {version} could not be loaded: {type(cause).__name__}: {cause}")
+        self.package = package
+        self.version = version
 
 
 class Translates(Protocol):
@@ -64,7 +83,10 @@ class Translates(Protocol):
         ...
 
     def translate_scored(self, info: PackageInfo, sentences: Sequence[str]) -> Translated:
-        """Translated sentences with their source token counts, scores and untranslated characters."""
+        """Translated sentences with their source token counts, scores and untranslated characters.
+
+        Raises `PackageFailed` when the package itself cannot be used.
+        """
         ...
 
 
@@ -89,7 +111,18 @@ class _Job:
     units: list[_Unit]  # headline, summary, then each paragraph
     seconds: float = 0.0
     error: str | None = None  # the engine error that failed this job's package
+    package_failed: bool = False  # the error was the package's (it did not load), not the text's
     quality: list[SentenceQuality] | None = None  # per sentence, joined over the hops done so far
+    kept_pivot: bool = False  # the intermediate text of another job, kept as a rendition
+
+    def pivot_copy(self) -> _Job:
+        """This job as it stands after its first hop: the pivot language's text, as a rendition of its own."""
+        units = [_Unit(u.layout, [list(segment) for segment in u.sentences]) for u in self.units]
+        first = self.route[0]
+        quality = None if self.quality is None else list(self.quality)
+        return _Job(
+            self.story, first.to_code, (first,), units, self.seconds, quality=quality, kept_pivot=True
+        )
 
     def sentences(self) -> list[str]:
         return [s for unit in self.units for segment in unit.sentences for s in segment]
@@ -173,6 +206,20 @@ def _within_limit(text: str, field: str) -> str:
     return (cut.rsplit(None, 1)[0] if " " in cut else cut) + "…"
 
 
+@dataclass(frozen=True)
+class Renditions:
+    """What one call made: every rendition, and which `failed` ones a broken package caused."""
+
+    stories: list[Story]
+    package_failed: frozenset[tuple[str, int, str]] = frozenset()
+    """(story id, version, target) of the renditions that failed because their package did."""
+
+    def waits_for_package(self, rendition: Story) -> bool:
+        """Whether a rendition failed because its package did (it is made again once the package works)."""
+        t = rendition.translation
+        return t is not None and (t.of_id, t.of_version, t.target_language) in self.package_failed
+
+
 class StoryTranslator:
     """Turn batches of stories into renditions through an engine."""
 
@@ -181,12 +228,15 @@ class StoryTranslator:
         engine: Translates,
         targets: Sequence[str],
         *,
+        keep_pivot: bool = True,
         clock: Callable[[], datetime] = lambda: datetime.now(tz=UTC),
     ) -> None:
         self.engine = engine
         self.targets = list(targets)
+        self.keep_pivot = keep_pivot
         self._clock = clock
         self._reported_missing: set[tuple[str, str]] = set()
+        self._reported_broken: set[tuple[str, str]] = set()  # (package, version) that did not load
 
     def unavailable(self, story: Story, target: str, reason: str) -> Story:
         """An `unavailable` rendition, counted; logged once per pair until that pair is installed."""
@@ -206,23 +256,53 @@ class StoryTranslator:
         RENDITIONS.labels(target, RenditionStatus.FAILED.value).inc()
         return _rendition(story, target, RenditionStatus.FAILED, when=self._clock(), error=error[:2000])
 
+    def canceled(self, story: Story, target: str) -> Story:
+        """An empty rendition of a canceled story: it replaces, in the index, what was translated before."""
+        RENDITIONS.labels(target, RenditionStatus.UNAVAILABLE.value).inc()
+        return _rendition(story, target, RenditionStatus.UNAVAILABLE, when=self._clock(), error=CANCELED)
+
     def forget_missing(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Log a pair again if it goes missing after it was installed."""
         self._reported_missing.difference_update(pairs)
 
-    def translate(self, stories: Sequence[Story], targets: Sequence[str] | None = None) -> list[Story]:
-        """Return renditions for every story and target.
+    def pivot_kept(self, story: Story, route: Route) -> str | None:
+        """The language whose intermediate text this route's first hop leaves, when it is kept as a rendition.
 
-        For a single story, a package that fails gives `failed` renditions for its own targets while
-        the others finish; with several stories, or when nothing could be translated, the error is
-        raised instead (the consumer then retries story by story, and then dead-letters).
+        Kept only for a two-hop route, when the setting is on, and when the intermediate language
+        is neither the story's own nor one of the service's targets (a target gets its own rendition).
+        """
+        if not self.keep_pivot or len(route) < 2:
+            return None
+        pivot = primary_language(route[0].to_code)
+        if pivot == primary_language(story.language) or pivot in targets_for(story, self.targets):
+            return None
+        return pivot
+
+    def translate(self, stories: Sequence[Story], targets: Sequence[str] | None = None) -> list[Story]:
+        """Return renditions for every story and target (see `render`)."""
+        return self.render(stories, targets).stories
+
+    def render(self, stories: Sequence[Story], targets: Sequence[str] | None = None) -> Renditions:
+        """Return renditions for every story and target, and which failed for their package's sake.
+
+        A package that cannot load (`PackageFailed`) gives `failed` renditions for its own targets
+        while the others finish, however many stories share it. Any other engine error does so for
+        a single story; with several stories, or when nothing could be translated, it is raised
+        instead (the consumer then retries story by story, and then dead-letters). A canceled
+        story gets empty renditions without any model time. When a route pivots, the text after
+        its first hop is also returned as a rendition in the pivot language (`pivot_kept`), once
+        per story version.
         """
         jobs: list[_Job] = []
         out: list[Story] = []
         for story in stories:
             source = primary_language(story.language)
             units: list[_Unit] | None = None
-            for target in targets_for(story, self.targets if targets is None else targets):
+            wanted = targets_for(story, self.targets if targets is None else targets)
+            if story.pubstatus == "canceled":
+                out += self._canceled(story, wanted)
+                continue
+            for target in wanted:
                 route = self.engine.route(source, target)
                 if route is None:
                     out.append(self.unavailable(story, target, f"no model installed for {source}→{target}"))
@@ -232,19 +312,50 @@ class StoryTranslator:
                 jobs.append(_Job(story, target, route, copies))
         hops = max((len(j.route) for j in jobs), default=0)
         errors: list[Exception] = []
+        kept: list[_Job] = []
         for hop in range(hops):
             errors += self._run_hop(hop, [j for j in jobs if len(j.route) > hop and j.error is None])
+            if hop == 0:
+                kept = self._kept_pivots(jobs)
         if errors and all(j.error is not None for j in jobs):
             raise errors[0]  # nothing translated: the engine itself may be down, so the caller retries
         when = self._clock()
-        for job in jobs:
+        for job in [*jobs, *kept]:
             out.append(
                 self.failed(job.story, job.target, job.error) if job.error else self._finish(job, when)
             )
-        return out
+        waiting = frozenset((j.story.id, j.story.version, j.target) for j in jobs if j.package_failed)
+        return Renditions(out, waiting)
+
+    def _canceled(self, story: Story, targets: Sequence[str]) -> list[Story]:
+        """Empty renditions for each target, and for a kept pivot language the story could have had."""
+        source = primary_language(story.language)
+        languages = list(targets)
+        for target in targets:
+            route = self.engine.route(source, target)
+            pivot = None if route is None else self.pivot_kept(story, route)
+            if pivot is not None and pivot not in languages:
+                languages.append(pivot)
+        log.info(
+            "canceled story not translated; its renditions are withdrawn",
+            extra={"story_id": story.id, "version": story.version, "languages": languages},
+        )
+        return [self.canceled(story, language) for language in languages]
+
+    def _kept_pivots(self, jobs: Sequence[_Job]) -> list[_Job]:
+        """The pivot text of each story version after the first hop, once, from its first job that pivoted."""
+        kept: dict[tuple[str, int], _Job] = {}
+        for job in jobs:
+            key = (job.story.id, job.story.version)
+            if job.error is None and key not in kept and self.pivot_kept(job.story, job.route) is not None:
+                kept[key] = job.pivot_copy()
+        return list(kept.values())
 
     def _run_hop(self, hop: int, jobs: list[_Job]) -> list[Exception]:
-        """Translate one hop of every job, package by package; a package that fails fails its jobs only."""
+        """Translate one hop of every job, package by package; a package that fails fails its jobs only.
+
+        Returns the errors that may be a story's fault; a package that does not load is not one.
+        """
         by_package: dict[PackageInfo, list[_Job]] = {}
         errors: list[Exception] = []
         for job in jobs:
@@ -254,6 +365,17 @@ class StoryTranslator:
             started = time.perf_counter()
             try:
                 done = self.engine.translate_scored(info, flat)
+            except PackageFailed as exc:
+                if (info.name, info.version) not in self._reported_broken:  # once, not per batch
+                    self._reported_broken.add((info.name, info.version))
+                    log.error(
+                        "translation package cannot be used; its renditions wait until it works",
+                        extra={"package": info.name, "version": info.version, "error": brief(exc)},
+                    )
+                for job in group:
+                    job.error = f"{type(exc).__name__}: {exc}"
+                    job.package_failed = True
+                continue
             except Exception as exc:
                 if len({(j.story.id, j.story.version) for j in group}) > 1:
                     raise  # one story may be the cause: the consumer retries the batch story by story
@@ -263,6 +385,11 @@ class StoryTranslator:
                 errors.append(exc)
                 continue
             elapsed = time.perf_counter() - started
+            if (info.name, info.version) in self._reported_broken:
+                self._reported_broken.discard((info.name, info.version))
+                log.info(
+                    "translation package works again", extra={"package": info.name, "version": info.version}
+                )
             lengths = done.source_tokens
             total_tokens = max(1, sum(lengths))
             position = 0
@@ -301,4 +428,5 @@ class StoryTranslator:
             duration_ms=round(job.seconds * 1000, 3),
             quality=quality,
             test_package=any(info.test for info in job.route),
+            kept_pivot=job.kept_pivot,
         )

@@ -1,4 +1,4 @@
-"""The consumer side: stories in, renditions out, and re-translation once a missing model is installed."""
+"""The consumer side: stories in, renditions out, and re-translation once a missing or broken model works."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from wirewatch_common.story import RenditionStatus, Story, primary_language
 
 from .engine import Engine
 from .pending import PendingEntry, PendingStore
-from .translator import StoryTranslator, targets_for
+from .translator import Renditions, StoryTranslator, targets_for
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,20 @@ def publisher(producer: Producer, topic: str) -> Publish:
     return publish
 
 
-def record(store: PendingStore, originals: dict[tuple[str, int], Story], renditions: Sequence[Story]) -> None:
-    """Remember unavailable renditions' stories for later, forget those now translated."""
-    for rendition in renditions:
+def record(store: PendingStore, originals: dict[tuple[str, int], Story], renditions: Renditions) -> None:
+    """Remember stories whose renditions wait for a package; forget those now made or canceled.
+
+    A rendition waits when it is `unavailable` (no package for its pair) or `failed` because its
+    package did not load; either is translated again once the package works. A canceled story's
+    renditions end every wait for it, older versions' included.
+    """
+    for rendition in renditions.stories:
         t = rendition.translation
         assert t is not None
-        if t.status is RenditionStatus.UNAVAILABLE:
-            store.add(originals[(t.of_id, t.of_version)], t.target_language, t.error or "unavailable")
-        elif t.status is RenditionStatus.TRANSLATED:
+        if rendition.pubstatus == "canceled" or t.status is RenditionStatus.TRANSLATED:
             store.resolve(t.of_id, t.target_language, t.of_version)
+        elif t.status is RenditionStatus.UNAVAILABLE or renditions.waits_for_package(rendition):
+            store.add(originals[(t.of_id, t.of_version)], t.target_language, t.error or "unavailable")
 
 
 class StoryHandler:
@@ -69,16 +74,18 @@ class StoryHandler:
         if skipped:
             log.warning("renditions on the stories topic ignored", extra={"count": skipped})
         try:
-            renditions = self.translator.translate(list(originals.values()))
+            renditions = self.translator.render(list(originals.values()))
         except Exception as exc:
             if len(batch) == 1:
                 self._note_failure(batch[0], stories[0], exc)
             raise
         record(self.store, originals, renditions)
-        self.publish(renditions)
+        self.publish(renditions.stories)
         for message in batch:
             self._failures.pop((message.topic, message.partition, message.offset), None)
-        log.info("stories translated", extra={"stories": len(originals), "renditions": len(renditions)})
+        log.info(
+            "stories translated", extra={"stories": len(originals), "renditions": len(renditions.stories)}
+        )
 
     def _note_failure(self, message: Message, story: Story, exc: Exception) -> None:
         key = (message.topic, message.partition, message.offset)
@@ -98,14 +105,18 @@ class StoryHandler:
 
 
 class Retranslator:
-    """Re-read the models directory now and then; translate stories left unavailable once their pair exists.
+    """Re-read the models directory now and then; translate stories whose renditions wait for a package.
 
-    Stories go through the engine in chunks. A chunk that raises is halved until the story that
-    raises is found, so its neighbours are translated and published anyway. A story whose
-    re-translation fails (raises, or comes back `failed`) stays pending and is tried again on the
-    next rescan; after `max_attempts` failures its `failed` renditions are published, carrying the
-    error, and it leaves the pending store. A `TransientError` (the broker cannot take the
-    renditions) ends the rescan: what was not published stays pending, with no attempt counted.
+    A rendition waits when its pair had no package (`unavailable`) or its package did not load
+    (`failed` for the package's sake, see `record`). Stories go through the engine in chunks. A
+    chunk that raises is halved until the story that raises is found, so its neighbours are
+    translated and published anyway. A story whose re-translation fails (raises, or comes back
+    `failed`) stays pending and is tried again on the next rescan; after `max_attempts` failures
+    its `failed` renditions are published, carrying the error, and it leaves the pending store. A
+    package that still does not load counts no attempt: its stories wait for it as long as it
+    takes, and a `failed` rendition is published only when its error is news to the desk (the
+    consumer published the first). A `TransientError` (the broker cannot take the renditions)
+    ends the rescan: what was not published stays pending, with no attempt counted.
     """
 
     name = "retranslator"
@@ -134,8 +145,14 @@ class Retranslator:
         self._lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
-        """Rescan every `interval` seconds until stopped."""
-        while not stop.wait(self.interval):
+        """Rescan at once, then every `interval` seconds until stopped.
+
+        The first rescan serves a restart after a model was installed or repaired: what waited is
+        translated right away instead of one interval later.
+        """
+        wait = 0.0
+        while not stop.wait(wait):
+            wait = self.interval
             try:
                 self.rescan()
             except TransientError as exc:
@@ -163,17 +180,18 @@ class Retranslator:
             spent = [e for e in entries if e.attempts >= self.max_attempts]
             if spent:  # given up on earlier, but their failed renditions could not be published then
                 self._give_up(spent)
-            stories = [e.story for e in entries if e.attempts < self.max_attempts]
-            for start in range(0, len(stories), self.chunk):
-                done += self._translate_chunk(target, stories[start : start + self.chunk])
+            live = [e for e in entries if e.attempts < self.max_attempts]
+            for start in range(0, len(live), self.chunk):
+                done += self._translate_chunk(target, live[start : start + self.chunk])
         if done:
             log.info("pending stories re-translated", extra={"renditions": done})
         return done
 
-    def _translate_chunk(self, target: str, stories: list[Story]) -> int:
-        """Translate and publish a chunk; halve it when it raises. Returns the renditions translated."""
+    def _translate_chunk(self, target: str, entries: list[PendingEntry]) -> int:
+        """Translate and publish a chunk; halve it when it raises. Returns the pending renditions translated."""
+        stories = [e.story for e in entries]
         try:
-            renditions = self.translator.translate(stories, targets=[target])
+            renditions = self.translator.render(stories, targets=[target])
         except TransientError:
             raise
         except Exception as exc:  # noqa: BLE001 - one story may be the cause: find it, keep the rest going
@@ -184,20 +202,48 @@ class Retranslator:
                 "re-translation of a chunk failed; halving it to find the story",
                 extra={"target": target, "stories": len(stories), "error": brief(exc)},
             )
-            middle = len(stories) // 2
-            return self._translate_chunk(target, stories[:middle]) + self._translate_chunk(
-                target, stories[middle:]
+            middle = len(entries) // 2
+            return self._translate_chunk(target, entries[:middle]) + self._translate_chunk(
+                target, entries[middle:]
             )
         originals = {(s.id, s.version): s for s in stories}
-        failed = [r for r in renditions if _status(r) is RenditionStatus.FAILED]
-        fine = [r for r in renditions if _status(r) is not RenditionStatus.FAILED]
-        self.publish(fine)
-        record(self.store, originals, fine)
+        reasons = {(e.story.id, e.story.version): e.reason for e in entries}
+        failed: list[Story] = []
+        waiting: list[Story] = []
+        news: list[Story] = []
+        fine: list[Story] = []
+        for rendition in renditions.stories:
+            if renditions.waits_for_package(rendition):
+                waiting.append(rendition)
+                if _error(rendition) != reasons.get(_key(rendition)):
+                    news.append(rendition)  # a new error: the desk has not seen this one
+            elif _status(rendition) is RenditionStatus.FAILED:
+                failed.append(rendition)
+        blocked = {_key(r) for r in [*failed, *waiting]}
+        told = {_key(r) for r in news}
+        for rendition in renditions.stories:
+            if _status(rendition) is RenditionStatus.FAILED:
+                continue
+            kept = rendition.translation is not None and rendition.translation.kept_pivot
+            # a story's kept pivot goes out with its news, not again on every rescan its target still waits
+            if not kept or _key(rendition) not in blocked or _key(rendition) in told:
+                fine.append(rendition)
+        self.publish([*fine, *news])
+        record(self.store, originals, Renditions([*fine, *news], renditions.package_failed))
+        if waiting:
+            log.warning(
+                "re-translation waits for a package that cannot be used; the stories stay pending",
+                extra={"target": target, "stories": len(waiting), "error": (_error(waiting[0]) or "")[:300]},
+            )
         for rendition in failed:
             t = rendition.translation
             assert t is not None
             self._failed_attempt(originals[(t.of_id, t.of_version)], target, t.error or "translation failed")
-        return sum(1 for r in fine if _status(r) is RenditionStatus.TRANSLATED)
+        return sum(
+            1
+            for r in fine
+            if _status(r) is RenditionStatus.TRANSLATED and r.translation and not r.translation.kept_pivot
+        )
 
     def _failed_attempt(self, story: Story, target: str, error: str) -> None:
         """Count a failed re-translation; give up on the story once it has failed `max_attempts` times."""
@@ -230,3 +276,12 @@ class Retranslator:
 
 def _status(rendition: Story) -> RenditionStatus | None:
     return rendition.translation.status if rendition.translation else None
+
+
+def _key(rendition: Story) -> tuple[str, int]:
+    t = rendition.translation
+    return (t.of_id, t.of_version) if t else (rendition.id, rendition.version)
+
+
+def _error(rendition: Story) -> str | None:
+    return rendition.translation.error if rendition.translation else None

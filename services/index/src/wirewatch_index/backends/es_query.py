@@ -10,9 +10,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..analysis import FAMILIES, fold
+from wirewatch_common.analysis import FAMILIES, fold
+from wirewatch_common.query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
+
 from ..documents import KIND_CURRENT, TAG_LOW_QUALITY, micros
-from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
 from ..search import SearchRequest
 from .es_schema import PREFIX_FIELDS, text_field
 

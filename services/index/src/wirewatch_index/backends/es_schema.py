@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from wirewatch_common.analysis import FAMILIES, Family, fold
+from wirewatch_common.query import FieldName
 from wirewatch_common.story import Story, primary_language
 
 from .. import documents
-from ..analysis import FAMILIES, Family, fold
 from ..documents import (
     KIND_CURRENT,
     KIND_DELETED,
@@ -31,7 +32,6 @@ from ..documents import (
     withdrawal_id,
     withdrawn_at,
 )
-from ..query import FieldName
 
 SCHEMA_VERSION = 1
 """Suffix of the concrete index behind the alias; bump it when the mapping or a derived field changes:

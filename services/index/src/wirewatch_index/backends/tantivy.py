@@ -17,10 +17,10 @@ from pathlib import Path
 
 import tantivy
 
+from wirewatch_common.analysis import Family, family
 from wirewatch_common.story import Story
 
 from .. import collapse, documents
-from ..analysis import Family, family
 from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, story_key
 from ..highlight import Matcher, mark, snippet
 from ..search import (

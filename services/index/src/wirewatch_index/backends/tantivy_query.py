@@ -9,11 +9,12 @@ from typing import Any
 
 import tantivy
 
+from wirewatch_common.analysis import FAMILIES, Family
+from wirewatch_common.query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
+
 from .. import documents
-from ..analysis import FAMILIES, Family
 from ..documents import KIND_CURRENT, TAG_LOW_QUALITY
 from ..highlight import Matcher
-from ..query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
 from ..search import SearchRequest
 from .tantivy_schema import PREFIX_FIELDS, Analyzers, text_field
 

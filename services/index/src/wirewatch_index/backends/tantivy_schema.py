@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 
 import tantivy
 
+from wirewatch_common.analysis import FAMILIES, SNOWBALL, Family, fold
+from wirewatch_common.query import FieldName
+
 from .. import documents
-from ..analysis import FAMILIES, SNOWBALL, Family, fold
 from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, IndexDoc, story_key
-from ..query import FieldName
 
 SCHEMA_VERSION = 1
 """Part of the index directory name: a schema change builds a new index (replay the topics)."""

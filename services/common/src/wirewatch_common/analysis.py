@@ -4,6 +4,8 @@ tantivy's lowercase filter turns `İ` into `i̇` (i + combining dot) and knows n
 apostrophe suffixes or Arabic orthographic variants. These steps run in Python on both sides
 (documents and query words) and are length-agnostic; the engine then tokenises, lowercases
 and applies the Snowball stemmer of the language family.
+
+Shared by the index and the alerts service, so a watchlist folds words exactly as search does.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from wirewatch_common.story import primary_language
+from .story import primary_language
 
 Family = Literal["en", "ar", "tr", "std"]
 """An analysis chain: English, Arabic and Turkish stem; anything else only folds case."""

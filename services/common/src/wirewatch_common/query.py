@@ -1,5 +1,8 @@
 """The desks' query syntax, parsed by us into a small tree; user text never reaches an engine's parser.
 
+One implementation for every service that reads desk queries (the index's search, the alerts
+service's watchlists), so a watchlist means exactly what the same search means. Pure: no engine.
+
     ceasefire talks            both words (any form the language's stemmer folds together)
     "grain corridor"           the exact phrase
     gaza OR rafah              either word; OR binds tighter than the implicit AND
@@ -17,13 +20,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .errors import QueryError as QueryError  # raised here; callers catch it from either module
+from .errors import WirewatchError
 
 FieldName = Literal["headline", "body"]
 FIELDS: tuple[FieldName, ...] = ("headline", "body")
 MAX_CLAUSES = 32
 MAX_PHRASE_WORDS = 16
 MIN_PREFIX_CHARS = 2
+
+
+class QueryError(WirewatchError, ValueError):
+    """The query or a filter is outside the limits (too many clauses, a phrase too long)."""
+
+    code = "bad_query"
 
 
 @dataclass(frozen=True)
