@@ -1,4 +1,5 @@
-"""The three real apps for hostile-input tests: tantivy in a temp dir, the session tansu, test packages.
+"""The four real apps for hostile-input tests: tantivy in a temp dir, the session tansu, test packages,
+the alerts service's watchlist store in a temp dir.
 
 Each builder takes the API keys (empty: open, as on loopback) so the same wiring serves the access
 audit and the attack corpus. Rate limits are left at their defaults unless a test sets them.
@@ -15,6 +16,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from wirewatch_alerts.bootstrap import build as build_alerts
+from wirewatch_alerts.settings import AlertsSettings
 from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin
 from wirewatch_common.topics import TopicContract, parse_contract
@@ -137,6 +140,23 @@ def translate_factory(
             deadletter_topic=contract.deadletter.name,
         )
         return service.app
+
+    return build
+
+
+@pytest.fixture(scope="module")
+def alerts_factory(tmp_path_factory: pytest.TempPathFactory) -> AppFactory:
+    """Build alerts apps, each over its own watchlist store."""
+
+    def build(keys: str = "", **overrides: Any) -> FastAPI:
+        settings = AlertsSettings(
+            _env_file=None,  # type: ignore[call-arg]
+            data_dir=tmp_path_factory.mktemp("hostile-alerts"),
+            api_keys=keys,
+            log_format="text",
+            **overrides,
+        )
+        return build_alerts(settings).app
 
     return build
 

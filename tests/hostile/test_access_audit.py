@@ -37,13 +37,16 @@ WRITER_ONLY = {
     ("ingest", "POST", "/v1/stories"),
     ("index", "DELETE", "/v1/stories/{story_id}"),
     ("translate", "POST", "/v1/retranslate"),
+    ("alerts", "POST", "/v1/watchlists"),
+    ("alerts", "PATCH", "/v1/watchlists/{watchlist_id}"),
+    ("alerts", "DELETE", "/v1/watchlists/{watchlist_id}"),
 }
 """Routes a reader key may not use."""
 
 LIBRETRANSLATE = {"/translate", "/detect"}
 """LibreTranslate-compatible routes: they refuse as LibreTranslate does, 403 with {"error": "..."}."""
 
-SAMPLE_PARAMS = {"story_id": "ww-ceasefire", "name": "desk.css"}
+SAMPLE_PARAMS = {"story_id": "ww-ceasefire", "name": "desk.css", "watchlist_id": "wl-0123456789ab"}
 
 
 def routes(app: FastAPI) -> Iterator[tuple[str, str, str]]:
@@ -58,13 +61,17 @@ def routes(app: FastAPI) -> Iterator[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def keyed(
-    index_factory: AppFactory, ingest_factory: AppFactory, translate_factory: AppFactory
+    index_factory: AppFactory,
+    ingest_factory: AppFactory,
+    translate_factory: AppFactory,
+    alerts_factory: AppFactory,
 ) -> Iterator[dict[str, FastAPI]]:
-    """The three apps with reader and writer keys configured, started so that shutdown closes their clients."""
+    """The four apps with reader and writer keys configured, started so that shutdown closes their clients."""
     apps = {
         "index": index_factory(KEYS),
         "ingest": ingest_factory(KEYS),
         "translate": translate_factory(KEYS),
+        "alerts": alerts_factory(KEYS),
     }
     with ExitStack() as stack:
         for app in apps.values():
@@ -72,7 +79,7 @@ def keyed(
         yield apps
 
 
-@pytest.mark.parametrize("service", ["index", "ingest", "translate"])
+@pytest.mark.parametrize("service", ["index", "ingest", "translate", "alerts"])
 def test_every_non_public_route_refuses_without_a_key_and_with_the_wrong_role(keyed, service):
     app = keyed[service]
     client = TestClient(app, raise_server_exceptions=False)

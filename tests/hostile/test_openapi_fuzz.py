@@ -104,6 +104,12 @@ def test_translate_api_survives_fuzzing(translate_factory: AppFactory) -> None:
     assert not any(key.endswith("5xx") for key in statuses)
 
 
+def test_alerts_api_survives_fuzzing(alerts_factory: AppFactory) -> None:
+    statuses = fuzz(alerts_factory(**UNLIMITED))
+    assert statuses["POST /v1/watchlists 4xx"] > 0
+    assert not any(key.endswith("5xx") for key in statuses), statuses
+
+
 ANY_TEXT = st.text(
     alphabet=st.characters(codec=None, exclude_categories=()),  # surrogates and controls included
     min_size=1,

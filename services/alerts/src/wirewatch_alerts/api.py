@@ -79,6 +79,10 @@ WatchlistId = Annotated[
 ]
 
 
+MAX_OFFSET = 10_000_000
+"""Far above any store's limit; bounds what reaches SQLite (a 64-bit integer)."""
+
+
 class WatchlistOut(BaseModel):
     """A watchlist as readers see it: webhook secrets masked, no feed token."""
 
@@ -159,7 +163,9 @@ def router(
     )
     def list_watchlists(
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Watchlists per page.")] = 100,
-        offset: Annotated[int, Query(ge=0, description="Skip this many (next_offset of the last page).")] = 0,
+        offset: Annotated[
+            int, Query(ge=0, le=MAX_OFFSET, description="Skip this many (next_offset of the last page).")
+        ] = 0,
     ) -> WatchlistPage:
         """Every watchlist, oldest first, a page at a time (reader key)."""
         found = store.page(limit, offset)

@@ -196,9 +196,9 @@ class WebhookChannel(BaseModel):
     )
     secret: Annotated[SecretStr, BeforeValidator(_secret)] | None = Field(
         default=None,
-        json_schema_extra={"minLength": MIN_SECRET_CHARS, "maxLength": MAX_SECRET_CHARS},
+        # No minLength in the schema: answers show the masked value, which is shorter.
         description=(
-            f"Signing key, at least {MIN_SECRET_CHARS} characters; required when the URL is new to the "
+            f"Signing key, {MIN_SECRET_CHARS} to {MAX_SECRET_CHARS} characters; required when the URL is new to the "
             f"watchlist, kept when a change repeats the URL without it. Always shown as {MASK}."
         ),
         examples=["a-long-random-shared-secret"],
