@@ -21,11 +21,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Protocol
 
 from wirewatch_common.errors import brief
+from wirewatch_common.sqlite import write_transaction
 
 from .errors import DuplicateName, StoreUnavailable, TooManyWatchlists, WatchlistNotFound
 from .watchlists import Watchlist
@@ -125,17 +126,9 @@ class SqliteWatchlistStore:
             msg = f"cannot open the watchlist store at {path}: {brief(exc)}"
             raise StoreUnavailable(msg) from exc
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction, taken at once (BEGIN IMMEDIATE) so a read-modify-write is never lost."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, taken at once, so a read-modify-write is never lost."""
+        return write_transaction(self._db, self._lock)
 
     @contextmanager
     def _guard(self, action: str) -> Iterator[None]:

@@ -26,13 +26,14 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from wirewatch_common.errors import brief
+from wirewatch_common.sqlite import write_transaction
 from wirewatch_common.story import Receipt, Story, primary_language
 
 from .errors import LedgerUnavailable
@@ -188,16 +189,9 @@ class Ledger:
             if name not in have:
                 self._db.execute(f"ALTER TABLE versions ADD COLUMN {name} {kind}")
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One write transaction, taken at once, so a read-modify-write is never lost."""
+        return write_transaction(self._db, self._lock)
 
     def admit(self, stories: list[Story], now: datetime) -> list[Admission]:
         """Record new story versions (not yet delivered), as `versions.decide` rules on each.
