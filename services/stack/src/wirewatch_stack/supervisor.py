@@ -218,12 +218,14 @@ class Supervisor:
             admin.close()
         self.say("topics    provisioned from deploy/kafka/topics.yaml")
         env = self._child_env()
+        # The services need the broker, not each other: all start at once, then each is awaited
+        # (in the listed order) until it answers /readyz, so start-up costs the slowest, not the sum.
         for spec in self.services:
             child = Child(spec, env, self.log_dir, self.out, self.run_dir)
             child.start()
             self.children.append(child)
+        for spec, child in zip(self.services, self.children, strict=True):
             pid = child.process.pid if child.process else "?"
-            # Dependency order: the next service starts once this one answers /readyz.
             if spec.url and not wait_ready(spec.url, self.ready_timeout, alive=child.running):
                 self.say(
                     f"{spec.name:<9} not ready in {self.ready_timeout:.0f}s; see {self.log_dir}/{spec.name}.log"
