@@ -36,10 +36,11 @@ system-deps: ## install chromium, chromium-driver and kcat from Debian when miss
 	    chromium chromium-driver kcat >/dev/null; \
 	fi
 
-test: $(STAMP) system-deps ## run the whole test suite (unit, integration, slow)
-	$(UV) run --frozen pytest
+test: $(STAMP) system-deps ## run the test suite (unit, integration, slow; `long` runs are in test-faults)
+	$(UV) run --frozen pytest -m "not long"
 
-test-faults: $(STAMP) ## the full fault drill (eight faults under a steady stream) and the long real-wire soak
+test-faults: $(STAMP) ## the long tests, the full fault drill (eight faults under a steady stream) and the long real-wire soak
+	$(UV) run --frozen pytest -m long
 	$(UV) run --frozen python tests/faults/run_faults.py
 	$(UV) run --frozen python tests/realwire/run_soak.py
 

@@ -27,7 +27,7 @@ from wirewatch_testkit.harness import RunningStack, read_topic
 from wirewatch_translate.randommodel import ModelShape, build_random_model
 from wirewatch_translate.sampletext import SAMPLE_TEXT
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.long, pytest.mark.timeout(600)]
 
 STORIES = 200
 POLL_INTERVAL_MS = 8000
