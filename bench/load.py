@@ -1,6 +1,6 @@
-"""Load: the search API under 32 concurrent clients, and the ingest API under a steady 100 stories/s.
+"""Load: the search API under 32 concurrent clients, the ingest API under 100 stories/s, live streams.
 
-Bounded and loopback only. Two parts, each on real processes:
+Bounded and loopback only. Three parts, each on real processes:
 
 1. search: `--docs` generated renditions (bench/search.py's generator: English stories with
    Arabic and Turkish renditions) are indexed into a tantivy index, the index API is started on
@@ -15,13 +15,28 @@ Bounded and loopback only. Two parts, each on real processes:
    answered, and its latency counts from that scheduled time, so a stall shows in p99 instead
    of slowing the sender). Every 202 is checked against the service's own count of accepted
    stories (`/metrics`), which it reports only after the broker confirmed them.
+3. live: what open Live pages (/v1/stream) cost the index service, pushed from the matcher versus
+   the old polling, side by side in one run. For each way in turn: a fresh tansu broker, a copy of
+   one index of `--live-docs` background renditions, and the index service with its worker
+   (`python -m wirewatch_index`); `--streams` streams open with varied queries (words in English,
+   Turkish and Arabic, OR, phrases, prefixes, exclusions, field scopes, language and provider
+   filters, a broad one, quiet ones that nothing published matches); then `--live-rate` stories per
+   second (an English original and its Turkish and Arabic renditions each) are published straight
+   to the topics for `--live-seconds`. Measured over that window plus a short drain: the searches
+   the streams ran per second (the service's own counter, by trigger), the index process's CPU
+   seconds per second (worker included, the same work in both ways), and the delivery latency from
+   publishing a story to each stream's first event of it. Every (stream, story) pair the matcher
+   says should be delivered is checked off. "push" is the default (`index_stream_push`: the worker's
+   matcher wakes streams, plus the hub's one catch-up scan every 10 s); "poll" is the old way (push
+   off, every stream searches every second).
 
 Figures per part: requests, throughput, error rate (anything but the expected 200 / 202,
 timeouts and refused connections included), p50/p99/max latency. A table goes to stdout and, as
 the last line, one JSON object; progress goes to stderr.
 
 Usage: `uv run python bench/load.py [--seconds 60] [--clients 32] [--rate 100] [--docs 100000]
-[--part search|ingest|both] [--search-limit RATE:BURST]`.
+[--part search|ingest|both|live] [--search-limit RATE:BURST] [--streams 200] [--live-rate 2]
+[--live-seconds 30] [--live-docs 20000]`. `both` is search and ingest; `live` runs alone.
 """
 
 from __future__ import annotations
@@ -31,7 +46,9 @@ import asyncio
 import importlib.util
 import json
 import os
+import random
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,9 +65,14 @@ from typing import Any
 
 import httpx2
 
+from wirewatch_common.analyzers import Analyzers
 from wirewatch_common.broker import EmbeddedBroker, free_port
-from wirewatch_common.bus import Admin
+from wirewatch_common.bus import Admin, Producer
+from wirewatch_common.matching import Matcher, Standing, version_of
 from wirewatch_common.processes import stop_process_group
+from wirewatch_common.query import parse
+from wirewatch_common.settings import Settings
+from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
 from wirewatch_index.backends.tantivy import TantivyBackend
 
@@ -296,6 +318,348 @@ def run_ingest(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     )
 
 
+# -- live ------------------------------------------------------------------------------------------
+
+LIVE_TOPICS: list[tuple[str, str, str]] = [
+    ("wildfire", "yangın", "حريق"),
+    ("vaccine", "aşı", "لقاح"),
+    ("satellite", "uydu", "قمر"),
+    ("tariff", "gümrük", "جمارك"),
+    ("locust", "çekirge", "جراد"),
+    ("tunnel", "tünel", "نفق"),
+    ("stadium", "stadyum", "ملعب"),
+    ("museum", "müze", "متحف"),
+    ("airport", "havalimanı", "مطار"),
+    ("railway", "demiryolu", "سكة"),
+    ("copper", "bakır", "نحاس"),
+    ("cholera", "kolera", "كوليرا"),
+    ("mining", "maden", "تعدين"),
+    ("fishermen", "balıkçılar", "صيادين"),
+    ("smuggling", "kaçakçılık", "تهريب"),
+    ("landslide", "heyelan", "انهيار"),
+    ("volcano", "yanardağ", "بركان"),
+    ("whales", "balinalar", "حيتان"),
+    ("olympics", "olimpiyat", "أولمبياد"),
+    ("cinema", "sinema", "سينما"),
+    ("typhoon", "tayfun", "إعصار"),
+    ("orchestra", "orkestra", "أوركسترا"),
+    ("marathon", "maraton", "ماراثون"),
+    ("pilgrims", "hacılar", "حجاج"),
+    ("reservoir", "baraj", "سد"),
+    ("lithium", "lityum", "ليثيوم"),
+    ("strawberry", "çilek", "فراولة"),
+    ("submarine", "denizaltı", "غواصة"),
+    ("census", "sayım", "تعداد"),
+    ("telescope", "teleskop", "تلسكوب"),
+    ("ferry", "feribot", "عبارة"),
+    ("chess", "satranç", "شطرنج"),
+    ("robots", "robotlar", "روبوتات"),
+    ("glacier", "buzul", "جليد"),
+]
+"""One subject per published story (sometimes two), in English, Turkish and Arabic: what desks follow."""
+LIVE_PLACES = [("Izmir", "İzmir", "إزمير"), ("Beirut", "Beyrut", "بيروت"), ("Odesa", "Odesa", "أوديسا")]
+LIVE_DRAIN_S = 3.0
+LIVE_WAYS: dict[str, dict[str, str]] = {
+    "push": {"index_stream_push": "true", "index_stream_fallback_s": "10"},
+    "poll": {"index_stream_push": "false", "index_stream_interval_s": "1"},
+}
+"""The two ways measured: the matcher wakes streams (catch-up scan every 10 s), or each stream polls every second."""
+
+
+def _live_stories(n: int, run: str) -> list[Story]:
+    """Story `n`: an English original about one or two subjects, with Turkish and Arabic renditions."""
+    rng = random.Random(n)
+    first = LIVE_TOPICS[n % len(LIVE_TOPICS)]
+    second = rng.choice(LIVE_TOPICS) if rng.random() < 0.3 else None
+    place = LIVE_PLACES[n % len(LIVE_PLACES)]
+    now = datetime.now(tz=UTC)
+    texts = {
+        "en": (
+            f"{first[0].capitalize()} update from {place[0]}",
+            [
+                f"Officials said the {first[0]} news reached {place[0]} on Tuesday, report {n}.",
+                f"Residents asked about the {second[0]} as well." if second else "Residents were calm.",
+            ],
+        ),
+        "tr": (
+            f"{place[1]} {first[1]} haberi",
+            [
+                f"Yetkililer {first[1]} hakkında açıklama yaptı, rapor {n}.",
+                f"Halk {second[1]} konusunu da sordu." if second else "Halk sakin.",
+            ],
+        ),
+        "ar": (
+            f"{first[2]} في {place[2]}",
+            [
+                f"قال المسؤولون إن {first[2]} وصل إلى {place[2]} التقرير {n}",
+                f"وسأل السكان عن {second[2]} أيضا" if second else "وكان السكان هادئين",
+            ],
+        ),
+    }
+    base: dict[str, Any] = {
+        "id": f"live-{run}-{n:05d}",
+        "uri": f"urn:wirewatch-load:live:{run}:{n}",
+        "version": 1,
+        "firstcreated": now,
+        "versioncreated": now,
+        "provider": {"name": _search.PROVIDERS[n % len(_search.PROVIDERS)]},
+        "dateline": {"text": place[0].upper(), "places": [{"name": place[0]}]},
+    }
+    stories = []
+    for lang, (headline, body) in texts.items():
+        fields = base | {"language": lang, "headline": headline, "body": body}
+        if lang != "en":
+            fields["translation"] = {
+                "of_id": base["id"],
+                "of_version": 1,
+                "source_language": "en",
+                "target_language": lang,
+                "status": "translated",
+                "translated_at": now,
+            }
+        stories.append(Story.model_validate(fields))
+    return stories
+
+
+def _live_queries(count: int) -> list[dict[str, Any]]:
+    """`count` stream parameters of varied syntax, languages and filters."""
+    quiet = ["ceasefire", "الهدنة", "ateşkes", '"grain exports"', "inflation rates"]
+    out: list[dict[str, Any]] = []
+    for i in range(count):
+        en, tr, ar = LIVE_TOPICS[(i * 7) % len(LIVE_TOPICS)]
+        other = LIVE_TOPICS[(i * 7 + 3) % len(LIVE_TOPICS)][0]
+        kind = i % 11
+        if i == 0:
+            params: dict[str, Any] = {"q": "officials"}  # broad: every English version
+        elif kind == 0:
+            params = {"q": en}
+        elif kind == 1:
+            params = {"q": tr}
+        elif kind == 2:
+            params = {"q": ar}
+        elif kind == 3:
+            params = {"q": f"{en} OR {other}"}
+        elif kind == 4:
+            params = {"q": f'"{en} update"'}
+        elif kind == 5:
+            params = {"q": f"{en[:5]}*"}
+        elif kind == 6:
+            params = {"q": en, "lang": "en"}
+        elif kind == 7:
+            params = {"q": f"{en} -{other}"}
+        elif kind == 8:
+            params = {"q": f"headline:{tr}"}
+        elif kind == 9:
+            params = {"q": en, "provider": _search.PROVIDERS[i % len(_search.PROVIDERS)]}
+        else:
+            params = {"q": quiet[i % len(quiet)]}  # nothing published matches: a quiet desk
+        out.append(params)
+    return out
+
+
+def _expected_pairs(queries: list[dict[str, Any]], published: list[Story]) -> set[tuple[int, str]]:
+    """(stream, story id) pairs a stream must show: the matcher's verdict, the same semantics as search."""
+    analyzers = Analyzers()
+    matcher = Matcher(analyzers.analyze)
+    for i, params in enumerate(queries):
+        langs = frozenset([params["lang"]] if "lang" in params else [])
+        providers = frozenset([params["provider"]] if "provider" in params else [])
+        matcher.add(Standing(str(i), parse(params["q"]), languages=langs, providers=providers))
+    versions = [(s.id, version_of(s)) for s in published]
+    ready = [(sid, v) for sid, v in versions if v is not None]
+    return {(int(stream), ready[k][0]) for k, stream in matcher.match([v for _, v in ready])}
+
+
+_STREAM_SEARCHES = re.compile(
+    r'^wirewatch_index_stream_searches_total\{trigger="(\w+)"\} ([0-9.e+]+)$', re.MULTILINE
+)
+
+
+def _stream_searches(base: str) -> dict[str, float]:
+    text = httpx2.get(f"{base}/metrics", timeout=10).text
+    return {m.group(1): float(m.group(2)) for m in _STREAM_SEARCHES.finditer(text)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class LiveRun:
+    """One way's observations."""
+
+    published: dict[str, float] = field(default_factory=dict)
+    arrivals: dict[tuple[int, str], float] = field(default_factory=dict)
+    connected: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+
+async def _follow(http: httpx2.AsyncClient, i: int, params: dict[str, Any], run: LiveRun) -> None:
+    """Read one stream, noting when each story first arrives on it."""
+    try:
+        async with http.stream("GET", "/v1/stream", params=params) as response:
+            if response.status_code != 200:
+                run.errors[f"HTTP {response.status_code}"] += 1
+                return
+            async for line in response.aiter_lines():
+                if line.startswith(": connected"):
+                    run.connected += 1
+                elif line.startswith("data: {"):
+                    story_id = json.loads(line[len("data: ") :]).get("story_id")
+                    if story_id:
+                        run.arrivals.setdefault((i, story_id), time.monotonic())
+    except httpx2.HTTPError as exc:
+        run.errors[_reason(exc)] += 1
+
+
+def _publish_steadily(settings: Settings, rate: float, seconds: float, tag: str, run: LiveRun) -> list[Story]:
+    """Publish story n at start + n / rate (original, then renditions); note when each went out."""
+    contract = load_contract()
+    producer = Producer.from_settings(settings)
+    published: list[Story] = []
+    try:
+        started = time.monotonic()
+        for n in range(int(rate * seconds)):
+            time.sleep(max(0.0, started + n / rate - time.monotonic()))
+            original, *renditions = _live_stories(n, tag)
+            run.published[original.id] = time.monotonic()
+            producer.publish_stories(contract.stories.name, [original])
+            producer.publish_stories(contract.renditions.name, renditions)
+            published += [original, *renditions]
+    finally:
+        producer.close()
+    return published
+
+
+async def _live_window(
+    base: str, pid: int, settings: Settings, queries: list[dict[str, Any]], args: argparse.Namespace, tag: str
+) -> tuple[LiveRun, list[Story], dict[str, float]]:
+    """Open the streams, publish at a steady rate, and measure searches and CPU over the window."""
+    run = LiveRun()
+    limits = httpx2.Limits(max_connections=len(queries) + 8, max_keepalive_connections=len(queries) + 8)
+    timeout = httpx2.Timeout(30, read=None)
+    async with httpx2.AsyncClient(base_url=base, timeout=timeout, limits=limits) as http:
+        tasks = [asyncio.create_task(_follow(http, i, q, run)) for i, q in enumerate(queries)]
+        deadline = time.monotonic() + 60
+        while run.connected + sum(run.errors.values()) < len(queries) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(2.0)  # the connect searches finish
+        before, cpu0, t0 = _stream_searches(base), _cpu_seconds(pid), time.monotonic()
+        published = await asyncio.to_thread(
+            _publish_steadily, settings, args.live_rate, args.live_seconds, tag, run
+        )
+        await asyncio.sleep(LIVE_DRAIN_S)
+        after, cpu1, t1 = _stream_searches(base), _cpu_seconds(pid), time.monotonic()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    window = t1 - t0
+    figures = {k: round((after.get(k, 0.0) - before.get(k, 0.0)) / window, 2) for k in after}
+    figures["cpu_per_s"] = round((cpu1 - cpu0) / window, 3)
+    figures["window_s"] = round(window, 1)
+    return run, published, figures
+
+
+def _run_live_way(way: str, args: argparse.Namespace, tmp: Path, base_index: Path) -> dict[str, Any]:
+    """Measure one way on a fresh broker and a fresh copy of the background index."""
+    data_dir = tmp / f"live-{way}"
+    shutil.copytree(base_index, data_dir)
+    queries = _live_queries(args.streams)
+    with EmbeddedBroker(log_file=tmp / f"tansu-{way}.log") as broker:
+        settings = Settings(_env_file=None, kafka_bootstrap_servers=broker.bootstrap_servers)
+        admin = Admin({"bootstrap_servers": [broker.bootstrap_servers]})
+        try:
+            admin.provision(load_contract())
+        finally:
+            admin.close()
+        port = free_port()
+        env = _service_env(
+            data_dir,
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            index_port=str(port),
+            rate_limit_stream="0",
+            rate_limit_search="0",
+            **LIVE_WAYS[way],
+        )
+        base = f"http://127.0.0.1:{port}"
+        argv = [sys.executable, "-m", "wirewatch_index"]
+        with _process(argv, env, tmp / f"index-{way}.log", f"{base}/readyz") as pid:
+            # The worker has joined its group once a first story is searchable.
+            warm = _live_stories(0, f"warm-{way}")[0]
+            producer = Producer.from_settings(settings)
+            try:
+                producer.publish_stories(load_contract().stories.name, [warm])
+            finally:
+                producer.close()
+            log = tmp / f"index-{way}.log"
+            deadline = time.monotonic() + 60
+            # Background renditions never mention the live subjects: a hit is the warm-up story.
+            while not httpx2.get(f"{base}/v1/search", params={"q": LIVE_TOPICS[0][0]}, timeout=10).json()[
+                "hits"
+            ]:
+                if time.monotonic() > deadline:
+                    msg = f"the index worker did not index the warm-up story: {log.read_text()[-2000:]}"
+                    raise RuntimeError(msg)
+                time.sleep(0.2)
+            _progress(
+                f"live ({way}): {args.streams} streams, {args.live_rate:g} stories/s for {args.live_seconds:g} s"
+            )
+            run, published, counts = asyncio.run(_live_window(base, pid, settings, queries, args, way))
+            rss = _peak_rss_mb(pid)
+    expected = _expected_pairs(queries, published)
+    delivered = {pair for pair in run.arrivals if pair[1] in run.published}
+    latencies = sorted(
+        (run.arrivals[pair] - run.published[pair[1]]) * 1000 for pair in delivered & expected
+    ) or [0.0]
+
+    def pct(p: float) -> float:
+        return round(latencies[min(len(latencies) - 1, round(p / 100 * (len(latencies) - 1)))], 1)
+
+    triggers = ("connect", "wake", "poll", "scan", "fetch")
+    searches = sum(v for k, v in counts.items() if k in triggers[1:])
+    return {
+        f"live_{way}_stream_searches_per_s": round(searches, 2),
+        f"live_{way}_searches_by_trigger_per_s": {k: v for k, v in counts.items() if k in triggers},
+        f"live_{way}_index_cpu_per_s": counts["cpu_per_s"],
+        f"live_{way}_window_s": counts["window_s"],
+        f"live_{way}_deliveries": len(delivered),
+        f"live_{way}_expected": len(expected),
+        f"live_{way}_missed": len(expected - delivered),
+        f"live_{way}_unexpected": len(delivered - expected),
+        f"live_{way}_latency_p50_ms": pct(50),
+        f"live_{way}_latency_p99_ms": pct(99),
+        f"live_{way}_latency_max_ms": round(latencies[-1], 1),
+        f"live_{way}_stream_errors": dict(run.errors),
+        f"live_{way}_index_peak_rss_mb": round(rss, 1),
+    }
+
+
+def run_live(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Build one background index, then measure pushed and polled live streams on copies of it."""
+    base_index = tmp / "live-base"
+    _progress(f"live: generating and indexing {args.live_docs} background renditions")
+    backend = TantivyBackend(base_index, writer_heap_bytes=128_000_000)
+    _search.index(backend, _search.generate(args.live_docs), 500)
+    backend.close()
+    del backend
+    figures: dict[str, Any] = {
+        "live_streams": args.streams,
+        "live_rate": args.live_rate,
+        "live_seconds": args.live_seconds,
+        "live_docs": args.live_docs,
+        "live_versions_published": int(args.live_rate * args.live_seconds) * 3,
+    }
+    for way in LIVE_WAYS:
+        figures |= _run_live_way(way, args, tmp, base_index)
+    push, poll = figures["live_push_stream_searches_per_s"], figures["live_poll_stream_searches_per_s"]
+    figures["live_search_ratio"] = round(poll / push, 1) if push else None
+    cpu_push, cpu_poll = figures["live_push_index_cpu_per_s"], figures["live_poll_index_cpu_per_s"]
+    figures["live_cpu_ratio"] = round(cpu_poll / cpu_push, 1) if cpu_push else None
+    return figures
+
+
 # -- main ------------------------------------------------------------------------------------------
 
 
@@ -306,6 +670,23 @@ def _row(name: str, f: dict[str, Any], prefix: str) -> str:
     )
 
 
+def _print_live(f: dict[str, Any]) -> None:
+    print(
+        f"\nlive: {f['live_streams']} streams, {f['live_rate']:g} stories/s (x3 language versions), "
+        f"{f['live_docs'] // 1000}k background renditions"
+    )
+    print(
+        f"{'way':<34}{'searches/s':>11}{'cpu s/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'delivered':>10}{'missed':>8}"
+    )
+    for way, label in (("push", "pushed by the matcher"), ("poll", "polled every second (old)")):
+        print(
+            f"{label:<34}{f[f'live_{way}_stream_searches_per_s']:>11}{f[f'live_{way}_index_cpu_per_s']:>9}"
+            f"{f[f'live_{way}_latency_p50_ms']:>9}{f[f'live_{way}_latency_p99_ms']:>9}"
+            f"{f[f'live_{way}_deliveries']:>10}{f[f'live_{way}_missed']:>8}"
+        )
+    print(f"polling runs {f['live_search_ratio']}x the searches and {f['live_cpu_ratio']}x the index CPU")
+
+
 def main() -> None:
     """Run the parts asked for, print the table and the JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -313,7 +694,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=32, help="concurrent search clients")
     parser.add_argument("--rate", type=float, default=100.0, help="stories per second pushed to ingest")
     parser.add_argument("--docs", type=int, default=100_000, help="renditions in the search index")
-    parser.add_argument("--part", choices=("search", "ingest", "both"), default="both")
+    parser.add_argument("--part", choices=("search", "ingest", "both", "live"), default="both")
+    parser.add_argument("--streams", type=int, default=200, help="open /v1/stream connections (live)")
+    parser.add_argument("--live-rate", type=float, default=2.0, help="stories per second published (live)")
+    parser.add_argument("--live-seconds", type=float, default=30.0, help="publishing time per way (live)")
+    parser.add_argument("--live-docs", type=int, default=20_000, help="background renditions indexed (live)")
     parser.add_argument(
         "--search-limit",
         default="0",
@@ -328,8 +713,11 @@ def main() -> None:
             figures |= run_search(args, Path(tmp))
         if args.part in ("ingest", "both"):
             figures |= run_ingest(args, Path(tmp))
+        if args.part == "live":
+            figures |= run_live(args, Path(tmp))
 
-    print(f"{'load':<34}{'requests':>9}{'ok/s':>9}{'errors':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
+    if args.part != "live":
+        print(f"{'load':<34}{'requests':>9}{'ok/s':>9}{'errors':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     if "search_requests" in figures:
         label = f"search, {args.clients} clients, {args.docs // 1000}k"
         print(_row(label, figures, "search"))
@@ -338,6 +726,8 @@ def main() -> None:
         print(
             f"ingest service counted {figures['ingest_service_accepted']} accepted (202s: {figures['ingest_ok']})"
         )
+    if "live_streams" in figures:
+        _print_live(figures)
     print(json.dumps(figures))
 
 

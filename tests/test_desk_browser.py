@@ -441,3 +441,177 @@ def test_desk_pages_with_the_cursor_filters_dates_and_keeps_literal_mark_text(de
         finally:
             browser.close()
     assert not problems, problems
+
+
+@dataclass(frozen=True)
+class WatchDesk:
+    index: str
+    alerts: Any
+    """The alerts service (`AlertsService`): its stores, to record alerts as the matcher does."""
+
+    def alert(self, story_id: str, headline: str, *, release_in: float = 0.0) -> None:
+        """Record a match of every watchlist on `story_id` (English original), released after `release_in` s."""
+        from datetime import UTC, datetime, timedelta
+
+        from wirewatch_alerts.alerting import Hit
+        from wirewatch_common.alert_event import StoryRef
+
+        now = datetime.now(tz=UTC)
+        watchlists = {w.id: w for w in self.alerts.store.all()}
+        story = StoryRef(
+            id=story_id,
+            version=1,
+            language="en",
+            original_language="en",
+            headline=headline,
+            versioncreated=now,
+        )
+        release = now + timedelta(seconds=release_in)
+        self.alerts.alerts.record([Hit(wl, story, True, release) for wl in watchlists], [], watchlists, now)
+
+
+@pytest.fixture
+def watch_desk(tmp_path: Path) -> Iterator[WatchDesk]:
+    """The index app (desk and search over the sample stories) and the alerts app, each on its own port, keys on."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is missing: `make system-deps` installs Debian's chromium")
+    from wirewatch_alerts.bootstrap import build as build_alerts
+    from wirewatch_alerts.settings import AlertsSettings
+    from wirewatch_index.backends.tantivy import TantivyBackend
+    from wirewatch_index.bootstrap import build as build_index
+    from wirewatch_index.settings import IndexSettings
+    from wirewatch_testkit.servers import serving
+    from wirewatch_testkit.stories import SAMPLES
+
+    keys = f"reader:{READER},writer:{WRITER}"
+    alerts = build_alerts(
+        AlertsSettings(_env_file=None, data_dir=tmp_path / "alerts", api_keys=keys, alerts_worker=False)
+    )
+    backend = TantivyBackend(tmp_path / "index", writer_heap_bytes=15_000_000, writer_threads=1)
+    backend.write(SAMPLES)
+    try:
+        with serving(alerts.app) as (host, alerts_port):
+            settings = IndexSettings(
+                _env_file=None,
+                data_dir=tmp_path,
+                index_worker=False,
+                api_keys=keys,
+                index_alerts_url=f"http://{host}:{alerts_port}",
+            )
+            with serving(build_index(settings, backend=backend).app) as (_, index_port):
+                yield WatchDesk(f"http://{host}:{index_port}", alerts)
+    finally:
+        backend.close()
+
+
+def test_desk_watches_a_search_counts_unread_alerts_opens_one_and_marks_read(watch_desk: WatchDesk) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    dialogs: list[str] = []
+    expected = re.compile(r"^Failed to load resource: .* status of 40[13]").search
+    """401 before the key is given; 403 when a reader key tries to create a watchlist."""
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(locale="en-GB", timezone_id="UTC")
+            page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+            page.on(
+                "console",
+                lambda m: problems.append(m.text) if m.type == "error" and not expected(m.text) else None,
+            )
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(f"{watch_desk.index}/#q=strike")
+            page.locator("#key-dialog").get_by_role("textbox", name="API key").fill(READER)
+            page.get_by_role("button", name="Use this key").click()
+            expect(page.locator("#results > li")).to_have_count(1)
+            panel = page.locator("#watchlists > li")
+            expect(page.locator("#watch-state")).to_have_text("None yet: “Watch this search” makes one.")
+
+            # "Watch this search" with a reader key: the desk says a writer key is needed, then retries.
+            page.get_by_role("button", name="Watch this search").click()
+            dialog = page.locator("#watch-dialog")
+            expect(dialog).to_be_visible()
+            expect(dialog.get_by_role("textbox", name="Name")).to_have_value("strike")
+            dialog.get_by_role("textbox", name="Name").fill("Port strikes")
+            dialog.get_by_role("button", name="Create watchlist").click()
+            key_dialog = page.locator("#key-dialog")
+            expect(key_dialog).to_be_visible()
+            expect(page.locator("#key-message")).to_have_text("Creating a watchlist needs a writer API key.")
+            expect(page.locator("#watch-message")).to_contain_text("writer API key")
+            key_dialog.get_by_role("textbox", name="API key").fill(WRITER)
+            page.get_by_role("button", name="Use this key").click()
+            expect(page.locator("#watch-message")).to_have_text(
+                "Watching “Port strikes”: its alerts appear under Watchlists."
+            )
+            feed_url = dialog.get_by_role("textbox", name=re.compile("Atom feed")).input_value()
+            assert (
+                feed_url.startswith(f"{watch_desk.index}/v1/watchlists/wl-")
+                and "/feed.atom?token=" in feed_url
+            )
+            page.screenshot(path=ARTIFACTS / "08-watch-this-search.png")
+            dialog.get_by_role("button", name="Close").click()
+            expect(dialog).to_be_hidden()
+            (made,) = watch_desk.alerts.store.all()
+            assert (made.name, made.query) == ("Port strikes", "strike")
+            expect(panel).to_have_count(1)
+            expect(panel.first.locator(".unread")).to_have_text("0 unread")
+
+            # The feed address works in a feed reader: no key, the token in the URL, through the desk's origin.
+            with urllib.request.urlopen(feed_url, timeout=10) as response:
+                assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+                assert b"Port strikes" in response.read()
+
+            # An alert arrives (and one still under embargo, which nobody may see yet).
+            watch_desk.alert("ww-strike", "Port strike halts grain exports")
+            watch_desk.alert("ww-derby", "Embargoed strike story", release_in=3600)
+            page.reload()
+            expect(panel.first.locator(".unread")).to_have_text("1 unread")
+            page.screenshot(path=ARTIFACTS / "09-unread.png")
+
+            # Opening the list marks it read; the alert opens the desk's story view; Escape comes back.
+            panel.first.get_by_role("link").click()
+            alerts = page.locator("#alerts > li")
+            expect(page.locator("#watch-title")).to_have_text("Port strikes")
+            expect(alerts).to_have_count(1)
+            expect(alerts.first).to_have_class(re.compile(r"\bfresh\b"))
+            expect(alerts.first.locator(".matched-in")).to_have_text("matched in English")
+            expect(panel.first.locator(".unread")).to_have_text("0 unread")
+            page.screenshot(path=ARTIFACTS / "10-alerts.png", full_page=True)
+            alerts.first.get_by_role("link", name="Port strike halts grain exports").click()
+            expect(page.locator("#story-title")).to_have_text("Port strike halts grain exports")
+            assert "story=ww-strike" in page.url and f"watch={made.id}" in page.url
+            expect(page.locator('#renditions .rendition-text[lang="en"]')).to_contain_text("Dockworkers")
+            page.keyboard.press("Escape")
+            expect(page.locator("#watch-view")).to_be_visible()
+            expect(alerts.first.get_by_role("link")).to_be_focused()
+            page.locator("#watch-back").click()
+            expect(page.locator("#search-view")).to_be_visible()
+            assert page.url.endswith("#q=strike")
+            page.reload()
+            expect(panel.first.locator(".unread")).to_have_text("0 unread")  # read is remembered
+
+            # Another alert, whose headline is markup: shown as text; "Mark all read" clears the count.
+            hostile = '<img src=x onerror="window.__pwned=1">Strike <b>spreads</b>'
+            watch_desk.alert("ww-secim", hostile)
+            page.reload()
+            expect(panel.first.locator(".unread")).to_have_text("1 unread")
+            page.get_by_role("button", name="Mark all read").click()
+            expect(panel.first.locator(".unread")).to_have_text("0 unread")
+            expect(page.get_by_role("button", name="Mark all read")).to_be_hidden()
+            page.reload()
+            expect(panel.first.locator(".unread")).to_have_text("0 unread")
+            panel.first.get_by_role("link").click()
+            expect(alerts).to_have_count(2)
+            expect(alerts.first.locator(".hit-link")).to_have_text(hostile)
+            assert page.locator("#alerts img, #alerts b").count() == 0
+            assert page.locator("#alerts .fresh").count() == 0, "marked read before this opening"
+            assert page.evaluate("window.__pwned") is None
+            page.keyboard.press("Escape")
+            expect(page.locator("#search-view")).to_be_visible()
+            expect(page.locator("#results > li")).to_have_count(1)
+        finally:
+            browser.close()
+    assert not dialogs, dialogs
+    assert not problems, problems

@@ -17,6 +17,11 @@ What it does:
    - SIGKILL of ingest, translate and index (the index worker and the search API are one process:
      `python -m wirewatch_index` runs the worker as a thread of the API server, so one SIGKILL
      covers both); the supervisor restarts each.
+   - SIGKILL of alerts (matcher, delivery and watchlist API in one process). One watchlist matches
+     every drill story and has a webhook (a receiver in this script that checks each signature):
+     recovery is when a story accepted after the kill reached the webhook.
+   - The webhook endpoint answers 503 for a while (60 s; 10 s in --short); every alert made
+     meanwhile must arrive once it answers again, once per idempotency key.
    - The broker: tansu is SIGKILLed; the supervisor must start a new, empty one on the same port,
      provision the topics and restart the services; the ingest ledger must re-publish every story
      without a receipt.
@@ -31,7 +36,8 @@ What it does:
    - A model package that fails to load: the en→tr model file is corrupted and translate restarted;
      renditions must come out `failed` while everything else continues; then the file is restored.
 4. Stops posting, waits for the pipeline to drain, then counts per language: accepted, indexed,
-   lost (accepted, never indexed) and duplicated (more than one document per story and language).
+   lost (accepted, never indexed) and duplicated (more than one document per story and language);
+   and for alerts: every accepted story must have exactly one alert, delivered to the webhook.
 
 A table goes to stdout and, as the last line, one JSON object. Exit status 1 when anything was
 lost or duplicated, or a fault did not recover; 2 when the stack could not be started.
@@ -43,6 +49,9 @@ lost or duplicated, or a fault did not recover; 2 when the stack could not be st
 from __future__ import annotations
 
 import argparse
+import hashlib
+import hmac
+import http.server
 import json
 import os
 import shutil
@@ -62,6 +71,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from wirewatch_alerts.alertstore import AlertStore
 from wirewatch_common.bus import Admin
 from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
@@ -74,7 +84,12 @@ DRILL_ENV = {
     "WIREWATCH_INGEST_REPUBLISH_INTERVAL_S": "5",
     "WIREWATCH_INGEST_PUBLISH_TIMEOUT_S": "5",
     "WIREWATCH_TRANSLATE_INTRA_THREADS": "1",
+    # The drill's webhook receiver is on loopback; retries capped short so an outage ends quickly.
+    "WIREWATCH_ALERTS_WEBHOOK_ALLOW_PRIVATE": "true",
+    "WIREWATCH_ALERTS_RETRY_BASE_S": "1",
+    "WIREWATCH_ALERTS_RETRY_CAP_S": "5",
 }
+WEBHOOK_SECRET = "fault-drill-webhook-secret-0001"
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class Mode:
     model_window_s: float  # stories posted while the en→tr model is broken
     recover_deadline_s: float
     drain_deadline_s: float
+    webhook_down_s: float  # the webhook endpoint answers 503 this long
 
 
 FULL = Mode(
@@ -98,11 +114,30 @@ FULL = Mode(
     model_window_s=20,
     recover_deadline_s=180,
     drain_deadline_s=300,
+    webhook_down_s=60,
 )
 SHORT = Mode(
-    rate=4.0, warmup_s=4, settle_s=2, outage_s=8, model_window_s=6, recover_deadline_s=60, drain_deadline_s=90
+    rate=4.0,
+    warmup_s=4,
+    settle_s=2,
+    outage_s=8,
+    model_window_s=6,
+    recover_deadline_s=60,
+    drain_deadline_s=90,
+    webhook_down_s=10,
 )
-FAULTS = ("ingest", "translate", "index", "backend", "poison", "validpoison", "model", "broker")
+FAULTS = (
+    "ingest",
+    "translate",
+    "index",
+    "alerts",
+    "webhook",
+    "backend",
+    "poison",
+    "validpoison",
+    "model",
+    "broker",
+)
 """In this order: the broker last, since a failure to recover from it would hide the others."""
 
 
@@ -228,6 +263,92 @@ def complete(found: dict[str, list[str]] | None) -> bool:
     return found is not None and all(lang in found for lang in LANGUAGES)
 
 
+# -- alerts: a watchlist every drill story matches, and a webhook receiver ----------------------
+
+
+class Hooks(http.server.ThreadingHTTPServer):
+    """The drill's webhook endpoint: keeps each delivery whose signature verifies; 503 while `down`."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _HookHandler)
+        self.lock = threading.Lock()
+        self.down = False
+        self.deliveries: list[dict[str, Any]] = []  # each verified delivery's event
+        self.bad_signatures = 0
+        self.refused = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/alerts"
+
+    def created(self) -> dict[str, set[str]]:
+        """Story id → the distinct idempotency keys of its `created` events."""
+        with self.lock:
+            out: dict[str, set[str]] = {}
+            for event in self.deliveries:
+                if event["event"] == "created":
+                    out.setdefault(event["story"]["id"], set()).add(event["event_id"])
+            return out
+
+    def repeats(self) -> int:
+        """Deliveries of a key already delivered (a retry whose first answer was lost); receivers drop them."""
+        with self.lock:
+            keys = [e["event_id"] for e in self.deliveries]
+        return len(keys) - len(set(keys))
+
+
+class _HookHandler(http.server.BaseHTTPRequestHandler):
+    server: Hooks
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        with self.server.lock:
+            if self.server.down:
+                self.server.refused += 1
+                self.send_response(503)
+                self.end_headers()
+                return
+            stamp = self.headers.get("x-wirewatch-timestamp", "")
+            mac = hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+            if hmac.compare_digest(self.headers.get("x-wirewatch-signature", ""), f"sha256={mac}"):
+                event = json.loads(body)
+                if event["event_id"] == self.headers.get("idempotency-key"):
+                    self.server.deliveries.append(event)
+            else:
+                self.server.bad_signatures += 1
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def add_watchlist(alerts_url: str, hook_url: str, run_id: str) -> str:
+    """A watchlist every drill story matches (its headline says 'harbour ... drill'), with a webhook."""
+    body = {
+        "name": f"Harbour drill {run_id}",
+        "query": "harbour drill",
+        "channels": [
+            {"type": "webhook", "url": hook_url, "secret": WEBHOOK_SECRET},
+            {"type": "kafka"},
+        ],
+    }
+    status, answer = http_json(f"{alerts_url}/v1/watchlists", json.dumps(body).encode())
+    if status != 201 or not isinstance(answer, dict):
+        msg = f"could not create the drill's watchlist: {status} {answer}"
+        raise StackFailed(msg)
+    return str(answer["id"])
+
+
+def alerted_stories(data_dir: Path) -> Counter[str]:
+    """Story id → how many alerts the alerts service holds for it (the drill has one watchlist)."""
+    store = AlertStore(data_dir / "alerts" / "alerts.sqlite3")
+    try:
+        return Counter(alert.story.id for alert in store.all_alerts())
+    finally:
+        store.close()
+
+
 # -- the steady stream -------------------------------------------------------------------------
 
 
@@ -321,8 +442,11 @@ class Outcome:
 class Drill:
     """Run the faults against one stack and keep the figures."""
 
-    def __init__(self, stack: Stack, poster: Poster, mode: Mode, run_id: str, models_dir: Path) -> None:
+    def __init__(
+        self, stack: Stack, poster: Poster, mode: Mode, run_id: str, models_dir: Path, hooks: Hooks
+    ) -> None:
         self.stack = stack
+        self.hooks = hooks
         self.poster = poster
         self.mode = mode
         self.run_id = run_id
@@ -357,6 +481,53 @@ class Drill:
             f"SIGKILL {label}",
             self.wait_flowing(t0, t0),
             {"old_pid": pid, "new_pid": new_pid, "restarted_after_s": restarted},
+        )
+
+    def wait_alerted(self, since: float, end: float, sample: int = 6) -> float | None:
+        """How long after `end` a story accepted after `since` reached the webhook."""
+        deadline = end + self.mode.recover_deadline_s
+        while time.monotonic() < deadline:
+            created = self.hooks.created()
+            if any(a.story_id in created for a in self.poster.since(since)[:sample]):
+                return round(max(0.0, time.monotonic() - end), 2)
+            time.sleep(0.25)
+        return None
+
+    def kill_alerts(self) -> Outcome:
+        pid = self.stack.pid_of("alerts")
+        t0 = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        new_pid = self.stack.wait_restarted("alerts", pid)
+        restarted = round(time.monotonic() - t0, 2)
+        return Outcome(
+            "SIGKILL alerts (matcher + delivery + API, one process)",
+            self.wait_alerted(t0, t0),
+            {"old_pid": pid, "new_pid": new_pid, "restarted_after_s": restarted},
+        )
+
+    def webhook_down(self) -> Outcome:
+        """The endpoint answers 503 for a while; every alert made meanwhile must arrive once it is back."""
+        with self.hooks.lock:
+            self.hooks.down = True
+        t0 = time.monotonic()
+        self.poster.stop.wait(self.mode.webhook_down_s)
+        during = [a.story_id for a in self.poster.since(t0)]
+        with self.hooks.lock:
+            self.hooks.down = False
+            refused = self.hooks.refused
+        t1 = time.monotonic()
+        deadline = t1 + self.mode.recover_deadline_s
+        recovery = None
+        while time.monotonic() < deadline:
+            created = self.hooks.created()
+            if all(story_id in created for story_id in during):
+                recovery = round(time.monotonic() - t1, 2)
+                break
+            time.sleep(0.25)
+        return Outcome(
+            f"webhook endpoint down {self.mode.webhook_down_s:.0f} s (503)",
+            recovery,
+            {"stories_during_outage": len(during), "deliveries_refused": refused},
         )
 
     def restart_broker_empty(self) -> Outcome:
@@ -642,6 +813,8 @@ class Drill:
             "ingest": lambda: self.kill_service("ingest"),
             "translate": lambda: self.kill_service("translate"),
             "index": lambda: self.kill_service("index"),
+            "alerts": self.kill_alerts,
+            "webhook": self.webhook_down,
             "backend": self.backend_outage,
             "poison": self.poison,
             "validpoison": self.valid_poison,
@@ -717,7 +890,42 @@ def tally(ids: list[str], found: dict[str, dict[str, list[str]]]) -> dict[str, d
     return out
 
 
-def print_report(outcomes: list[Outcome], counts: dict[str, dict[str, Any]], summary: dict[str, Any]) -> None:
+def tally_alerts(data_dir: Path, hooks: Hooks, ids: list[str], deadline_s: float) -> dict[str, Any]:
+    """Wait for every accepted story's alert to be stored and delivered; count what is missing or doubled.
+
+    One watchlist matches every story: each must have exactly one alert (the store's key makes a
+    second impossible, so `duplicated` counts stories with several distinct `created` keys at the
+    webhook), and its `created` event must have reached the webhook with a valid signature.
+    """
+    unique = list(dict.fromkeys(ids))
+    deadline = time.monotonic() + deadline_s
+    while True:
+        stored = alerted_stories(data_dir)
+        created = hooks.created()
+        missing = [i for i in unique if not stored.get(i) or i not in created]
+        if not missing or time.monotonic() > deadline:
+            break
+        say(f"draining alerts: {len(missing)} of {len(unique)} stories without a delivered alert")
+        time.sleep(2)
+    return {
+        "stories": len(unique),
+        "alerted": sum(1 for i in unique if stored.get(i)),
+        "lost": sum(1 for i in unique if not stored.get(i)),
+        "delivered": sum(1 for i in unique if i in created),
+        "not_delivered": sum(1 for i in unique if stored.get(i) and i not in created),
+        "duplicated": sum(1 for i in unique if stored.get(i, 0) > 1 or len(created.get(i, ())) > 1),
+        "repeated_deliveries": hooks.repeats(),
+        "bad_signatures": hooks.bad_signatures,
+        "lost_ids": [i for i in unique if not stored.get(i) or i not in created][:10],
+    }
+
+
+def print_report(
+    outcomes: list[Outcome],
+    counts: dict[str, dict[str, Any]],
+    alerts: dict[str, Any],
+    summary: dict[str, Any],
+) -> None:
     print("\nfault                                                               recovery_s  details")
     for o in outcomes:
         shown = (
@@ -730,6 +938,11 @@ def print_report(outcomes: list[Outcome], counts: dict[str, dict[str, Any]], sum
         print(
             f"{lang:<10}{c['accepted']:>8}{c['indexed']:>9}{c['lost']:>6}{c['duplicated']:>12}  {c['statuses']}"
         )
+    print(
+        f"\nalerts: {alerts['stories']} stories, {alerts['alerted']} alerted, {alerts['lost']} lost,"
+        f" {alerts['delivered']} delivered by webhook, {alerts['not_delivered']} not delivered,"
+        f" {alerts['duplicated']} duplicated ({alerts['repeated_deliveries']} repeated deliveries of one key)"
+    )
     print(json.dumps(summary, ensure_ascii=False))
 
 
@@ -756,6 +969,8 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(root)
     poster: Poster | None = None
     drill: Drill | None = None
+    hooks = Hooks()
+    threading.Thread(target=hooks.serve_forever, daemon=True).start()
     try:
         say(f"building test translation packages; logs in {root}")
         say("starting wirewatch up")
@@ -765,9 +980,11 @@ def main(argv: list[str] | None = None) -> int:
         except (StackFailed, subprocess.CalledProcessError) as exc:
             say(str(exc))
             return 2
+        watchlist = add_watchlist(stack.url("alerts"), hooks.url, run_id)
+        say(f"watchlist {watchlist} matches every drill story; webhook at {hooks.url}")
         poster = Poster(stack.url("ingest"), mode.rate, run_id)
         poster.start()
-        drill = Drill(stack, poster, mode, run_id, stack.model_dir)
+        drill = Drill(stack, poster, mode, run_id, stack.model_dir, hooks)
         poster.stop.wait(mode.warmup_s)
         warm = drill.wait_flowing(started, time.monotonic())
         say(f"stories flowing (first complete {warm} s after warm-up)")
@@ -779,8 +996,9 @@ def main(argv: list[str] | None = None) -> int:
         stalled = any(o.recovery_s is None and not o.skipped for o in drill.outcomes)
         found = drain(stack.url("index"), ids, 30 if stalled else mode.drain_deadline_s)
         counts = tally(ids, found)
-        lost = sum(c["lost"] for c in counts.values())
-        duplicated = sum(c["duplicated"] for c in counts.values())
+        alerts = tally_alerts(stack.data_dir, hooks, ids, 30 if stalled else mode.drain_deadline_s)
+        lost = sum(c["lost"] for c in counts.values()) + alerts["lost"] + alerts["not_delivered"]
+        duplicated = sum(c["duplicated"] for c in counts.values()) + alerts["duplicated"]
         unrecovered = [o.fault for o in drill.outcomes if o.recovery_s is None and not o.skipped]
         summary = {
             "mode": "short" if args.short else "full",
@@ -793,13 +1011,14 @@ def main(argv: list[str] | None = None) -> int:
                 lang: {k: v for k, v in c.items() if k != "lost_ids"} for lang, c in counts.items()
             },
             "lost_ids": {lang: c["lost_ids"] for lang, c in counts.items() if c["lost_ids"]},
+            "alerts": alerts,
             "checkpoint_before_broker": drill.before_broker,
             "lost": lost,
             "duplicated": duplicated,
             "not_recovered": unrecovered,
             "wall_s": round(time.monotonic() - started, 1),
         }
-        print_report(drill.outcomes, counts, summary)
+        print_report(drill.outcomes, counts, alerts, summary)
         incomplete_before_broker = (drill.before_broker or {}).get("incomplete", 0)
         return 1 if lost or duplicated or unrecovered or incomplete_before_broker else 0
     finally:
@@ -808,6 +1027,8 @@ def main(argv: list[str] | None = None) -> int:
         if drill is not None:
             drill.cleanup()
         stack.stop()
+        hooks.shutdown()
+        hooks.server_close()
         if args.keep:
             say(f"kept {root}")
         else:

@@ -1,6 +1,6 @@
 """The short fault drill (tests/faults/run_faults.py --short) as part of `make test`.
 
-It starts the whole embedded stack, breaks it eight ways under a steady stream of stories and
+It starts the whole embedded stack, breaks it ten ways under a steady stream of stories and
 counts what was accepted against what was indexed; see the script's docstring for the faults.
 """
 
@@ -48,7 +48,7 @@ def _run_drill(tmp_path: Path) -> tuple[int, dict, str]:
 def test_short_fault_drill_loses_and_duplicates_nothing(tmp_path):
     code, summary, log = _run_drill(tmp_path)
     faults = {f["fault"]: f for f in summary["faults"]}
-    assert len(faults) == 8, summary
+    assert len(faults) == 10, summary
     # Every fault must recover, the broker's included, with its evidence.
     assert all(f["recovery_s"] is not None or f.get("skipped") for f in faults.values()), summary
     outage = next(f for name, f in faults.items() if name.startswith("search backend unavailable"))
@@ -56,6 +56,11 @@ def test_short_fault_drill_loses_and_duplicates_nothing(tmp_path):
         assert outage["stories_indexed_during_outage"] == 0 and outage["transient_retries_logged"] > 0, outage
     poison = next(f for name, f in faults.items() if name.startswith("poison"))
     assert poison["dead_letters_found"] == poison["dead_letters_expected"] > 0, poison
+    alerts = summary["alerts"]
+    assert alerts["lost"] == alerts["not_delivered"] == alerts["duplicated"] == 0, alerts
+    assert alerts["alerted"] == alerts["delivered"] == alerts["stories"] > 0 and alerts["bad_signatures"] == 0
+    hook = next(f for name, f in faults.items() if name.startswith("webhook endpoint down"))
+    assert hook["deliveries_refused"] > 0 and hook["stories_during_outage"] > 0, hook
     valid = next(f for name, f in faults.items() if name.startswith("valid-looking poison"))
     assert valid["dead_letters_found"] == valid["dead_letters_expected"] > 0, valid
     model = next(f for name, f in faults.items() if name.startswith("model package"))

@@ -20,7 +20,7 @@ from wirewatch_alerts.bootstrap import build as build_alerts
 from wirewatch_alerts.settings import AlertsSettings
 from wirewatch_common.broker import EmbeddedBroker
 from wirewatch_common.bus import Admin
-from wirewatch_common.topics import TopicContract, parse_contract
+from wirewatch_common.topics import ROLES, TopicContract, parse_contract
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.bootstrap import build as build_index
 from wirewatch_index.settings import IndexSettings
@@ -46,7 +46,7 @@ def private_contract() -> TopicContract:
         {
             "topics": {
                 role: {"name": f"test-hostile-{role}-{tag}", "partitions": 1, "retention_ms": 86_400_000}
-                for role in ("stories", "renditions", "receipts", "deadletter")
+                for role in ROLES
             }
         }
     )
@@ -154,7 +154,7 @@ def alerts_factory(tmp_path_factory: pytest.TempPathFactory) -> AppFactory:
             data_dir=tmp_path_factory.mktemp("hostile-alerts"),
             api_keys=keys,
             log_format="text",
-            **overrides,
+            **({"alerts_worker": False} | overrides),  # the API is what is attacked; no broker needed
         )
         return build_alerts(settings).app
 

@@ -40,13 +40,20 @@ WRITER_ONLY = {
     ("alerts", "POST", "/v1/watchlists"),
     ("alerts", "PATCH", "/v1/watchlists/{watchlist_id}"),
     ("alerts", "DELETE", "/v1/watchlists/{watchlist_id}"),
+    ("index", "POST", "/v1/watchlists"),  # the desk's pass-through to alerts checks keys itself
+    ("index", "POST", "/v1/watchlists/{rest:path}"),
 }
 """Routes a reader key may not use."""
 
 LIBRETRANSLATE = {"/translate", "/detect"}
 """LibreTranslate-compatible routes: they refuse as LibreTranslate does, 403 with {"error": "..."}."""
 
-SAMPLE_PARAMS = {"story_id": "ww-ceasefire", "name": "desk.css", "watchlist_id": "wl-0123456789ab"}
+SAMPLE_PARAMS = {
+    "story_id": "ww-ceasefire",
+    "name": "desk.css",
+    "watchlist_id": "wl-0123456789ab",
+    "rest": "wl-0123456789ab/alerts",
+}
 
 
 def routes(app: FastAPI) -> Iterator[tuple[str, str, str]]:

@@ -35,6 +35,7 @@ def service(tmp_path):
         data_dir=tmp_path,
         api_keys=f"reader:{READER},writer:{WRITER}",
         alerts_max_query_chars=200,
+        alerts_worker=False,
     )
     return build(settings)
 
@@ -208,7 +209,7 @@ def test_the_list_pages_oldest_first(client):
 
 def test_readiness_checks_the_store(client):
     r = client.get("/readyz")
-    assert r.status_code == 200 and r.json()["checks"] == {"store": "ok"}
+    assert r.status_code == 200 and r.json()["checks"] == {"store": "ok", "alerts": "ok"}
 
 
 def test_openapi_documents_every_route_with_summaries_examples_and_the_error_shape(client):

@@ -47,6 +47,7 @@ def test_alerts_service_serves_watchlists_shares_its_file_and_keeps_them_over_a_
         "WIREWATCH_DATA_DIR": str(tmp_path / "data"),
         "WIREWATCH_API_KEYS": f"reader:{READER},writer:{WRITER}",
         "WIREWATCH_KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "WIREWATCH_ALERTS_WORKER": "false",
     }
     base = f"http://127.0.0.1:{port}"
     out = tmp_path / "alerts.out"

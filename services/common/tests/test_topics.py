@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wirewatch_common.topics import load_contract, parse_contract, story_headers
+from wirewatch_common.topics import ROLES, load_contract, parse_contract, story_headers
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +19,7 @@ def test_packaged_contract_is_the_deploy_file():
 def test_contract_names_every_role_and_a_dead_letter_topic():
     contract = load_contract()
     names = {spec.name for spec in contract.topics.values()}
-    assert len(names) == 4
+    assert len(names) == len(ROLES) == 5
     assert contract.deadletter.name in names
     assert all(spec.partitions >= 1 and spec.retention_ms > 0 for spec in contract.topics.values())
     assert contract.stories.configs()["retention.ms"] == str(contract.stories.retention_ms)

@@ -42,7 +42,13 @@ def private_contract(stem: str) -> TopicContract:
         {
             "topics": {
                 role: {"name": f"test-ingest-{stem}-{role}-{tag}", "partitions": parts, "retention_ms": day}
-                for role, parts in (("stories", 3), ("renditions", 1), ("receipts", 1), ("deadletter", 1))
+                for role, parts in (
+                    ("stories", 3),
+                    ("renditions", 1),
+                    ("receipts", 1),
+                    ("alerts", 1),
+                    ("deadletter", 1),
+                )
             }
         }
     )

@@ -100,6 +100,26 @@ def test_with_targets_a_version_is_confirmed_once_every_language_version_is_inde
         ledger.close()
 
 
+def test_with_alerts_a_version_waits_for_the_alerts_service_to_match_every_language(tmp_path, make_story):
+    ledger = Ledger(tmp_path / "ledger.sqlite3", expect=("ar",), alerts=True)
+    try:
+        story = make_story()
+        ledger.admit([story], T0)
+        ar = Receipt(
+            story_id=story.id, version=1, language="ar", indexed_at=T0, backend="tantivy",
+            status=RenditionStatus.TRANSLATED,
+        )  # fmt: skip
+        assert ledger.mark_receipts([receipt(story.id, 1), ar]) == 0, "indexed, but not yet matched"
+        matched_en = receipt(story.id, 1, service="alerts")
+        assert ledger.mark_receipts([matched_en]) == 0, "the Arabic version is not matched yet"
+        later = T0 + timedelta(hours=1)
+        assert [s.id for s in ledger.unconfirmed(later, timedelta(minutes=5))] == [story.id]
+        assert ledger.mark_receipts([ar.model_copy(update={"service": "alerts"})]) == 1
+        assert ledger.get(story.id) == [(1, True)]
+    finally:
+        ledger.close()
+
+
 def test_unconfirmed_waits_for_the_grace_period(ledger, make_story) -> None:
     story = make_story()
     ledger.admit([story], T0)

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from wirewatch_common.bus import DeliveryError
 from wirewatch_common.fetch import MAX_REDIRECTS, Fetched, FetchError
-from wirewatch_ingest.netguard import AddressPolicy, AddressRefused, is_public
+from wirewatch_common.netguard import AddressPolicy, AddressRefused, is_public
 from wirewatch_ingest.pipeline import Ingestor
 from wirewatch_ingest.poller import FeedPoller, fetch
 from wirewatch_ingest.settings import FeedSource

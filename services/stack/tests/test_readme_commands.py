@@ -39,7 +39,7 @@ def _check_translate_command(args: list[str], capsys: pytest.CaptureFixture[str]
 
 def test_the_readme_shows_the_tour_commands():
     shown = {tuple(args[:1]) for args in _commands("wirewatch")}
-    assert {("ingest",), ("search",), ("status",), ("models",)} <= shown
+    assert {("ingest",), ("search",), ("status",), ("models",), ("watch",)} <= shown
 
 
 @pytest.mark.parametrize("args", _commands("wirewatch"), ids=" ".join)

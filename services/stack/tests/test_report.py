@@ -8,6 +8,7 @@ from wirewatch_stack.progress import ProgressBar, bar_line
 from wirewatch_stack.report import (
     Report,
     ServiceState,
+    alerts_lines,
     language_counts,
     metric_sum,
     no_models_hint,
@@ -150,3 +151,34 @@ def test_a_stalled_consumer_is_named_with_its_position_and_the_stack_is_not_ok()
     row = next(line for line in text.splitlines() if "wirewatch.renditions" in line and "118" in line)
     assert "wirewatch-index" in row and " 3 " in row and "242 s" in row and "datetime out of range" in row
     assert report.to_dict()["services"][0]["stalls"] == [stall]
+
+
+def test_watchlists_show_their_last_match_and_each_lanes_backlog_and_failures():
+    alerts = {
+        "watchlists": [
+            {
+                "id": "wl-000000000001",
+                "name": "Ceasefire",
+                "last_match": "2026-11-30T09:00:00Z",
+                "lanes": [
+                    {
+                        "channel": "webhook:https://hooks.example.org",
+                        "pending": 3,
+                        "failed": 1,
+                        "delivered": 7,
+                        "last_error": "HTTP 503",
+                    },
+                    {"channel": "kafka", "pending": 0, "failed": 0, "delivered": 10},
+                ],
+            },
+            {"id": "wl-000000000002", "name": "Quiet", "lanes": []},
+        ],
+        "lanes": [],
+    }
+    lines = alerts_lines(alerts)
+    webhook = next(line for line in lines if "webhook:" in line)
+    assert "wl-000000000001" in webhook and " 3 " in webhook and "HTTP 503" in webhook
+    quiet = next(line for line in lines if "Quiet" in line)
+    assert "never" in quiet and "desk only" in quiet
+    assert alerts_lines(None) == ["  unknown (the alerts service did not answer)"]
+    assert "wirewatch watch add" in alerts_lines({"watchlists": []})[0]

@@ -215,13 +215,16 @@ def test_wirewatch_up_loads_samples_serves_search_and_stops_cleanly_on_ctrl_c(tm
         assert report["ok"] and report["broker"]["error"] is None
         assert [s["name"] for s in report["services"]] == ["ingest", "translate", "index", "alerts"]
         alerts = next(s for s in report["services"] if s["name"] == "alerts")
-        assert alerts["url"] == f"http://127.0.0.1:{ports['ALERTS']}" and alerts["checks"] == {"store": "ok"}
-        assert all(s["checks"].get("broker") == "ok" for s in report["services"] if s["name"] != "alerts")
+        assert alerts["url"] == f"http://127.0.0.1:{ports['ALERTS']}"
+        assert alerts["checks"] == {"store": "ok", "alerts": "ok", "broker": "ok"}
+        assert all(s["checks"].get("broker") == "ok" for s in report["services"])
+        assert report["alerts"] == {"watchlists": [], "lanes": []}
         assert report["stories"]["accepted"] == 9
         assert report["models"]["packages"] == []
         assert {row["group"] for row in report["lag"]} == {
             "wirewatch-translate",
             "wirewatch-index",
+            "wirewatch-alerts",
             "wirewatch-ingest-receipts",
         }
         os.kill(proc.pid, signal.SIGINT)

@@ -38,3 +38,10 @@ class StoreUnavailable(WirewatchError):
 
     code = "store_unavailable"
     public = "the watchlist store is unavailable; retry shortly"
+
+
+class MatcherUnavailable(WirewatchError):
+    """The matcher cannot answer now (the percolator's cluster is down): the batch is retried."""
+
+    code = "matcher_unavailable"
+    public = "alert matching is unavailable; retry shortly"

@@ -1,4 +1,4 @@
-"""One bounded HTTP GET for every URL that someone outside wirewatch serves (polled feeds, `wirewatch ingest URL`).
+"""One bounded HTTP GET (and POST) for every URL that someone outside wirewatch serves (feeds, webhooks).
 
 `bounded_get` fetches http and https only, checked again on every redirect hop (at most
 MAX_REDIRECTS). It refuses a body larger than `max_bytes`: at once when Content-Length already
@@ -11,6 +11,11 @@ that may be connected to, or raises AddressRefused. The socket then goes to one 
 itself, with no second lookup, so a DNS answer that changes between check and connect cannot
 steer the request elsewhere. With a policy no proxy from the environment is used, because a proxy
 would connect on the caller's behalf to an address nobody checked.
+
+`bounded_post` sends one POST (webhooks) through the same connector: no proxy ever, no redirect
+followed (a 3xx is an answer like any other), the same deadline, and at most `max_bytes` of the
+answer read. It returns every answer whatever its status, since the caller decides what a status
+means, and raises FetchError only when no answer came.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from .redirects import CheckedRedirects
 
@@ -267,3 +272,60 @@ def bounded_get(
         raise FetchError(Reason.NETWORK, wording.network.format(url=url, cause=cause), url=url) from exc
     finally:
         watchdog.cancel()
+
+
+def bounded_post(
+    url: str,
+    body: bytes,
+    *,
+    max_bytes: int,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    address_policy: AddressCheck | None = None,
+    wording: Wording = DEFAULT_WORDING,
+) -> Fetched:
+    """POST `body` to `url` once, within `timeout` seconds in all; return the answer whatever its status.
+
+    At most `max_bytes` of the answer's body are read and the rest is left unread: the status is
+    what a POST's caller needs, and a receiver that answers a long page must not turn a delivery
+    into a failure. No redirect is followed and no proxy is used; `address_policy` picks the
+    addresses the connection may go to (None: any). Raises FetchError (URL, REFUSED, TIMEOUT or
+    NETWORK) when no answer came.
+    """
+    if max_bytes < 0 or timeout <= 0:
+        msg = f"bounded_post needs max_bytes >= 0 and timeout > 0, not {max_bytes} and {timeout}"
+        raise ValueError(msg)
+    check_url(url, wording)
+    parts = urlsplit(url)
+    connector = _Connector(address_policy)
+    kind = http.client.HTTPSConnection if parts.scheme.lower() == "https" else http.client.HTTPConnection
+    connection = kind(str(parts.hostname), parts.port, timeout=timeout)
+    # The one place http.client lets a caller choose where its socket goes (bounded_get does the same).
+    connection._create_connection = connector.create_connection  # type: ignore[attr-defined]
+    target = urlunsplit(("", "", parts.path or "/", parts.query, ""))
+    sent = {"Connection": "close"} | dict(headers or {})
+    watchdog = threading.Timer(timeout, connector.expire)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        connection.request("POST", target, body=body, headers=sent)
+        response = connection.getresponse()
+        chunks: list[bytes] = []
+        size = 0
+        while size < max_bytes and (chunk := response.read1(min(_CHUNK, max_bytes - size))):
+            size += len(chunk)
+            chunks.append(chunk)
+        if connector.expired:
+            raise TimeoutError
+        names = {name.lower(): value for name, value in response.getheaders()}
+        return Fetched(url=url, status=int(response.status), body=b"".join(chunks), headers=names)
+    except AddressRefused as exc:
+        raise FetchError(Reason.REFUSED, wording.refused.format(url=url, cause=exc), url=url) from exc
+    except (OSError, http.client.HTTPException) as exc:
+        if connector.expired or isinstance(exc, TimeoutError):
+            message = wording.timeout.format(url=url, timeout=timeout)
+            raise FetchError(Reason.TIMEOUT, message, url=url) from exc
+        raise FetchError(Reason.NETWORK, wording.network.format(url=url, cause=exc), url=url) from exc
+    finally:
+        watchdog.cancel()
+        connection.close()

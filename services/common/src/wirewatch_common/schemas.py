@@ -6,7 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
+from .alert_event import AlertEvent
 from .story import CONTRACTS, json_schema
+
+PUBLISHED: dict[str, type[BaseModel]] = {**CONTRACTS, "alert": AlertEvent}
+"""Every message contract, by file stem: the story contract's and the alert event."""
 
 
 def render_schemas() -> dict[str, str]:
@@ -14,7 +20,7 @@ def render_schemas() -> dict[str, str]:
     return {
         f"{stem}.schema.json": json.dumps(json_schema(model), indent=2, ensure_ascii=False, sort_keys=True)
         + "\n"
-        for stem, model in CONTRACTS.items()
+        for stem, model in PUBLISHED.items()
     }
 
 

@@ -247,6 +247,10 @@ WORKER_DIED_EXIT = 3
 """Exit status of a service process whose worker thread died: its supervisor or Docker starts it again."""
 
 
+GRACEFUL_SHUTDOWN_S = 5
+"""How long a stopping server waits for open requests (long-lived streams) before closing them."""
+
+
 def serve(app: FastAPI, host: str, port: int) -> None:
     """Serve the app until SIGTERM/SIGINT; our JSON logging stays in charge (no uvicorn log config).
 
@@ -254,7 +258,16 @@ def serve(app: FastAPI, host: str, port: int) -> None:
     WORKER_DIED_EXIT: a process that only answers 503 would idle forever under
     `restart: unless-stopped`, which ignores health; a new process starts clean.
     """
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    # Open event streams (SSE) never end by themselves: after this long a stop closes them (clients reconnect).
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+    )
     server = uvicorn.Server(config)
     threads: WorkerThreads = app.state.workers
     threads.on_failure = lambda: setattr(server, "should_exit", True)

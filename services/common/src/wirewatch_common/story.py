@@ -305,7 +305,10 @@ class Story(BaseModel):
 
 
 class Receipt(BaseModel):
-    """The index service's confirmation that a story version in one language is searchable."""
+    """A service's confirmation that it is done with a story version in one language.
+
+    The index confirms that the version is searchable; the alerts service, that it matched it.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -318,6 +321,13 @@ class Receipt(BaseModel):
     )
     indexed_at: AwareDatetime
     backend: str = Field(max_length=50, description="'tantivy' or 'elasticsearch'.")
+    service: Literal["index", "alerts"] = Field(
+        default="index",
+        description=(
+            "Who confirms: the index (the version is searchable) or the alerts service (the version was "
+            "matched against every watchlist and its alerts are stored)."
+        ),
+    )
 
     def to_json(self) -> bytes:
         """Serialise for the wire."""

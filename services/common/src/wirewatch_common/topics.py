@@ -21,6 +21,10 @@ H_EMBARGOED = "wirewatch-embargoed"
 Headers = list[tuple[str, bytes]]
 
 
+ROLES = ("stories", "renditions", "receipts", "alerts", "deadletter")
+"""Every topic the contract must name."""
+
+
 @dataclass(frozen=True)
 class TopicSpec:
     """One topic as the contract declares it."""
@@ -62,6 +66,11 @@ class TopicContract:
         return self.topics["receipts"]
 
     @property
+    def alerts(self) -> TopicSpec:
+        """Alert events of watchlists with the kafka channel."""
+        return self.topics["alerts"]
+
+    @property
     def deadletter(self) -> TopicSpec:
         """Messages consumers gave up on."""
         return self.topics["deadletter"]
@@ -70,7 +79,7 @@ class TopicContract:
 def parse_contract(doc: dict[str, Any]) -> TopicContract:
     """Build the contract from the parsed YAML, failing loudly on a missing role or field."""
     topics = {}
-    for role in ("stories", "renditions", "receipts", "deadletter"):
+    for role in ROLES:
         spec = doc["topics"].get(role)
         if spec is None:
             msg = f"topics.yaml has no {role!r} topic"

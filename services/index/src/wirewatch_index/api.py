@@ -2,13 +2,17 @@
 
 Routes only translate HTTP to a `SearchRequest` and back; the backend does the work. Domain
 errors become HTTP answers through the one table `ERRORS`, which the app hands to the common mapper.
+A live stream runs its search when the live hub wakes it (a written story matched its query, see
+`live`), and otherwise only on a slow safety poll.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
+import weakref
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -27,6 +31,7 @@ from wirewatch_common.story import STORY_ID_PATTERN
 from . import cursor
 from .backends.base import SearchBackend
 from .errors import BackendUnavailable, CursorError, StoryNotFound
+from .live import SEARCHES, LiveHub, LiveStream, LiveStreamsFull
 from .search import (
     MAX_FACET_SIZE,
     MAX_PAGE_SIZE,
@@ -43,13 +48,17 @@ log = logging.getLogger(__name__)
 
 MAX_FILTER_VALUES = 20
 STREAM_OVERLAP = timedelta(seconds=5)
-"""The stream looks back this far each poll (commits land after `indexed_at`) and de-duplicates.
+"""The stream looks back this far each search (commits land after `indexed_at`) and de-duplicates.
 
-Each poll asks for what became visible since the last one: newly indexed versions and versions
+Each search asks for what became visible since the last one: newly indexed versions and versions
 whose embargo lifted in between (indexed long before), so an embargoed story is streamed when it
 may be published."""
+SEEN_MARGIN = timedelta(seconds=1)
+"""Versions already sent are remembered this much longer than the look-back needs."""
 HEARTBEAT_S = 15.0
 STREAM_MAX_PAGES = 10
+RETRY_S = 2.0
+"""After a failed search a stream searches again this soon, woken or not (the wake that failed is spent)."""
 
 
 class SearchResponse(BaseModel):
@@ -63,7 +72,13 @@ class SearchResponse(BaseModel):
     facets: Facets | None = None
 
 
-ERRORS: StatusTable = {QueryError: 400, CursorError: 400, StoryNotFound: 404, BackendUnavailable: 503}
+ERRORS: StatusTable = {
+    QueryError: 400,
+    CursorError: 400,
+    StoryNotFound: 404,
+    BackendUnavailable: 503,
+    LiveStreamsFull: 503,
+}
 """The index's domain errors and the status each answers with."""
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -86,8 +101,9 @@ def _bounded(values: list[str], name: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in values if v.strip())
 
 
-def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
-    """The /v1 routes over one backend."""
+def router(backend: SearchBackend, settings: IndexSettings, live: LiveHub | None = None) -> APIRouter:
+    """The /v1 routes over one backend; `live` wakes the streams (None: they poll, as an API-only replica)."""
+    hub = live if live is not None else LiveHub(settings.index_stream_max)
     secret = (
         settings.index_cursor_secret.get_secret_value().encode()
         if settings.index_cursor_secret is not None
@@ -228,7 +244,14 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
         "/stream",
         dependencies=streamer,
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}},
+        responses={
+            200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."},
+            503: {
+                "model": ErrorResponse,
+                "description": "The search backend is unavailable, or this server holds its most open "
+                "streams (`too_many_streams`).",
+            },
+        },
     )
     async def stream(
         http: Request,
@@ -241,11 +264,21 @@ def router(backend: SearchBackend, settings: IndexSettings) -> APIRouter:
             int | None, Query(ge=1, le=10_000, description="Close the stream after this many stories.")
         ] = None,
     ) -> StreamingResponse:
-        """Server-Sent Events: each new or updated story version that matches, as an `event: story`."""
+        """Server-Sent Events: each new or updated story version that matches, as an `event: story`.
+
+        Sent when the index writes a matching version (or its embargo lifts), not on a timer.
+        """
         request = build_request(q, lang, provider, place, None, None, "newest", 50, False, 1, quality)
-        interval = settings.index_stream_interval_s
+        opened = hub.open(
+            request.query, languages=request.languages, providers=request.providers, places=request.places
+        )
+        # A pushed stream searches when woken (the hub's catch-up scan included); the others poll.
+        poll_s = None if opened.pushed else settings.index_stream_interval_s
+        events = _events(backend, request, http, opened, poll_s, max_events)
+        # A response that never starts never runs the generator's `finally`: unregister when it is dropped.
+        weakref.finalize(events, opened.close)
         return StreamingResponse(
-            _events(backend, request, http, interval, max_events),
+            events,
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
@@ -266,41 +299,66 @@ async def _new_hits(backend: SearchBackend, request: SearchRequest) -> list[Hit]
 
 
 async def _events(
-    backend: SearchBackend, request: SearchRequest, http: Request, interval: float, max_events: int | None
+    backend: SearchBackend,
+    request: SearchRequest,
+    http: Request,
+    live: LiveStream,
+    poll_s: float | None,
+    max_events: int | None,
 ) -> AsyncIterator[str]:
+    """Search once at connect, then whenever the hub wakes the stream, or every `poll_s` if not None."""
+    loop = asyncio.get_running_loop()
     seen: dict[tuple[str, int, tuple[str, ...]], datetime] = {}
     since = datetime.now(tz=UTC)
     sent = 0
-    quiet = 0.0
-    yield ": connected\n\n"
-    while not await http.is_disconnected():
-        started = datetime.now(tz=UTC)
-        try:
-            hits = await _new_hits(backend, replace(request, visible_after=since - STREAM_OVERLAP))
-        except BackendUnavailable:
-            yield 'event: error\ndata: {"code": "backend_unavailable"}\n\n'
-            hits = []
-        else:
-            since = started
-        for hit in hits:
-            key = (hit.story_id, hit.version, tuple(hit.languages))  # a new rendition is an update too
-            if key in seen:
-                continue
-            seen[key] = started
-            yield f"id: {hit.story_id}.{hit.language}.{hit.version}\nevent: story\ndata: {hit.model_dump_json()}\n\n"
-            sent += 1
-            quiet = 0.0
-            if max_events is not None and sent >= max_events:
-                return
-        # A version stays in the look-back window for STREAM_OVERLAP after the poll that saw it.
-        cutoff = started - STREAM_OVERLAP - timedelta(seconds=2 * interval)
-        for key in [k for k, t in seen.items() if t < cutoff]:
-            del seen[key]
-        await asyncio.sleep(interval)
-        quiet += interval
-        if quiet >= HEARTBEAT_S:
-            quiet = 0.0
-            yield ": keep-alive\n\n"
+    trigger = "connect"
+    try:
+        yield ": connected\n\n"
+        spoke = loop.time()
+        while not await http.is_disconnected():
+            live.clear()  # a wake that comes during this search is kept for the next
+            SEARCHES.labels(trigger).inc()
+            started = datetime.now(tz=UTC)
+            wait_s = poll_s
+            try:
+                hits = await _new_hits(backend, replace(request, visible_after=since - STREAM_OVERLAP))
+            except BackendUnavailable:
+                yield 'event: error\ndata: {"code": "backend_unavailable"}\n\n'
+                spoke = loop.time()
+                hits = []
+                wait_s = min(poll_s or RETRY_S, RETRY_S)
+            else:
+                since = started
+            for hit in hits:
+                key = (hit.story_id, hit.version, tuple(hit.languages))  # a new rendition is an update too
+                if key in seen:
+                    continue
+                seen[key] = started
+                event_id = f"{hit.story_id}.{hit.language}.{hit.version}"
+                yield f"id: {event_id}\nevent: story\ndata: {hit.model_dump_json()}\n\n"
+                spoke = loop.time()
+                sent += 1
+                if max_events is not None and sent >= max_events:
+                    return
+            # A version seen before the next search's look-back window cannot come back.
+            cutoff = since - STREAM_OVERLAP - SEEN_MARGIN
+            for key in [k for k, t in seen.items() if t < cutoff]:
+                del seen[key]
+            poll_at = loop.time() + wait_s if wait_s is not None else math.inf
+            while True:
+                if await live.wait(min(poll_at, spoke + HEARTBEAT_S) - loop.time()):
+                    trigger = "wake"
+                    break
+                if loop.time() >= poll_at:
+                    trigger = "poll"
+                    break
+                if loop.time() >= spoke + HEARTBEAT_S:
+                    yield ": keep-alive\n\n"
+                    spoke = loop.time()
+                    if await http.is_disconnected():
+                        return
+    finally:
+        live.close()
 
 
 def openapi_tags() -> list[dict[str, str]]:

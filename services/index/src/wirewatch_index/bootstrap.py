@@ -8,9 +8,11 @@ from wirewatch_common.bus import Consumer, Producer
 from wirewatch_common.service import BrokerCheck, Check, Service, Worker, create_app
 from wirewatch_common.topics import TopicContract, load_contract
 
+from .alerts_proxy import alerts_proxy_router
 from .api import ERRORS, openapi_tags, router
 from .backends.base import SearchBackend
 from .desk import desk_router
+from .live import ELASTICSEARCH_LAG_S, LiveHub
 from .settings import IndexSettings
 from .worker import IndexHandler
 
@@ -41,9 +43,26 @@ def make_backend(settings: IndexSettings) -> SearchBackend:
 
 @dataclass(frozen=True)
 class IndexService(Service):
-    """The index service's parts: the backend every route and the worker share."""
+    """The index service's parts: the backend every route and the worker share, and the live hub."""
 
     backend: SearchBackend
+    live: LiveHub
+
+
+def _live_hub(settings: IndexSettings, backend: SearchBackend) -> LiveHub:
+    """The hub of /v1/stream: it pushes when this process's worker writes, else it only counts streams."""
+    if not (settings.index_worker and settings.index_stream_push):
+        return LiveHub(settings.index_stream_max)
+    from wirewatch_common.analyzers import Analyzers
+
+    lag = 0.0 if backend.name == "tantivy" else ELASTICSEARCH_LAG_S  # tantivy writes return searchable
+    return LiveHub(
+        settings.index_stream_max,
+        analyze=Analyzers().analyze,
+        lag_s=lag,
+        backend=backend,
+        scan_s=settings.index_stream_fallback_s,
+    )
 
 
 def build(
@@ -57,6 +76,7 @@ def build(
     `backend` replaces the one the settings describe and `contract` the shipped topics (tests).
     """
     backend = backend or make_backend(settings)
+    live = _live_hub(settings, backend)
     checks: dict[str, Check] = {"backend": backend.health}
     workers: list[Worker] = []
     closers = [backend.close]
@@ -65,7 +85,9 @@ def build(
         check = BrokerCheck(settings)
         checks["broker"] = check
         producer = Producer.from_settings(settings)
-        handler = IndexHandler(backend, producer.publish_many, contract.receipts.name)
+        handler = IndexHandler(
+            backend, producer.publish_many, contract.receipts.name, live.offer if live.pushes else None
+        )
         workers.append(
             Consumer.from_settings(
                 settings,
@@ -76,7 +98,7 @@ def build(
                 dead_letter_topic=contract.deadletter.name,
             )
         )
-        closers = [producer.close, check.close, *closers]
+        closers = [producer.close, check.close, live.close, *closers]
     app = create_app(
         "index",
         settings=settings,
@@ -88,6 +110,7 @@ def build(
         openapi_tags=openapi_tags(),
         version="1",
     )
-    app.include_router(router(backend, settings))
+    app.include_router(router(backend, settings, live))
+    app.include_router(alerts_proxy_router(settings))
     app.include_router(desk_router())
-    return IndexService(app=app, workers=workers, closers=closers, backend=backend)
+    return IndexService(app=app, workers=workers, closers=closers, backend=backend, live=live)

@@ -1,6 +1,8 @@
 """Search documents built from stories: one per story and language, plus one history record per version.
 
-Pure functions shared by both backends, so tantivy and Elasticsearch index the same fields.
+Pure functions shared by both backends, so tantivy and Elasticsearch index the same fields; the
+searchable text and filter values come from `wirewatch_common.searchable`, which the alerts matcher
+shares.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from wirewatch_common.analysis import Family, family
-from wirewatch_common.story import RenditionStatus, Story, primary_language
+from wirewatch_common.searchable import places_of as places_of
+from wirewatch_common.searchable import providers_of as providers_of
+from wirewatch_common.searchable import searchable_text
+from wirewatch_common.story import Story, primary_language
 
 from .search import VersionRecord
 
@@ -104,24 +109,6 @@ def statuses(doc: IndexDoc) -> tuple[str, ...]:
     return (doc.status, TAG_LOW_QUALITY) if doc.low_quality else (doc.status,)
 
 
-def providers_of(story: Story) -> tuple[str, ...]:
-    """Provider and originating source names, the values the provider filter matches."""
-    names = [p.name for p in (story.provider, story.source) if p is not None]
-    return tuple(dict.fromkeys(names))
-
-
-def places_of(story: Story) -> tuple[str, ...]:
-    """Dateline place names and codes, lowercased, the values the place filter matches."""
-    if story.dateline is None:
-        return ()
-    values = []
-    for place in story.dateline.places:
-        values.append(place.name.casefold())
-        if place.code:
-            values.append(place.code.casefold())
-    return tuple(dict.fromkeys(values))
-
-
 def visible_from(story: Story, indexed_at: datetime) -> datetime:
     """The moment a version becomes visible to readers: its indexing, or its embargo if that is later.
 
@@ -138,10 +125,7 @@ def build(story: Story, indexed_at: datetime | None = None) -> IndexDoc:
     """Describe one story version in one language for indexing."""
     indexed_at = indexed_at or datetime.now(tz=UTC)
     t = story.translation
-    searchable = story.pubstatus == "usable" and (t is None or t.status is RenditionStatus.TRANSLATED)
-    texts = [*story.body]
-    if story.summary:
-        texts.insert(0, story.summary)
+    searchable, headline, body = searchable_text(story)
     return IndexDoc(
         doc_id=story.document_id,
         story_id=story.id,
@@ -159,8 +143,8 @@ def build(story: Story, indexed_at: datetime | None = None) -> IndexDoc:
         visible_at=visible_from(story, indexed_at),
         providers=providers_of(story),
         places=places_of(story),
-        headline=story.headline if searchable else "",
-        body="\n".join(texts) if searchable else "",
+        headline=headline,
+        body=body,
         source=story,
     )
 

@@ -1,8 +1,9 @@
 """The index worker: a bus.Consumer handler that writes each polled batch and then confirms it.
 
-Per batch: parse every message, write the batch to the backend in one durable step, publish one
-receipt per written story version and language, and only then return, so the consumer commits the
-offsets. Two kinds of failure, told apart by the backend:
+Per batch: parse every message, write the batch to the backend in one durable step, offer the
+written versions to the live hub (it wakes the open streams they match), publish one receipt per
+written story version and language, and only then return, so the consumer commits the offsets.
+Two kinds of failure, told apart by the backend:
 
 - an outage (BackendUnavailable, or receipts the broker did not confirm) raises TransientError:
   nothing is committed and the same batch is polled again after a backoff;
@@ -35,6 +36,8 @@ STALE = Counter(
 
 Publish = Callable[[Sequence[Outgoing]], Any]
 """Publishes messages and returns only when the broker confirmed them (Producer.publish_many)."""
+Offer = Callable[[Sequence[Story]], Any]
+"""Told the versions a batch wrote, once searchable (LiveHub.offer); must not raise."""
 
 
 def receipt_for(story: Story, backend: str, now: datetime) -> Receipt:
@@ -52,10 +55,13 @@ def receipt_for(story: Story, backend: str, now: datetime) -> Receipt:
 class IndexHandler:
     """Handle one batch of story and rendition messages."""
 
-    def __init__(self, backend: SearchBackend, publish: Publish, receipts_topic: str) -> None:
+    def __init__(
+        self, backend: SearchBackend, publish: Publish, receipts_topic: str, offer: Offer | None = None
+    ) -> None:
         self.backend = backend
         self._publish = publish
         self._receipts_topic = receipts_topic
+        self._offer = offer
 
     def __call__(self, batch: Sequence[Message]) -> None:
         """Write the batch, then publish receipts; TransientError means retry without committing."""
@@ -64,6 +70,12 @@ class IndexHandler:
             result = self.backend.write(stories)
         except BackendUnavailable as exc:
             raise TransientError(str(exc)) from exc
+        if self._offer is not None and result.written:
+            try:
+                self._offer(result.written)
+            except Exception:
+                # Live streams then find these by their safety poll; the batch itself is fine.
+                log.exception("live streams not told of the batch")
         now = datetime.now(tz=UTC)
         receipts = [receipt_for(s, self.backend.name, now) for s in result.written]
         try:

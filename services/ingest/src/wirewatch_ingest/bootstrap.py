@@ -70,7 +70,7 @@ def build(settings: IngestSettings, *, contract: TopicContract | None = None) ->
     finally:
         admin.close()
     language_model()  # load the detector (under a second) now, not while the first story waits
-    ledger = Ledger(settings.ledger_file, expect=settings.targets)
+    ledger = Ledger(settings.ledger_file, expect=settings.targets, alerts=settings.ingest_confirm_alerts)
     # A request never waits longer than the publish timeout for a broker to answer at all.
     publish_ms = int(settings.ingest_publish_timeout_s * 1000)
     publisher = Producer.from_settings(settings, **PRODUCER_OPTIONS, bootstrap_timeout_ms=publish_ms)

@@ -78,6 +78,8 @@ _ADDED_COLUMNS = {
 log = logging.getLogger(__name__)
 
 ORIGINAL = "original"
+ALERTS_PREFIX = "alerts:"
+"""Receipts of the alerts service are kept per language under this prefix."""
 """How the receipts table names the original's own receipt (renditions go by their language)."""
 
 
@@ -166,9 +168,14 @@ class Overdue:
 class Ledger:
     """SQLite ledger, safe to share between the API, the drop folder, the poller and the re-publisher."""
 
-    def __init__(self, path: Path, expect: Sequence[str] = ()) -> None:
-        """Open the ledger; `expect` is the target languages each story version must be indexed in too."""
+    def __init__(self, path: Path, expect: Sequence[str] = (), *, alerts: bool = False) -> None:
+        """Open the ledger; `expect` is the target languages each story version must be indexed in too.
+
+        With `alerts`, a version is confirmed only when the alerts service matched each of its
+        language versions as well: a broker that loses everything then loses no alert either.
+        """
         self._expect = frozenset(primary_language(t) for t in expect)
+        self._alerts = alerts
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
@@ -337,6 +344,8 @@ class Ledger:
             changed = 0
             for r in receipts:
                 language = ORIGINAL if r.status is None else primary_language(r.language)
+                if r.service == "alerts":
+                    language = f"{ALERTS_PREFIX}{language}"
                 db.execute(
                     "INSERT OR IGNORE INTO receipts (id, version, language) VALUES (?, ?, ?)",
                     (r.story_id, r.version, language),
@@ -352,7 +361,10 @@ class Ledger:
                         "SELECT language FROM receipts WHERE id = ? AND version = ?", (r.story_id, r.version)
                     )
                 }
-                if not {ORIGINAL, *(self._expect - {primary_language(row[0])})} <= have:
+                needed = {ORIGINAL, *(self._expect - {primary_language(row[0])})}
+                if self._alerts:
+                    needed |= {f"{ALERTS_PREFIX}{lang}" for lang in needed}
+                if not needed <= have:
                     continue
                 cursor = db.execute(
                     "UPDATE versions SET receipt_at = ? WHERE id = ? AND version <= ? AND receipt_at IS NULL",

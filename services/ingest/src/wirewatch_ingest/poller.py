@@ -1,10 +1,11 @@
 """Feed poller: GET each configured feed when it is due, conditionally (ETag/Last-Modified), and ingest what changed.
 
 The fetch is `wirewatch_common.fetch.bounded_get`: http and https only, bounded in size (the
-document limit) and in time, with netguard's AddressPolicy checking the host of every redirect hop
-(default: public addresses only). A feed that fails waits twice as long after each failure, up to
-the configured maximum; one that succeeds waits its own interval. A failed poll is logged and
-reported in the one error shape: a refused document's own body, or a code for the failed fetch.
+document limit) and in time, with `wirewatch_common.netguard.AddressPolicy` checking the host of
+every redirect hop (default: public addresses only). A feed that fails waits twice as long after
+each failure, up to the configured maximum; one that succeeds waits its own interval. A failed poll
+is logged and reported in the one error shape: a refused document's own body, or a code for the
+failed fetch.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ from typing import Any
 
 from wirewatch_common.errors import error_body
 from wirewatch_common.fetch import Fetched, FetchError, Reason, Wording, bounded_get
+from wirewatch_common.netguard import AddressPolicy, Resolver, system_resolver
 
 from .errors import NoStories, ParseError, log_fields
-from .netguard import AddressPolicy, Resolver, system_resolver
 from .pipeline import BrokerUnavailable, Ingestor
-from .settings import FeedSource
+from .settings import FEED_POLICY_HINT, FeedSource
 
 log = logging.getLogger(__name__)
+
+DEFAULT_POLICY = AddressPolicy(settings_hint=FEED_POLICY_HINT)
+"""Public addresses only, as the settings' defaults say."""
 
 FEED_WORDING = Wording(
     bad_url="refused URL {url!r}: only http and https feeds are polled",
@@ -83,7 +87,7 @@ def fetch(
         max_bytes=max_bytes,
         timeout=timeout,
         headers=headers,
-        address_policy=partial((policy or AddressPolicy()).resolve, resolver=resolver),
+        address_policy=partial((policy or DEFAULT_POLICY).resolve, resolver=resolver),
         also_accept=(HTTPStatus.NOT_MODIFIED,),
         wording=FEED_WORDING,
     )
@@ -120,7 +124,7 @@ class FeedPoller:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.states = [FeedState(source) for source in feeds]
-        self._policy = policy or AddressPolicy()
+        self._policy = policy or DEFAULT_POLICY
         self._ingestor = ingestor
         self._timeout = timeout
         self._max_backoff = max_backoff

@@ -7,10 +7,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wirewatch_common.netguard import AddressPolicy
 from wirewatch_common.settings import Settings
 
-from .netguard import AddressPolicy
 from .normalize import Limits
+
+FEED_POLICY_HINT = "WIREWATCH_INGEST_FEED_ALLOWED_NETWORKS or WIREWATCH_INGEST_FEED_ALLOW_PRIVATE"
+"""The settings a refused feed address names."""
 
 
 class FeedSource(BaseModel):
@@ -84,6 +87,13 @@ class IngestSettings(Settings):
         gt=0,
         description="Confirmed older versions leave the ledger after this long; each story's newest stays.",
     )
+    ingest_confirm_alerts: bool = Field(
+        default=False,
+        description=(
+            "Keep a version unconfirmed (re-published after the grace period) until the alerts service "
+            "matched every language version too; `wirewatch up` and the compose file turn it on."
+        ),
+    )
     ingest_receipts_group: str = Field(
         default="wirewatch-ingest-receipts", description="Consumer group reading index receipts."
     )
@@ -136,6 +146,7 @@ class IngestSettings(Settings):
         return AddressPolicy(
             allow_private=self.ingest_feed_allow_private,
             allowed_networks=self.ingest_feed_allowed_networks,
+            settings_hint=FEED_POLICY_HINT,
         )
 
     @property

@@ -93,6 +93,8 @@ class Report:
     stories: dict[str, Any]
     models: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    alerts: dict[str, Any] | None = None
+    """The alerts service's /v1/alerts/status answer, or None when it did not answer."""
 
     @property
     def unreachable(self) -> list[str]:
@@ -115,6 +117,7 @@ class Report:
             "lag": [asdict(lag) for lag in self.lag],
             "stories": self.stories,
             "models": self.models,
+            "alerts": self.alerts,
             "notes": self.notes,
         }
 
@@ -195,6 +198,7 @@ def render(report: Report) -> str:
         for p in report.models["packages"]:
             loaded = "loaded" if p.get("loaded") else "not loaded yet"
             lines.append(f"  {p['source']}→{p['target']}  {p['package']} {p['version']}  {loaded}")
+    lines += ["", "watchlists", *alerts_lines(report.alerts)]
     lines += [f"note: {n}" for n in report.notes]
     if report.unreachable:
         lines += [
@@ -204,6 +208,33 @@ def render(report: Report) -> str:
     elif not report.ok:
         lines += ["", "DEGRADED: some service is not healthy, not ready or stalled (see above)"]
     return "\n".join(lines) + "\n"
+
+
+def alerts_lines(alerts: dict[str, Any] | None) -> list[str]:
+    """Each watchlist's last match and each delivery endpoint's backlog and failures."""
+    if alerts is None:
+        return ["  unknown (the alerts service did not answer)"]
+    watchlists = alerts.get("watchlists") or []
+    if not watchlists:
+        return ["  none (add one: `wirewatch watch add NAME QUERY`)"]
+    rows = [["watchlist", "name", "last match", "channel", "pending", "failed", "delivered", "last error"]]
+    for w in watchlists:
+        lanes = w.get("lanes") or [{}]
+        for i, lane in enumerate(lanes):
+            first = i == 0
+            rows.append(
+                [
+                    str(w.get("id")) if first else "",
+                    str(w.get("name"))[:30] if first else "",
+                    str(w.get("last_match") or "never") if first else "",
+                    str(lane.get("channel", "desk only")),
+                    _count(lane.get("pending", "-")),
+                    _count(lane.get("failed", "-")),
+                    _count(lane.get("delivered", "-")),
+                    str(lane.get("last_error") or "")[:80],
+                ]
+            )
+    return _table(rows)
 
 
 def language_counts(buckets: Iterable[Mapping[str, Any]]) -> dict[str, int]:

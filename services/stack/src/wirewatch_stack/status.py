@@ -33,6 +33,7 @@ DEFAULT_GROUPS = {
         "wirewatch-translate",
     ),
     "index": ("wirewatch_index.settings", "IndexSettings", "index_group_id", "wirewatch-index"),
+    "alerts": ("wirewatch_alerts.settings", "AlertsSettings", "alerts_group_id", "wirewatch-alerts"),
     "ingest": (
         "wirewatch_ingest.settings",
         "IngestSettings",
@@ -110,6 +111,7 @@ def consumer_lag(settings: Settings, timeout_ms: int = 3000) -> tuple[list[Topic
     subscriptions = [
         (groups["translate"], (contract.stories.name,)),
         (groups["index"], (contract.stories.name, contract.renditions.name)),
+        (groups["alerts"], (contract.stories.name, contract.renditions.name)),
         (groups["ingest"], (contract.receipts.name,)),
     ]
     servers = [s.strip() for s in bootstrap_servers(settings).split(",") if s.strip()]
@@ -195,6 +197,19 @@ def installed_models(
     return _json(answer.body) if answer.status == 200 else None
 
 
+def alerts_status(
+    spec: ServiceSpec | None, api_key: str | None, timeout: float = 5.0
+) -> dict[str, Any] | None:
+    """The alerts service's matching and delivery state, or None when it does not answer."""
+    if spec is None or spec.url is None:
+        return None
+    try:
+        answer = call(f"{spec.url}/v1/alerts/status", timeout=timeout, api_key=api_key)
+    except Unreachable:
+        return None
+    return _json(answer.body) if answer.status == 200 else None
+
+
 def collect(settings: Settings, specs: list[ServiceSpec], api_key: str | None) -> Report:
     """Gather the whole report; never raises for a part that is down."""
     by_name = {s.name: s for s in specs}
@@ -208,4 +223,5 @@ def collect(settings: Settings, specs: list[ServiceSpec], api_key: str | None) -
         stories=story_counts(by_name, api_key),
         models=installed_models(by_name.get("translate"), api_key),
         notes=notes,
+        alerts=alerts_status(by_name.get("alerts"), api_key),
     )

@@ -197,6 +197,9 @@ class Supervisor:
         env = dict(os.environ)
         env["WIREWATCH_KAFKA_BOOTSTRAP_SERVERS"] = f"{self.settings.host}:{self.settings.broker_port}"
         env["WIREWATCH_DATA_DIR"] = str(self.settings.data_dir.resolve())
+        if any(spec.name == "alerts" for spec in self.services):
+            # A version is done when alerts matched it too, so the broker losing everything loses no alert.
+            env.setdefault("WIREWATCH_INGEST_CONFIRM_ALERTS", "true")
         return env
 
     def start(self) -> None:

@@ -1,7 +1,9 @@
 """The queries the Elasticsearch backend sends, built from the parsed query tree as pure functions.
 
-User text never reaches Elasticsearch's query parsers: every leaf becomes a `multi_match`, a
-phrase or a prefix on the folded words, across each language family's fields.
+The desk's words and the language, provider and place filters are built by
+`wirewatch_common.es_text`, shared with the alerts service's percolator so a watchlist matches what
+this search finds; here they get the index's own filters (current, searchable, visible, quality,
+dates) and the bodies of each search request.
 """
 
 from __future__ import annotations
@@ -10,64 +12,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from wirewatch_common.analysis import FAMILIES, fold
-from wirewatch_common.query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase
+from wirewatch_common import es_text
 
 from ..documents import KIND_CURRENT, TAG_LOW_QUALITY, micros
 from ..search import SearchRequest
-from .es_schema import PREFIX_FIELDS, text_field
-
-HEADLINE_BOOST = 2.0
-MAX_PREFIX_EXPANSIONS = 50
-
-
-def _fields(scope: FieldName | None) -> list[str]:
-    names: tuple[FieldName, ...] = (scope,) if scope else ("headline", "body")
-    out = []
-    for name in names:
-        for fam in FAMILIES:
-            field = text_field(fam, name)
-            out.append(f"{field}^{HEADLINE_BOOST:g}" if name == "headline" else field)
-    return out
-
-
-def leaf_query(leaf: Leaf) -> dict[str, Any]:
-    """One word, prefix or phrase across every language's fields (each analyses with its own chain)."""
-    if isinstance(leaf, Phrase):
-        return {
-            "multi_match": {"query": " ".join(leaf.words), "type": "phrase", "fields": _fields(leaf.field)}
-        }
-    if leaf.prefix:
-        values = sorted({fold(leaf.text, fam).lower() for fam in FAMILIES})
-        names: tuple[FieldName, ...] = (leaf.field,) if leaf.field else ("headline", "body")
-        should = [{"prefix": {PREFIX_FIELDS[name]: {"value": value}}} for name in names for value in values]
-        return {"bool": {"should": should, "minimum_should_match": 1}}
-    return {
-        "multi_match": {
-            "query": leaf.text,
-            "type": "best_fields",
-            "operator": "and",
-            "fields": _fields(leaf.field),
-        }
-    }
-
-
-def text_query(parsed: ParsedQuery) -> dict[str, Any] | None:
-    """The bool query for the desk's words; None for a browse."""
-    if parsed.is_empty:
-        return None
-    must = []
-    for clause in parsed.must:
-        if isinstance(clause, AnyOf):
-            must.append(
-                {"bool": {"should": [leaf_query(o) for o in clause.options], "minimum_should_match": 1}}
-            )
-        else:
-            must.append(leaf_query(clause))
-    query: dict[str, Any] = {"must": must or [{"match_all": {}}]}
-    if parsed.must_not:
-        query["must_not"] = [leaf_query(leaf) for leaf in parsed.must_not]
-    return {"bool": query}
 
 
 def visible(now: datetime) -> dict[str, Any]:
@@ -87,12 +35,7 @@ def filters(request: SearchRequest) -> list[dict[str, Any]]:
         out.append({"term": {"status": TAG_LOW_QUALITY}})
     elif request.quality == "good":
         out.append({"bool": {"must_not": [{"term": {"status": TAG_LOW_QUALITY}}]}})
-    if request.languages:
-        out.append({"terms": {"lang": sorted({lang.split("-")[0].lower() for lang in request.languages})}})
-    if request.providers:
-        out.append({"terms": {"provider": list(request.providers)}})
-    if request.places:
-        out.append({"terms": {"place": [p.casefold() for p in request.places]}})
+    out.extend(es_text.attribute_filters(request.languages, request.providers, request.places))
     if request.date_from or request.date_to:
         bounds: dict[str, int] = {}
         if request.date_from:
@@ -107,11 +50,7 @@ def filters(request: SearchRequest) -> list[dict[str, Any]]:
 
 def query(request: SearchRequest) -> dict[str, Any]:
     """The full query of a search: text (scored) and filters (not scored)."""
-    text = text_query(request.query)
-    body: dict[str, Any] = {"filter": filters(request)}
-    if text is not None:
-        body["must"] = [text]
-    return {"bool": body}
+    return es_text.bool_query(request.query, filters(request))
 
 
 def window_body(request: SearchRequest, window: int, upper: int | None = None) -> dict[str, Any]:

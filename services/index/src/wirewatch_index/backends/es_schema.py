@@ -2,10 +2,10 @@
 
 Template, documents, bulk lines, the copy of a schema change and withdrawals.
 
-Kept apart from the client so tests can assert the exact bodies. Analysis per language runs
-in Elasticsearch (custom chains below); the prefix fields (`*_words`) get text folded by
-`analysis.fold` in Python, the same as tantivy's, so prefixes behave alike on both engines.
-Queries are built in `es_query`.
+Kept apart from the client so tests can assert the exact bodies. The analysis chains, text
+fields and filter fields come from `wirewatch_common.es_text`, which the alerts service's
+percolator index uses too, so a watchlist sees a story as search does. Queries are built in
+`es_query`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from wirewatch_common.analysis import FAMILIES, Family, fold
-from wirewatch_common.query import FieldName
+from wirewatch_common import es_text
+from wirewatch_common.es_text import ANALYSIS, PREFIX_FIELDS
 from wirewatch_common.story import Story, primary_language
 
 from .. import documents
@@ -37,68 +37,29 @@ SCHEMA_VERSION = 1
 """Suffix of the concrete index behind the alias; bump it when the mapping or a derived field changes:
 setup() then rebuilds the new index from the stories stored in the old one."""
 
-PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
-
-ANALYSIS: dict[str, Any] = {
-    "filter": {
-        "ww_english_possessive": {"type": "stemmer", "language": "possessive_english"},
-        # Snowball English (Porter2), the stemmer tantivy uses, so both engines fold the same forms.
-        "ww_english_stemmer": {"type": "snowball", "language": "English"},
-        "ww_turkish_lowercase": {"type": "lowercase", "language": "turkish"},
-        "ww_turkish_stemmer": {"type": "stemmer", "language": "turkish"},
-        "ww_arabic_stemmer": {"type": "stemmer", "language": "arabic"},
-    },
-    "analyzer": {
-        "ww_en": {
-            "tokenizer": "standard",
-            "filter": ["ww_english_possessive", "lowercase", "ww_english_stemmer"],
-        },
-        # apostrophe: İdlib'deki → İdlib; Turkish lowercase: İ → i, I → ı.
-        "ww_tr": {
-            "tokenizer": "standard",
-            "filter": ["apostrophe", "ww_turkish_lowercase", "ww_turkish_stemmer"],
-        },
-        # Normalisation: diacritics, tatweel, alef forms, taa marbuta, alef maksura; then light10, which
-        # also strips the article and glued particles (tantivy gets those stripped by analysis.fold).
-        "ww_ar": {
-            "tokenizer": "standard",
-            "filter": ["lowercase", "decimal_digit", "arabic_normalization", "ww_arabic_stemmer"],
-        },
-        "ww_std": {"tokenizer": "standard", "filter": ["lowercase"]},
-    },
-}
-
-
-def text_field(fam: Family, name: FieldName) -> str:
-    """The analysed text field of a language family: `headline_tr`, `body_ar`..."""
-    return f"{name}_{fam}"
-
 
 def mappings() -> dict[str, Any]:
     """Field mappings: keywords for filters and facets, a text field per language family."""
     keyword = {"type": "keyword"}
+    filtered = es_text.filter_properties()
     properties: dict[str, Any] = {
         "kind": keyword,
         "story_id": keyword,
         "story_key": {"type": "long"},
         "version": {"type": "long"},
         "language": keyword,
-        "lang": keyword,
+        "lang": filtered["lang"],
         "status": keyword,
         "searchable": {"type": "boolean"},
-        "provider": keyword,
-        "place": keyword,
+        "provider": filtered["provider"],
+        "place": filtered["place"],
         "ts": {"type": "long"},
         "indexed_ts": {"type": "long"},
         "day": {"type": "date"},
         "source": {"type": "object", "enabled": False},
         "record": {"type": "object", "enabled": False},
     }
-    for fam in FAMILIES:
-        for name in ("headline", "body"):
-            properties[text_field(fam, name)] = {"type": "text", "analyzer": f"ww_{fam}"}
-    for field in PREFIX_FIELDS.values():
-        properties[field] = {"type": "text", "analyzer": "ww_std", "index_options": "docs", "norms": False}
+    properties.update(es_text.text_properties())
     return {
         "dynamic": "strict",
         "_source": {"excludes": list(PREFIX_FIELDS.values())},
@@ -259,10 +220,7 @@ def document(doc: IndexDoc) -> dict[str, Any]:
         "source": doc.source.model_dump(mode="json", exclude_none=True),
     }
     if doc.searchable:
-        body[text_field(doc.family, "headline")] = doc.headline
-        body[text_field(doc.family, "body")] = doc.body
-        body[PREFIX_FIELDS["headline"]] = fold(doc.headline, doc.family)
-        body[PREFIX_FIELDS["body"]] = fold(doc.body, doc.family)
+        body.update(es_text.text_fields(doc.family, doc.headline, doc.body))
     return body
 
 

@@ -2,8 +2,8 @@
 
 One process writes (the index worker, which takes tantivy's writer lock on its first write);
 any number read (the API), reloading when the index's `meta.json` changes after a commit.
-The index layout and analysis live in `tantivy_schema`, query building in `tantivy_query`;
-this module writes, collapses renditions into story hits, and reads stories back.
+The index layout lives in `tantivy_schema`, analysis in `wirewatch_common.analyzers`, query building
+in `tantivy_query`; this module writes, collapses renditions into story hits, and reads stories back.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import tantivy
 
 from wirewatch_common.analysis import Family, family
+from wirewatch_common.analyzers import Analyzers
 from wirewatch_common.story import Story
 
 from .. import collapse, documents
@@ -37,7 +38,6 @@ from .base import BackendUnavailable, DocumentRejected, Refusal
 from .tantivy_query import QueryBuilder
 from .tantivy_schema import (
     SCHEMA_VERSION,
-    Analyzers,
     build_schema,
     current_document,
     doc_key,

@@ -10,13 +10,14 @@ from typing import Any
 import tantivy
 
 from wirewatch_common.analysis import FAMILIES, Family
+from wirewatch_common.analyzers import Analyzers
 from wirewatch_common.query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
 
 from .. import documents
 from ..documents import KIND_CURRENT, TAG_LOW_QUALITY
 from ..highlight import Matcher
 from ..search import SearchRequest
-from .tantivy_schema import PREFIX_FIELDS, Analyzers, text_field
+from .tantivy_schema import PREFIX_FIELDS, text_field
 
 HEADLINE_BOOST = 2.0
 MAX_PREFIX_EXPANSIONS = 50

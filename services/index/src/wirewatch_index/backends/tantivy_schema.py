@@ -1,7 +1,8 @@
-"""The tantivy index layout: fields, analysis chains, and documents built from stories.
+"""The tantivy index layout: fields and documents built from stories.
 
 Text is folded in Python (`analysis.fold`) and then analysed by a tantivy chain per language
-family: simple tokenizer, lowercase, Snowball stemmer. Prefix queries use unstemmed copies.
+family (`wirewatch_common.analyzers`, shared with the alerts matcher; re-exported here for the
+index's code). Prefix queries use unstemmed copies.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from datetime import UTC, datetime
 
 import tantivy
 
-from wirewatch_common.analysis import FAMILIES, SNOWBALL, Family, fold
+from wirewatch_common.analysis import FAMILIES, Family, fold
+from wirewatch_common.analyzers import MAX_TOKEN_CHARS as MAX_TOKEN_CHARS
+from wirewatch_common.analyzers import Analyzers as Analyzers
+from wirewatch_common.analyzers import analyzer as analyzer
 from wirewatch_common.query import FieldName
 
 from .. import documents
@@ -19,21 +23,8 @@ from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, IndexDoc, stor
 SCHEMA_VERSION = 1
 """Part of the index directory name: a schema change builds a new index (replay the topics)."""
 
-MAX_TOKEN_CHARS = 64
 _RAW = "raw"
 PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
-
-
-def analyzer(fam: Family) -> tantivy.TextAnalyzer:
-    """The tantivy chain of a language family (after `fold`)."""
-    builder = (
-        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
-        .filter(tantivy.Filter.remove_long(MAX_TOKEN_CHARS))
-        .filter(tantivy.Filter.lowercase())
-    )
-    if fam in SNOWBALL:
-        builder = builder.filter(tantivy.Filter.stemmer(SNOWBALL[fam]))
-    return builder.build()
 
 
 def text_field(fam: Family, name: FieldName) -> str:
@@ -74,26 +65,6 @@ def newest_key(doc: IndexDoc) -> int:
 def doc_key(doc_id: str) -> int:
     """Integer id of a document, so version checks read fast fields instead of stored text."""
     return story_key(doc_id)
-
-
-class Analyzers:
-    """One analyzer per family, with a small cache for highlighting and query words."""
-
-    def __init__(self) -> None:
-        self.by_family = {fam: analyzer(fam) for fam in FAMILIES}
-        self._plain = analyzer("std")
-        self._cache: dict[tuple[Family, bool, str], list[str]] = {}
-
-    def tokens(self, text: str, fam: Family, *, stem: bool = True) -> list[str]:
-        """Analyse like the engine: fold, then the family's chain (without its stemmer if not `stem`)."""
-        key = (fam, stem, text)
-        found = self._cache.get(key)
-        if found is None:
-            found = (self.by_family[fam] if stem else self._plain).analyze(fold(text, fam))
-            if len(self._cache) > 50_000:
-                self._cache.clear()
-            self._cache[key] = found
-        return found
 
 
 def current_document(doc: IndexDoc) -> tantivy.Document:

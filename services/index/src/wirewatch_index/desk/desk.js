@@ -20,6 +20,11 @@ const ui = {
   storyTitle: $("story-title"), storyMeta: $("story-meta"), renditions: $("renditions"),
   history: $("history"), copyLink: $("copy-link"), linkText: $("link-text"), copyState: $("copy-state"),
   keyDialog: $("key-dialog"), keyInput: $("key-input"), keyMessage: $("key-message"),
+  watchView: $("watch-view"), watchTitle: $("watch-title"), watchMeta: $("watch-meta"), alerts: $("alerts"),
+  alertsMore: $("alerts-more"), watchlists: $("watchlists"), watchState: $("watch-state"), markAll: $("mark-all"),
+  watchDialog: $("watch-dialog"), watchWhat: $("watch-what"), watchName: $("watch-name"),
+  watchMessage: $("watch-message"), watchFeed: $("watch-feed"), watchFeedLabel: $("watch-feed-label"),
+  watchSave: $("watch-save"),
 };
 
 // ---------------------------------------------------------------- small helpers
@@ -173,7 +178,10 @@ ui.keyDialog.addEventListener("close", () => {
   updateKeyButton();
   const retries = retryAfterKey;
   retryAfterKey = [];
-  if (action === "save" || action === "forget") for (const retry of retries) retry();
+  if (action === "save" || action === "forget") {
+    for (const retry of retries) retry();
+    loadWatchlists();
+  }
 });
 
 /** Run an API action; a 401 opens the key dialog and retries the action once a key is given. */
@@ -207,6 +215,7 @@ function readHash() {
       sort: sort === "relevance" ? "relevance" : "newest",
     },
     story: p.get("story") || "",
+    watch: p.get("watch") || "",
   };
 }
 
@@ -697,6 +706,7 @@ async function openStory(id) {
   storyAbort = controller;
   if (ui.storyView.hidden) returnTo = { scroll: window.scrollY, story: id };
   ui.searchView.hidden = true;
+  ui.watchView.hidden = true;
   ui.storyView.hidden = false;
   ui.storyView.dataset.story = id;
   ui.storyTitle.textContent = "Loading…";
@@ -716,16 +726,17 @@ async function openStory(id) {
   ui.storyTitle.focus();
 }
 
-function closeStoryView() {
+function closeStoryView(watchId = "") {
   if (ui.storyView.hidden) return;
   const active = document.activeElement;
   const refocus = !active || active === document.body || ui.storyView.contains(active);
   ui.storyView.hidden = true;
   delete ui.storyView.dataset.loaded;
-  ui.searchView.hidden = false;
+  ui.searchView.hidden = Boolean(watchId);
+  ui.watchView.hidden = !watchId;
   document.title = "wirewatch desk";
   window.scrollTo(0, returnTo.scroll);
-  const link = ui.results.querySelector(`a[data-story="${CSS.escape(returnTo.story)}"]`);
+  const link = (watchId ? ui.alerts : ui.results).querySelector(`a[data-story="${CSS.escape(returnTo.story)}"]`);
   if (link && refocus) link.focus({ preventScroll: true });
 }
 
@@ -748,10 +759,175 @@ async function copyLink() {
   }
 }
 
+// ---------------------------------------------------------------- watchlists (the alerts API, passed on by this origin)
+
+// Unread = active alerts changed since this browser last opened the watchlist. "When" is the alerts
+// service's own time (`as_of` of the answer), so the reader's clock never matters.
+const READ_STORE = "wirewatch.readAt";
+const WATCH_POLL_MS = 20000;
+const watch = { list: [], asOf: {}, unread: {}, id: "", before: null };
+const alertsPath = (id) => `/v1/watchlists/${encodeURIComponent(id)}`;
+
+function readMarks() {
+  try { return JSON.parse(localStorage.getItem(READ_STORE) || "{}") || {}; } catch { return {}; }
+}
+
+function markRead(id, asOf) {
+  if (!asOf) return;
+  const marks = readMarks();
+  marks[id] = asOf;
+  try { localStorage.setItem(READ_STORE, JSON.stringify(marks)); } catch { /* not kept: counts come back on reload */ }
+  watch.unread[id] = 0;
+}
+
+function watchHash(id, story) {
+  const base = searchHash(state);
+  return `#${base ? `${base}&` : ""}watch=${encodeURIComponent(id)}${story ? `&story=${encodeURIComponent(story)}` : ""}`;
+}
+
+function renderWatchlists() {
+  ui.watchlists.replaceChildren(...watch.list.map((w) => {
+    const n = watch.unread[w.id] || 0;
+    return el("li", { "data-watchlist": w.id },
+      el("a", { href: watchHash(w.id), "aria-current": w.id === watch.id ? "true" : null },
+        el("span", { dir: "auto" }, w.name), " ",
+        el("span", { class: `unread${n ? "" : " none"}` }, `${n} unread`)));
+  }));
+  ui.markAll.hidden = !watch.list.some((w) => watch.unread[w.id] > 0);
+}
+
+/** The watchlists and each one's unread count; quietly says why when the alerts service cannot tell. */
+async function loadWatchlists() {
+  try {
+    const page = await getJson("/v1/watchlists", new URLSearchParams({ limit: "100" }));
+    const marks = readMarks();
+    await Promise.all(page.watchlists.map(async (w) => {
+      const p = new URLSearchParams({ limit: "1" });
+      if (marks[w.id]) p.set("since", marks[w.id]);
+      const found = await getJson(`${alertsPath(w.id)}/alerts`, p);
+      watch.asOf[w.id] = found.as_of;
+      watch.unread[w.id] = found.unread;
+    }));
+    watch.list = page.watchlists;
+    renderWatchlists();
+    ui.watchState.textContent = watch.list.length ? "" : "None yet: “Watch this search” makes one.";
+  } catch (err) {
+    ui.watchState.textContent = err instanceof AuthNeeded ? "Watchlists need an API key."
+      : `Watchlists unavailable: ${err.message}`;
+  }
+}
+
+function alertNode(alert, readAt) {
+  const s = alert.story;
+  const fresh = alert.state === "active" && (!readAt || new Date(alert.changed_at) > new Date(readAt));
+  return el("li", { class: `hit alert ${alert.state}${fresh ? " fresh" : ""}`, "data-story": s.id, "data-alert": alert.id },
+    el("h3", { lang: alert.language, dir: dirOf(alert.language) },
+      el("a", { class: "hit-link", href: watchHash(watch.id, s.id), "data-story": s.id }, s.headline || s.id)),
+    el("p", { class: "meta" },
+      fresh ? el("span", { class: "badge" }, "new") : null,
+      alert.state === "withdrawn" ? el("span", { class: "badge withdrawn" }, "withdrawn: the story was killed") : null,
+      el("span", { dir: "auto" }, s.provider || "unknown provider"),
+      timeNode(alert.changed_at),
+      el("span", { class: "matched-in" }, `matched in ${languageName(alert.language)}`),
+      s.version > 1 ? el("span", {}, `version ${s.version}`) : null));
+}
+
+/** One watchlist's alerts, latest first; opening the list marks it read. */
+async function loadAlerts(more = false) {
+  const id = watch.id;
+  const readAt = readMarks()[id] || "";
+  await withKey(async () => {
+    const p = new URLSearchParams({ limit: "50" });
+    if (more && watch.before) p.set("before", watch.before);
+    const [meta, page] = await Promise.all([getJson(alertsPath(id)), getJson(`${alertsPath(id)}/alerts`, p)]);
+    if (watch.id !== id) return;
+    showError("");
+    ui.watchTitle.replaceChildren(el("span", { dir: "auto" }, meta.name));
+    const f = meta.filters;
+    ui.watchMeta.textContent = "Alerts for " + [meta.query ? `“${meta.query}”` : "any words", ...f.languages.map(languageName),
+      ...f.providers, ...f.places].join(" · ");
+    const items = page.alerts.map((a) => alertNode(a, readAt));
+    if (more) ui.alerts.append(...items);
+    else ui.alerts.replaceChildren(...(items.length ? items : [el("li", { class: "empty" }, "No alerts yet.")]));
+    watch.before = page.next_before || null;
+    ui.alertsMore.hidden = !watch.before;
+    if (!more) { markRead(id, page.as_of); renderWatchlists(); }
+  });
+}
+
+function showWatch(id) {
+  if (!ui.storyView.hidden) return;
+  ui.searchView.hidden = Boolean(id);
+  ui.watchView.hidden = !id;
+  if (id === watch.id) return;
+  watch.id = id;
+  renderWatchlists();
+  if (!id) return;
+  ui.watchTitle.textContent = "Loading…";
+  ui.watchMeta.textContent = "";
+  ui.alerts.replaceChildren();
+  loadAlerts().then(() => ui.watchTitle.focus());
+}
+
+function describeSearch(s) {
+  return [s.q ? `“${s.q}”` : "any words", ...s.lang.map(languageName), ...s.provider].join(" · ");
+}
+
+async function createWatch() {
+  const name = ui.watchName.value.trim();
+  if (!name) { ui.watchMessage.textContent = "Give the watchlist a name."; ui.watchName.focus(); return; }
+  const body = { name, query: state.q, filters: { languages: state.lang, providers: state.provider }, channels: [{ type: "feed" }] };
+  ui.watchSave.disabled = true;
+  try {
+    const response = await fetch("/v1/watchlists", {
+      method: "POST", body: JSON.stringify(body), cache: "no-store", credentials: "omit",
+      headers: { ...headers("application/json"), "Content-Type": "application/json" },
+    });
+    if (response.status === 401 || response.status === 403) {
+      const message = "Creating a watchlist needs a writer API key.";
+      ui.watchMessage.textContent = `${message} (${await errorMessage(response)})`;
+      askForKey(message, createWatch);
+      return;
+    }
+    if (!response.ok) { ui.watchMessage.textContent = await errorMessage(response); return; }
+    const made = await response.json();
+    markRead(made.id, made.created_at);
+    ui.watchMessage.textContent = `Watching “${made.name}”: its alerts appear under Watchlists.`;
+    ui.watchFeed.value = `${location.origin}${alertsPath(made.id)}/feed.atom?token=${encodeURIComponent(made.feed_token)}`;
+    ui.watchFeed.hidden = ui.watchFeedLabel.hidden = false;
+    ui.watchSave.hidden = true;
+    loadWatchlists();
+  } catch (err) {
+    ui.watchMessage.textContent = `The alerts service did not answer: ${err}`;
+  } finally {
+    ui.watchSave.disabled = false;
+  }
+}
+
+$("watch-button").addEventListener("click", () => {
+  ui.watchWhat.textContent = `Alerts, as they arrive, for stories matching ${describeSearch(state)} in any language version.`
+    + (state.from || state.to ? " Dates are not part of a watchlist." : "");
+  ui.watchName.value = state.q.slice(0, 200);
+  ui.watchMessage.textContent = "";
+  ui.watchFeed.hidden = ui.watchFeedLabel.hidden = true;
+  ui.watchSave.hidden = false;
+  ui.watchDialog.showModal();
+  ui.watchName.focus();
+});
+$("watch-form").addEventListener("submit", (event) => {
+  if (event.submitter && event.submitter.value === "save") { event.preventDefault(); createWatch(); }
+});
+ui.markAll.addEventListener("click", () => {
+  for (const w of watch.list) markRead(w.id, watch.asOf[w.id]);
+  renderWatchlists();
+});
+ui.alertsMore.addEventListener("click", () => loadAlerts(true));
+$("watch-back").addEventListener("click", () => { location.hash = searchHash(state); });
+
 // ---------------------------------------------------------------- routing and keyboard
 
 function route(fromLink = false) {
-  const { search, story } = readHash();
+  const { search, story, watch: watchId } = readHash();
   const key = searchHash(search);
   if (key !== currentKey) {
     if (currentKey !== null && (search.q !== state.q)) {
@@ -763,20 +939,24 @@ function route(fromLink = false) {
     currentKey = key;
     runSearch();
     if (liveAbort) startLive();
+    renderWatchlists(); // their links carry the search, to come back to it
   }
   if (story) {
     openedFromList = fromLink;
     if (ui.storyView.dataset.story !== story || ui.storyView.hidden) openStory(story);
   } else {
-    closeStoryView();
+    closeStoryView(watchId);
+    showWatch(watchId);
   }
 }
 
 let linkClicked = false;
 window.addEventListener("hashchange", () => { const f = linkClicked; linkClicked = false; route(f); });
-ui.results.addEventListener("click", (event) => {
-  if (event.target.closest(".hit-link")) linkClicked = true;
-});
+for (const list of [ui.results, ui.alerts]) {
+  list.addEventListener("click", (event) => {
+    if (event.target.closest(".hit-link")) linkClicked = true;
+  });
+}
 
 ui.form.addEventListener("submit", (event) => { event.preventDefault(); submitSearch(formState()); });
 document.querySelector(".filters").addEventListener("change", (event) => {
@@ -810,6 +990,11 @@ document.addEventListener("keydown", (event) => {
     leaveStory();
     return;
   }
+  if (event.key === "Escape" && !ui.watchView.hidden && !ui.keyDialog.open) {
+    event.preventDefault();
+    location.hash = searchHash(state);
+    return;
+  }
   if ((event.key === "ArrowDown" || event.key === "ArrowUp") && !ui.searchView.hidden) {
     const links = resultLinks();
     if (!links.length) return;
@@ -826,4 +1011,6 @@ updateKeyButton();
 // On a narrow screen the results come first: the filters start folded under their summary.
 if (window.matchMedia("(max-width: 48rem)").matches) $("filters-box").open = false;
 setInterval(refreshRelativeTimes, 30000);
+setInterval(() => { if (!document.hidden) loadWatchlists(); }, WATCH_POLL_MS);
 route();
+loadWatchlists();

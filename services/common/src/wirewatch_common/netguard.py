@@ -1,12 +1,13 @@
-"""Which addresses ingest may fetch from: no server-side request forgery through a feed URL.
+"""Which addresses a service may connect to on someone else's word: no server-side request forgery.
 
-A feed URL names a host; the host is resolved once, every address it resolves to is checked, and
-the connection goes to a checked address (never a second lookup that a rebinding DNS server could
-answer differently). Loopback, private, link-local, shared (CGNAT), multicast, unspecified,
-reserved and other non-global addresses are refused unless a setting allows them: all of them
-(`allow_private`) or named networks (`allowed_networks`, e.g. an internal feed server's subnet).
-`AddressPolicy.resolve` is the address policy that `wirewatch_common.fetch.bounded_get` calls for
-every hop; it raises that module's AddressRefused.
+Feed URLs (ingest) and webhook URLs (alerts) are written by users, so the host they name is
+resolved once, every address it resolves to is checked, and the connection goes to a checked
+address (never a second lookup that a rebinding DNS server could answer differently). Loopback,
+private, link-local, shared (CGNAT), multicast, unspecified, reserved and other non-global
+addresses are refused unless a setting allows them: all of them (`allow_private`) or named networks
+(`allowed_networks`, e.g. an internal server's subnet). `AddressPolicy.resolve` is the address
+policy that `wirewatch_common.fetch.bounded_get` and `bounded_post` call for every connection; it
+raises that module's AddressRefused, whose message names the settings that would allow the address.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from wirewatch_common.fetch import AddressRefused as AddressRefused
+from .fetch import AddressRefused as AddressRefused
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -49,10 +50,12 @@ def system_resolver(host: str, port: int) -> list[str]:
 
 @dataclass(frozen=True)
 class AddressPolicy:
-    """Addresses ingest may connect to: public ones, plus what the settings allow."""
+    """Addresses a service may connect to: public ones, plus what the settings allow."""
 
     allow_private: bool = False
     allowed_networks: tuple[IPNetwork, ...] = ()
+    settings_hint: str = field(default="", compare=False)
+    """The settings that allow more, named in a refusal (e.g. `WIREWATCH_INGEST_FEED_ALLOW_PRIVATE`)."""
 
     def permits(self, address: IPAddress) -> bool:
         """Tell whether a connection to this address is allowed."""
@@ -81,10 +84,10 @@ class AddressPolicy:
         for text in addresses:
             address = ipaddress.ip_address(text.split("%", 1)[0])
             if not self.permits(address):
+                allow = f" (allow it with {self.settings_hint})" if self.settings_hint else ""
                 msg = (
                     f"refused {host!r}: it resolves to {address}, a loopback, private, link-local, multicast"
-                    " or reserved address (allow it with WIREWATCH_INGEST_FEED_ALLOWED_NETWORKS or"
-                    " WIREWATCH_INGEST_FEED_ALLOW_PRIVATE)"
+                    f" or reserved address{allow}"
                 )
                 raise AddressRefused(msg)
         return addresses
