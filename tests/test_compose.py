@@ -27,6 +27,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from wirewatch_alerts.settings import AlertsSettings
 from wirewatch_common.settings import Settings, env_name
 from wirewatch_common.topics import load_contract
 from wirewatch_index.settings import IndexSettings
@@ -40,16 +41,17 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 OVERRIDES = sorted((ROOT / "deploy").glob("compose.*.yml"))
 ENV_EXAMPLES = [ROOT / "deploy" / "compose.env.example", ROOT / "deploy" / "cluster.env.example"]
-SERVICES = ("ingest", "translate", "index")
+SERVICES = ("ingest", "translate", "index", "alerts")
 JOBS = {"provision", "models"}
 SETTINGS_OF = {
     "ingest": IngestSettings,
     "translate": TranslateSettings,
     "index": IndexSettings,
+    "alerts": AlertsSettings,
     "provision": IndexSettings,
     "models": TranslateSettings,
 }
-DEFAULT_PORT = {"ingest": 8081, "translate": 8082, "index": 8080}
+DEFAULT_PORT = {"ingest": 8081, "translate": 8082, "index": 8080, "alerts": 8083}
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
 EXACT_TAG = re.compile(r"^[a-z0-9][a-z0-9._/-]*:\d+(\.\d+)+[A-Za-z0-9._-]*(@sha256:[0-9a-f]{64})?$")
 
@@ -459,6 +461,8 @@ def test_each_service_environment_is_accepted_by_its_settings(services, name, mo
         shown = shown.get_secret_value() if hasattr(shown, "get_secret_value") else shown
         if isinstance(shown, tuple):
             shown = ",".join(map(str, shown))
+        if isinstance(shown, bool):
+            shown = str(shown).lower()
         assert str(shown) == value or value == "", f"{name}: {key}={value!r} read as {shown!r}"
 
 
@@ -749,7 +753,7 @@ def test_the_dockerfile_has_a_stage_for_each_service_compose_builds_and_no_other
 @unit
 @pytest.mark.parametrize("value", ["", "stack", "Index", "ingest translate"])
 def test_the_build_stops_plainly_on_a_service_the_dockerfile_does_not_know(value, tmp_path):
-    with pytest.raises(AssertionError, match=r"SERVICE=ingest, translate or index \(got '"):
+    with pytest.raises(AssertionError, match=r"SERVICE=ingest, translate, index or alerts \(got '"):
         run_build_steps(value, tmp_path)
 
 
@@ -761,7 +765,7 @@ def test_a_build_without_a_service_ends_in_a_stage_that_says_so(tmp_path):
     assert stage_names == ["runtime", "service-missing", None]
     (run,) = [args for ins, args in scoped(image("")[1], build_args("")) if ins == "RUN"]
     code, output = run_command(["sh", "-c", run], {"PATH": os.environ.get("PATH", "")}, tmp_path)
-    assert code == 2 and "build with --build-arg SERVICE=ingest, translate or index" in output
+    assert code == 2 and "build with --build-arg SERVICE=ingest, translate, index or alerts" in output
 
 
 @unit
@@ -822,7 +826,8 @@ def test_dockerfile_runs_as_a_fixed_non_root_user_with_a_healthcheck(name):
     assert env_name(name + "_port") in health
     (cmd,) = [args for ins, args in final if ins == "CMD"]
     assert json.loads(cmd) == ["python", "-m", f"wirewatch_{name}"]
-    assert Settings.model_fields[f"{name}_port"].default == port
+    own = SETTINGS_OF[name] if f"{name}_port" not in Settings.model_fields else Settings
+    assert own.model_fields[f"{name}_port"].default == port
     volume = next(i for i, (ins, _) in enumerate(final) if ins == "VOLUME")
     assert not [ins for ins, _ in final[volume:] if ins == "RUN"], (
         "nothing written into DATA_DIR after VOLUME"
@@ -955,7 +960,7 @@ def test_image_build_stage_installs_what_the_service_needs_and_nothing_else(name
     probe = (
         "import importlib.util, json; "
         "print(json.dumps({m: importlib.util.find_spec(m) is not None for m in "
-        "['wirewatch_common', 'wirewatch_ingest', 'wirewatch_translate', 'wirewatch_index', "
+        "['wirewatch_common', 'wirewatch_ingest', 'wirewatch_translate', 'wirewatch_index', 'wirewatch_alerts', "
         "'wirewatch_stack', 'wirewatch_testkit', 'tantivy', 'ctranslate2', 'feedparser', 'pytest']}))"
     )
     code, output = run_command([python, "-c", probe], {"PATH": os.environ.get("PATH", "")}, tmp_path)
@@ -965,6 +970,7 @@ def test_image_build_stage_installs_what_the_service_needs_and_nothing_else(name
         "ingest": {"wirewatch_common", "wirewatch_ingest", "feedparser"},
         "translate": {"wirewatch_common", "wirewatch_translate", "ctranslate2"},
         "index": {"wirewatch_common", "wirewatch_index", "wirewatch_stack", "tantivy"},
+        "alerts": {"wirewatch_common", "wirewatch_alerts", "tantivy"},
     }[name]
     assert {m for m, present in found.items() if present} == wanted
     # Installed, not editable: the code and the topic contract live in the environment itself.
