@@ -57,7 +57,7 @@ format: $(STAMP) ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff format .
 
 bench: $(STAMP) ## run every benchmark under bench/ (each ends with a JSON line)
-	@for b in bench/*.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(UV) run --frozen python $$b || exit 1; done
 
 schemas: $(STAMP) ## regenerate deploy/schemas/ from the story contract
 	$(UV) run --frozen python -m wirewatch_common.schemas deploy/schemas
