@@ -37,7 +37,7 @@ system-deps: ## install chromium, chromium-driver and kcat from Debian when miss
 	fi
 
 test: $(STAMP) system-deps ## run the test suite (unit, integration, slow; `long` runs are in test-faults)
-	$(UV) run --frozen pytest -m "not long"
+	$(UV) run --frozen pytest -m "not long" --durations=15
 
 test-faults: $(STAMP) ## the long tests, the full fault drill (eight faults under a steady stream) and the long real-wire soak
 	$(UV) run --frozen pytest -m long

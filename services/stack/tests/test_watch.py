@@ -21,7 +21,9 @@ WRITER = "writer-key-0123456789"
 @pytest.fixture
 def alerts(tmp_path):
     """The alerts app served on a real loopback port, with keys; yields (base URL, service)."""
-    settings = AlertsSettings(_env_file=None, data_dir=tmp_path, api_keys=f"reader:{READER},writer:{WRITER}")
+    settings = AlertsSettings(
+        _env_file=None, data_dir=tmp_path, api_keys=f"reader:{READER},writer:{WRITER}", alerts_worker=False
+    )
     service = build(settings)
     with serving(service.app) as (host, port):
         yield f"http://{host}:{port}", service
