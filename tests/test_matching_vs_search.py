@@ -1,5 +1,8 @@
 """The alerts matcher agrees with search: ~200 generated desk queries over ~50 stories in en/ar/tr.
 
+Words, phrases and prefixes, unscoped or scoped to the headline, the body or the dateline's places
+(`place:`, whose names come in Latin, Turkish and Arabic spellings).
+
 One real tantivy index built by the index service's own backend, and the shared matcher fed the
 same language versions: for every query, the stories (and the language versions) the matcher
 says match must be exactly those search returns. The only tolerated difference is search's cap
@@ -59,7 +62,18 @@ TR = _vocab(
 )
 VOCAB = {"en": EN, "ar": AR, "tr": TR}
 PROVIDERS = ["Reuters", "AP", "AFP", "Anadolu"]
-PLACES = [("Idlib", "SY"), ("Istanbul", "TR"), ("Gaza", "PS"), ("Odesa", "UA"), ("Baghdad", None)]
+PLACES = [
+    ("Idlib", "SY"),
+    ("Istanbul", "TR"),
+    ("Gaza", "PS"),
+    ("Odesa", "UA"),
+    ("Baghdad", None),
+    ("إدلب", "SY"),
+    ("İstanbul", "TR"),
+    ("بغداد", None),
+    ("Iğdır", "TR"),
+]
+PLACE_WORDS = ["IDLIB", "idlib", "İSTANBUL", "istanbul", "ادلب", "إدلب", "بغداد", "IĞDIR", "gaza", "Odesa"]
 LONG_EN = "x" * 70  # one token of 70 bytes: dropped by the chains, its position kept
 LONG_AR = "ب" * 33  # 66 bytes
 
@@ -91,10 +105,10 @@ def _stories() -> list[Story]:
             "versioncreated": DAY + timedelta(minutes=i),
         }
         if i % 4:
-            fields["dateline"] = {
-                "text": place.upper(),
-                "places": [{"name": place, **({"code": code} if code else {})}],
-            }
+            places = [{"name": place, **({"code": code} if code else {})}]
+            if i % 9 == 1:
+                places.append({"name": "Syria" if code == "SY" else "Türkiye"})
+            fields["dateline"] = {"text": place.upper(), "places": places}
         if i % 7 == 0:
             fields["source"] = {"name": "Xinhua"}
         if i % 5 == 0:
@@ -146,14 +160,17 @@ def _prefix(rng: random.Random) -> str:
 
 def _leaf(rng: random.Random, texts: list[str]) -> str:
     kind = rng.random()
-    if kind < 0.45:
+    if kind < 0.4:
         text = _word(rng)
-    elif kind < 0.75:
+    elif kind < 0.65:
         text = _phrase(rng, texts)
-    else:
+    elif kind < 0.85:
         text = _prefix(rng)
-    if rng.random() < 0.2:
-        text = rng.choice(("headline:", "body:")) + text
+    else:  # a place name, as a word, a prefix or a phrase with the country
+        name = rng.choice(PLACE_WORDS)
+        text = rng.choice((name, name[:3] + "*", f'"{name} Syria"'))
+    if rng.random() < 0.25:
+        text = rng.choice(("headline:", "body:", "place:", "place:")) + text
     return text
 
 
@@ -176,6 +193,14 @@ def _queries(stories: list[Story]) -> list[tuple[str, dict[str, frozenset[str]]]
         "grain-expo*",  # a prefix of several tokens is read as words (a phrase here)
         "ceasefire-talks*",
         "a*",
+        "place:idlib",
+        "place:IDLIB",
+        "place:إدلب",
+        "place:ادل*",
+        "place:İSTANBUL",
+        'place:"Idlib Syria"',
+        "gaza -place:gaza",
+        "IĞDIR",
     ]
     out: list[tuple[str, dict[str, frozenset[str]]]] = [(q, {}) for q in fixed]
     while len(out) < 200:
@@ -277,7 +302,7 @@ def test_the_matcher_matches_exactly_what_search_returns(corpus):
         story_id, language = story_of[versions[index].key]
         matched[sid].add((story_id, language))
 
-    exact = capped = nonempty = 0
+    exact = capped = nonempty = places = 0
     for standing, (raw, _) in zip(standings, queries, strict=True):
         langs = {lang.split("-")[0].lower() for lang in standing.languages} or {"en", "ar", "tr"}
         expected_stories = _search(backend, standing, standing.languages)
@@ -290,6 +315,7 @@ def test_the_matcher_matches_exactly_what_search_returns(corpus):
             continue
         exact += 1
         nonempty += bool(got)
+        places += bool(got) and "place:" in raw
         assert got_stories == expected_stories, (
             f"{raw!r} {standing}: matcher-only {sorted(got_stories - expected_stories)}, "
             f"search-only {sorted(expected_stories - got_stories)}"
@@ -299,6 +325,7 @@ def test_the_matcher_matches_exactly_what_search_returns(corpus):
         )
     assert exact >= 180 and capped <= 20, (exact, capped)
     assert nonempty >= 80, f"only {nonempty} queries matched anything: the comparison would prove little"
+    assert places >= 10, f"only {places} place: queries matched anything"
     assert matcher.stats.candidates < 2 * len(standings) * len(versions) / 3, matcher.stats
 
 
@@ -332,3 +359,21 @@ def test_the_index_still_reaches_the_moved_pieces_where_it_imported_them():
     assert tantivy_schema.Analyzers is analyzers.Analyzers and tantivy_schema.analyzer is analyzers.analyzer
     assert tantivy_schema.MAX_TOKEN_CHARS == analyzers.MAX_TOKEN_CHARS
     assert documents.providers_of is searchable.providers_of and documents.places_of is searchable.places_of
+
+
+def test_a_dateline_place_is_found_in_every_language_version_under_any_spelling_the_folding_joins(corpus):
+    backend, versions, _ = corpus
+    analyzers = Analyzers()
+    datelined = {v.key for v in versions if "إدلب" in v.place.split("\n")}
+    assert {k.rsplit(".", 1)[1] for k in datelined} == {"ar", "en", "tr"}, "renditions keep the dateline"
+    for query in ("place:ادلب", "إدلب", "place:إدلب"):
+        matcher = Matcher(analyzers.analyze, [Standing("p", parse(query))])
+        found = {versions[i].key for i, _ in matcher.match(versions)}
+        assert datelined <= found, query
+        assert {k.split(".")[0] for k in datelined} <= _search(
+            backend, Standing("p", parse(query)), frozenset()
+        )
+    # Turkish capitals typed with a dotless I find the dotted İ in every case.
+    matcher = Matcher(analyzers.analyze, [Standing("p", parse("place:ISTANBUL"))])
+    found = {versions[i].key for i, _ in matcher.match(versions)}
+    assert {v.key for v in versions if v.place.split("\n")[0] in ("Istanbul", "İstanbul")} == found

@@ -521,3 +521,11 @@ def test_open_percolator_uses_the_shared_cluster_settings_and_the_alerts_index_s
     assert percolator.index == "desk-watchlists"
     with pytest.raises(ValueError, match="alerts_percolator_index"):
         AlertsSettings(alerts_percolator_index="Watchlists")
+
+
+def test_a_percolated_version_carries_its_dateline_place_as_text_like_the_stories_index():
+    version = version_of(CEASEFIRE)
+    assert version is not None and "Idlib" in version.place
+    doc = version_document(version)
+    placed = {k: v for k, v in doc.items() if k.startswith("place_")}
+    assert placed and any("idlib" in str(v).casefold() for v in placed.values()), doc

@@ -434,6 +434,40 @@ def test_each_poll_is_sized_to_the_work_a_slice_can_hold(new_topic, producer, co
     assert max(sizes) <= 20, f"a slice of 0.2 s at 50/s holds ~10 messages, not the 500 allowed: {sizes}"
 
 
+def test_a_handler_takes_in_what_arrives_while_it_works_within_a_slice_and_loses_nothing_after(
+    new_topic, producer, consumers, admin
+):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many([Outgoing(topic, "k0", b"{}")])
+    batches: list[list[str]] = []
+    late: list[list[str]] = []
+    member: list[Consumer] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        keys = [m.key or "" for m in batch]
+        if not batches:  # within the slice: what arrives joins the batch
+            producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(1, 4))
+            deadline = time.monotonic() + 2.5
+            while len(keys) < 4 and time.monotonic() < deadline:
+                keys += [m.key or "" for m in member[0].between()]
+        elif len(batches) == 1:  # past the slice: the poll only keeps the membership
+            producer.publish_many([Outgoing(topic, "k5", b"{}")])
+            time.sleep(3.2)
+            late.append([m.key or "" for m in member[0].between()])
+        batches.append(keys)
+
+    consumer = consumers([topic], group, handler, slice_seconds=3.0)
+    member.append(consumer)
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 4)
+    assert batches == [["k0", "k1", "k2", "k3"]], "committed together, in one handler call"
+    producer.publish_many([Outgoing(topic, "k4", b"{}")])
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 6)
+    assert late == [[]]
+    assert batches[1:] == [["k4"], ["k5"]], "what arrived after the slice waits for the next poll, not lost"
+    assert consumer.stalls() == []
+
+
 def test_a_message_larger_than_kafka_accepts_is_its_own_problem_not_an_outage(new_topic, broker):
     from wirewatch_common.bus import MessageTooLarge
 

@@ -15,7 +15,7 @@ import pytest
 
 from wirewatch_common import analyzers as analyzers_module
 from wirewatch_common import matching
-from wirewatch_common.analysis import fold
+from wirewatch_common.analysis import fold, fold_words, stem_arabic
 from wirewatch_common.analyzers import CACHE_MAX_CHARS, MAX_TOKEN_CHARS, Analyzers, analyzer
 from wirewatch_common.matching import Matcher, Standing, Version, version_of
 from wirewatch_common.query import parse
@@ -156,6 +156,36 @@ def test_arabic_article_and_diacritics_fold_and_arabic_queries_match_arabic_vers
     # And the reverse: the English word reaches the English version, not the Arabic rendition.
     assert _matches("ceasefire", en) and not _matches("ceasefire", ar)
     assert _matches("ateşkes", tr) and not _matches("ateşkes", en)
+
+
+def test_dateline_places_are_text_for_unscoped_words_and_for_the_place_scope():
+    story = original(
+        "ww-idlib",
+        "قصف على مخيمات النازحين",
+        ["قال الدفاع المدني إن القصف استمر ليلا."],
+        language="ar",
+        dateline={"text": "إدلب (رويترز):", "places": [{"name": "إدلب", "code": "SY"}]},
+    )
+    v = version_of(story)
+    assert v is not None and v.place == "إدلب" and "sy" in v.places
+    assert _matches("إدلب", v) and _matches("ادلب", v) and _matches("place:إدلب", v)
+    assert _matches("place:ادل*", v) and _matches("بإدلب قصف", v)
+    assert not _matches("headline:إدلب", v) and not _matches("body:إدلب", v)
+    assert not _matches("place:قصف", v), "place: reads the dateline's names only"
+    assert not _matches("sy", v), "a country code is a filter value, not text"
+    assert not _matches("مخيمات -إدلب", v)
+    # A rendition keeps the original's dateline: the Turkish version is found by the same name.
+    tr = version_of(rendition(story, "tr", "Kamplara bombardıman", ["Sivil savunma konuştu."]))
+    assert tr is not None and _matches("place:إدلب", tr) and _matches("إدلب", tr)
+    tr_story = original(
+        "ww-ist",
+        "Seçim",
+        ["Oylar sayıldı."],
+        language="tr",
+        dateline={"text": "İSTANBUL", "places": [{"name": "İstanbul"}]},
+    )
+    tv = version_of(tr_story)
+    assert tv is not None and _matches("place:ISTANBUL", tv) and _matches("place:istanbul'da", tv)
 
 
 def test_unsearchable_versions_are_not_matched():
@@ -348,7 +378,15 @@ TRICKY = (
 
 
 def _direct(text: str, fam: str, stem: bool) -> list[str]:
-    return analyzer(fam if stem else "std").analyze(fold(text, fam))
+    """The whole text prepared at once (no chunks), then the chain the index registers."""
+    if not stem:
+        return analyzer("std").analyze(fold_words(text, fam))
+    folded = fold(text, fam)
+    if fam == "ar":
+        folded = stem_arabic(folded)
+    elif fam == "tr":
+        folded = Analyzers()._prepare_chunk(text, "tr")
+    return analyzer(fam).analyze(folded)
 
 
 @pytest.mark.parametrize("family", ["en", "ar", "tr", "std"])

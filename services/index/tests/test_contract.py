@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from wirewatch_common.query import parse
-from wirewatch_common.story import Quality, QualityFlag
+from wirewatch_common.story import Quality, QualityFlag, RenditionStatus
 from wirewatch_index.backends.base import DocumentRejected, SearchBackend
 from wirewatch_index.search import SearchPage, SearchRequest
 from wirewatch_testkit.stories import (
@@ -347,3 +347,49 @@ def test_newest_first_paging_lists_a_story_once_while_its_versions_sort_apart(ba
             break
     assert len(seen) == len(set(seen)) == 12
     assert seen[0] == "ww-split-05", "listed once, by its newest version"
+
+
+PARTIAL_TR = rendition(
+    CEASEFIRE, "tr", "İdlib'de ateşkes sürüyor, görüşmeler yeniden başlıyor", [], "partial"
+)
+"""The Turkish headline alone, published while the paragraphs are translated."""
+
+
+def _turkish(backend: SearchBackend):
+    record = backend.get_story(CEASEFIRE.id)
+    assert record is not None
+    (current,) = [r for r in record.renditions if r.language == "tr"]
+    (history,) = [v for v in record.versions if v.language == "tr"]
+    return current, history
+
+
+def test_a_partial_rendition_is_searchable_with_its_mark_until_the_full_one_replaces_it(backend):
+    backend.write([CEASEFIRE, PARTIAL_TR])
+    (hit,) = search(backend, "ateşkes", languages=("tr",)).hits
+    assert hit.partial and hit.language == "tr", "the headline is searchable at once, marked partial"
+    assert not search(backend, "Cenevre").hits, "its paragraphs are not there yet"
+    assert not search(backend, "ceasefire").hits[0].partial, "an original is never partial"
+    result = backend.write([CEASEFIRE_TR])
+    assert result.written == [CEASEFIRE_TR] and result.stale == []
+    (hit,) = search(backend, "Cenevre").hits
+    assert not hit.partial and hit.version == 1
+    current, history = _turkish(backend)
+    assert current == CEASEFIRE_TR and history.status is RenditionStatus.TRANSLATED
+
+
+def test_a_partial_rendition_after_the_full_one_of_its_version_is_stale_and_changes_nothing(backend):
+    backend.write([CEASEFIRE, CEASEFIRE_TR])
+    result = backend.write([PARTIAL_TR])  # a batch redelivered after its full renditions went out
+    assert result.written == [] and result.stale == [PARTIAL_TR]
+    (hit,) = search(backend, "Cenevre").hits
+    assert not hit.partial
+    current, history = _turkish(backend)
+    assert current == CEASEFIRE_TR and history.status is RenditionStatus.TRANSLATED
+    # In one batch the full one wins on a tie whatever the order; a partial of a newer version is news.
+    assert backend.write([CEASEFIRE_TR, PARTIAL_TR]).written == [CEASEFIRE_TR]
+    assert backend.write([PARTIAL_TR, CEASEFIRE_TR]).written == [CEASEFIRE_TR]
+    v2 = CEASEFIRE.model_copy(update={"version": 2})
+    newer = rendition(v2, "tr", "İdlib'de ateşkes bozuldu", [], "partial")
+    assert backend.write([v2, newer]).written == [v2, newer]
+    (hit,) = search(backend, "bozuldu").hits
+    assert hit.partial and hit.version == 2

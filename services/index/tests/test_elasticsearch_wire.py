@@ -25,9 +25,13 @@ from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
 from wirewatch_index.documents import micros
 from wirewatch_index.search import SearchRequest
-from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original
+from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original, rendition
 
 pytestmark = pytest.mark.integration
+
+NEW = es_schema.index_name("ww")
+"""The concrete index of this schema version; OLD is the previous version's."""
+OLD = es_schema.index_name("ww", es_schema.SCHEMA_VERSION - 1)
 
 INFO = {
     "name": "stub",
@@ -105,8 +109,8 @@ def stub() -> Iterator[Stub]:
     state.on("GET", "/", lambda s: (200, INFO))
     state.on("PUT", "/_index_template/", lambda s: (200, {"acknowledged": True}))
     state.on("HEAD", "/_alias/", lambda s: (404, None))
-    state.on("HEAD", "/ww-v1", lambda s: (404, None))
-    state.on("PUT", "/ww-v1", lambda s: (200, {"acknowledged": True, "index": "ww-v1"}))
+    state.on("HEAD", f"/{NEW}", lambda s: (404, None))
+    state.on("PUT", f"/{NEW}", lambda s: (200, {"acknowledged": True, "index": NEW}))
     state.on("POST", "/_aliases", lambda s: (200, {"acknowledged": True}))
     state.on("POST", "/ww/_mget", _none_withdrawn)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -120,7 +124,7 @@ def stub() -> Iterator[Stub]:
 
 
 def _none_withdrawn(seen: Seen) -> tuple[int, Any]:
-    return 200, {"docs": [{"_index": "ww-v1", "_id": i, "found": False} for i in seen.json()["ids"]]}
+    return 200, {"docs": [{"_index": NEW, "_id": i, "found": False} for i in seen.json()["ids"]]}
 
 
 def _backend(stub: Stub, **auth: Any) -> ElasticsearchBackend:
@@ -143,21 +147,33 @@ def test_setup_installs_template_with_language_chains_and_creates_versioned_inde
     body = template.json()
     assert body == es_schema.index_template("ww")
     analyzers = body["template"]["settings"]["analysis"]["analyzer"]
-    assert analyzers["ww_tr"]["filter"] == ["apostrophe", "ww_turkish_lowercase", "ww_turkish_stemmer"]
-    assert "arabic_normalization" in analyzers["ww_ar"]["filter"]
+    assert analyzers["ww_tr"]["filter"] == [
+        "apostrophe",
+        "ww_turkish_lowercase",
+        "arabic_normalization",
+        "ww_turkish_stemmer",
+        "ww_turkish_stemmer_again",
+        "ww_dotless_i",
+    ]
+    assert analyzers["ww_ar"]["filter"] == [
+        "lowercase",
+        "arabic_normalization",
+        "arabic_stem",
+        "ww_arabic_proclitic",
+    ]
     assert body["template"]["settings"]["auto_expand_replicas"] == "0-1", "a single node stays green"
     props = body["template"]["mappings"]["properties"]
-    assert props["headline_tr"] == {"type": "text", "analyzer": "ww_tr"}
+    assert props["headline_tr"] == props["place_tr"] == {"type": "text", "analyzer": "ww_tr"}
     assert props["provider"] == {"type": "keyword"}
-    assert stub.requests("PUT", "/ww-v1")
+    assert stub.requests("PUT", f"/{NEW}")
     assert stub.requests("POST", "/_aliases")[0].json() == {
-        "actions": [{"add": {"index": "ww-v1", "alias": "ww", "is_write_index": True}}]
+        "actions": [{"add": {"index": NEW, "alias": "ww", "is_write_index": True}}]
     }
 
 
 class OldIndex:
-    """ww-v0 behind the alias, read through a point in time page by page as Elasticsearch serves it;
-    bulk writes into ww-v1 follow Elasticsearch's external versioning rules."""
+    """The previous schema's index (OLD) behind the alias, read through a point in time page by page as
+    Elasticsearch serves it; bulk writes into this schema's (NEW) follow external versioning rules."""
 
     def __init__(self, stub: Stub, docs: list[dict[str, Any]]) -> None:
         self.docs = docs
@@ -165,8 +181,8 @@ class OldIndex:
         self.refuse: set[str] = set()
         self.pits_open = 0
         stub.on("HEAD", "/_alias/", lambda s: (200, None))
-        stub.on("GET", "/_alias/", lambda s: (200, {"ww-v0": {"aliases": {"ww": {}}}}))
-        stub.on("POST", "/ww-v0/_pit", self._open)
+        stub.on("GET", "/_alias/", lambda s: (200, {OLD: {"aliases": {"ww": {}}}}))
+        stub.on("POST", f"/{OLD}/_pit", self._open)
         stub.on("DELETE", "/_pit", self._close)
         stub.on("POST", "/_search", self._page)
         stub.on("PUT", "/_bulk", self._bulk)
@@ -198,7 +214,7 @@ class OldIndex:
         items = []
         for action, source in zip(lines[0::2], lines[1::2], strict=True):
             meta = action["index"]
-            assert meta["_index"] == "ww-v1"
+            assert meta["_index"] == NEW
             doc_id, version = meta["_id"], meta.get("version")
             stored = self.new.get(doc_id, (None, {}))[0]
             if doc_id in self.refuse:
@@ -246,8 +262,8 @@ def test_a_schema_change_rebuilds_the_new_index_from_stored_stories_then_moves_t
     backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0, copy_page=3)
     backend.setup()
     assert stub.requests("POST", "/_aliases")[0].json()["actions"] == [
-        {"remove": {"index": "ww-v0", "alias": "ww"}},
-        {"add": {"index": "ww-v1", "alias": "ww", "is_write_index": True}},
+        {"remove": {"index": OLD, "alias": "ww"}},
+        {"add": {"index": NEW, "alias": "ww", "is_write_index": True}},
     ]
     first_pass = [s for s in stub.requests("POST", "/_search") if "range" not in s.json()["query"]]
     assert len(first_pass) == 3  # 8 documents in pages of 3: the short page ends it
@@ -278,8 +294,8 @@ def test_a_document_that_cannot_be_copied_stops_setup_before_the_alias_moves(stu
     backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0)
     with pytest.raises(
         BackendUnavailable,
-        match=r"copying ww-v0 -> ww-v1: 1 documents could not be copied, first ww-strike.en: 400 "
-        r"document_parsing_exception.*alias still points at ww-v0",
+        match=rf"copying {OLD} -> {NEW}: 1 documents could not be copied, first ww-strike.en: 400 "
+        rf"document_parsing_exception.*alias still points at {OLD}",
     ):
         backend.setup()
     assert stub.requests("POST", "/_aliases") == []
@@ -293,7 +309,7 @@ def test_a_document_that_cannot_be_copied_stops_setup_before_the_alias_moves(stu
         "/_search",
         lambda s: (503, {"error": {"type": "unavailable_shards_exception"}, "status": 503}),
     )
-    with pytest.raises(BackendUnavailable, match=r"copying ww-v0 -> ww-v1 failed: .*503"):
+    with pytest.raises(BackendUnavailable, match=rf"copying {OLD} -> {NEW} failed: .*503"):
         _backend(stub).setup()
     assert stub.requests("POST", "/_aliases") == []
     assert old.pits_open == 0
@@ -304,21 +320,21 @@ def test_two_replicas_setting_up_at_once_both_succeed(stub):
     OldIndex(stub, [])
     exists = {
         "type": "resource_already_exists_exception",
-        "reason": "index [ww-v1/abc] already exists",
-        "index": "ww-v1",
+        "reason": f"index [{NEW}/abc] already exists",
+        "index": NEW,
     }
-    stub.on("PUT", "/ww-v1", lambda s: (400, {"error": {"root_cause": [exists], **exists}, "status": 400}))
+    stub.on("PUT", f"/{NEW}", lambda s: (400, {"error": {"root_cause": [exists], **exists}, "status": 400}))
     missing = {"type": "aliases_not_found_exception", "reason": "aliases [ww] missing"}
 
     def swap(seen: Seen) -> tuple[int, Any]:
-        # The alias has moved by now: reads see ww-v1.
-        stub.on("GET", "/_alias/", lambda s: (200, {"ww-v1": {"aliases": {"ww": {"is_write_index": True}}}}))
+        # The alias has moved by now: reads see the new index.
+        stub.on("GET", "/_alias/", lambda s: (200, {NEW: {"aliases": {"ww": {"is_write_index": True}}}}))
         return 404, {"error": {"root_cause": [missing], **missing}, "status": 404}
 
     stub.on("POST", "/_aliases", swap)
     backend = ElasticsearchBackend(connect(stub.url), index_prefix="ww", settle_s=0)
     backend.setup()
-    assert len(stub.requests("PUT", "/ww-v1")) == 1 and len(stub.requests("POST", "/_aliases")) == 1
+    assert len(stub.requests("PUT", f"/{NEW}")) == 1 and len(stub.requests("POST", "/_aliases")) == 1
 
 
 def test_an_alias_swap_refused_for_another_reason_or_moved_elsewhere_still_fails(stub):
@@ -327,23 +343,23 @@ def test_an_alias_swap_refused_for_another_reason_or_moved_elsewhere_still_fails
         _backend(stub).setup()
     missing = {"type": "aliases_not_found_exception", "reason": "aliases [ww] missing"}
     stub.on("POST", "/_aliases", lambda s: (404, {"error": missing, "status": 404}))
-    with pytest.raises(BackendUnavailable, match="points at None, not ww-v1"):
+    with pytest.raises(BackendUnavailable, match=f"points at None, not {NEW}"):
         _backend(stub).setup()
     stub.on(
-        "PUT", "/ww-v1", lambda s: (400, {"error": {"type": "invalid_index_name_exception"}, "status": 400})
+        "PUT", f"/{NEW}", lambda s: (400, {"error": {"type": "invalid_index_name_exception"}, "status": 400})
     )
     with pytest.raises(BadRequestError):
         _backend(stub).setup()
 
 
 def test_drop_deletes_the_concrete_indices_by_name_never_by_wildcard(stub):
-    found = {"ww-v1": {"aliases": {"ww": {}}}, "ww-v0": {"aliases": {}}}
+    found = {NEW: {"aliases": {"ww": {}}}, OLD: {"aliases": {}}}
     stub.on("GET", "/ww-v*", lambda s: (200, found))
     stub.on("DELETE", "/ww-v", lambda s: (200, {"acknowledged": True}))
     stub.on("DELETE", "/_index_template/ww", lambda s: (200, {"acknowledged": True}))
     _backend(stub).drop()
     deleted = [s.path.split("?")[0] for s in stub.requests("DELETE", "/ww-v")]
-    assert deleted == ["/ww-v0", "/ww-v1"]
+    assert deleted == sorted([f"/{OLD}", f"/{NEW}"])
     assert "expand_wildcards=all" in stub.requests("GET", "/ww-v*")[0].path
     assert stub.requests("DELETE", "/_index_template/ww")
 
@@ -373,9 +389,30 @@ def test_bulk_lines_use_story_language_ids_and_external_versioning(stub):
     assert lines[2] == {"index": {"_index": "ww", "_id": "ww-ceasefire.en@v1"}}
     assert lines[3]["record"]["version"] == 1
     assert lines[4]["index"]["_id"] == "ww-ceasefire.tr"
-    assert (
-        lines[5]["headline_words"] == "idlib ateşkes sürüyor, görüşmeler yeniden başlıyor"
-    )  # folded for prefixes
+    # Folded for prefixes (Turkish lower case, apostrophe suffix dropped, ı→i); the dateline's place too.
+    assert lines[5]["headline_words"] == "idlib ateşkes sürüyor, görüşmeler yeniden başliyor"
+    assert lines[1]["place_en"] == "Idlib" and lines[5]["place_tr"] == "Idlib"
+    assert lines[5]["place_words"] == "idlib"
+
+
+def test_a_partial_rendition_never_overwrites_its_full_version_nor_its_version_record(stub):
+    conflict = {"status": 409, "error": {"type": "version_conflict_engine_exception", "reason": "exists"}}
+
+    def bulk(seen: Seen) -> tuple[int, Any]:
+        items = []
+        for action in seen.ndjson()[0::2]:
+            ((kind, meta),) = action.items()
+            items.append({kind: {"_id": meta["_id"], **(conflict if kind == "create" else {"status": 201})}})
+        return 200, {"errors": True, "items": items}
+
+    stub.on("PUT", "/_bulk", bulk)
+    partial = rendition(CEASEFIRE, "tr", CEASEFIRE_TR.headline, [], "partial")
+    result = _backend(stub).write([partial])
+    lines = stub.requests("PUT", "/_bulk")[0].ndjson()
+    assert lines[0]["index"]["version_type"] == "external", "strictly newer: never over the full rendition"
+    assert lines[2] == {"create": {"_index": "ww", "_id": "ww-ceasefire.tr@v1"}}, "the record only if none"
+    assert lines[3]["record"]["status"] == "partial"
+    assert result.written == [partial], "a record already there does not make the rendition stale"
 
 
 def test_conflicts_are_stale_and_rejected_items_are_retried_alone(stub):
@@ -437,6 +474,10 @@ def test_query_bodies_are_built_from_the_parsed_tree_not_a_query_string():
                 "body_ar",
                 "body_tr",
                 "body_std",
+                "place_en",
+                "place_ar",
+                "place_tr",
+                "place_std",
             ],
         }
     }
@@ -597,7 +638,7 @@ def test_a_429_item_that_stays_429_is_an_outage_after_the_retries(stub):
     "item",
     [
         _error(400, "index_closed_exception", "closed"),
-        _error(403, "cluster_block_exception", "index [ww-v1] blocked by: [FORBIDDEN/8/index write (api)]"),
+        _error(403, "cluster_block_exception", f"index [{NEW}] blocked by: [FORBIDDEN/8/index write (api)]"),
         _error(404, "index_not_found_exception", "no such index [ww]"),
         _error(400, "illegal_argument_exception", "no write index is defined for alias [ww]"),
         _error(401, "security_exception", "missing authentication credentials"),
@@ -801,7 +842,7 @@ def test_a_write_reads_the_withdrawal_markers_first_and_sends_nothing_withdrawn(
         for i in seen.json()["ids"]:
             withdrawn = i == "ww-ceasefire#deleted"
             docs.append(
-                {"_index": "ww-v1", "_id": i, "found": withdrawn, **({"_version": 2} if withdrawn else {})}
+                {"_index": NEW, "_id": i, "found": withdrawn, **({"_version": 2} if withdrawn else {})}
             )
         return 200, {"docs": docs}
 

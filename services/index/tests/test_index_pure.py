@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 
 from wirewatch_common.analysis import family, fold, fold_arabic, fold_turkish
-from wirewatch_common.query import MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
+from wirewatch_common.query import FIELDS, MAX_CLAUSES, AnyOf, Phrase, QueryError, Word, parse
 from wirewatch_index import collapse, cursor
 from wirewatch_index.documents import build, newest_per_document, story_key
 from wirewatch_index.highlight import Matcher, mark, snippet
 from wirewatch_index.search import SearchRequest, SortKey
-from wirewatch_testkit.stories import DAY, original
+from wirewatch_testkit.stories import DAY, original, rendition
 
 pytestmark = pytest.mark.unit
 
@@ -46,6 +46,17 @@ def test_families_and_stray_dotted_capital_outside_turkish():
 
 
 # -- query syntax ---------------------------------------------------------------------------------
+
+
+def test_the_place_scope_reads_the_dateline_and_other_prefixes_stay_text():
+    assert FIELDS == ("headline", "body", "place")
+    assert parse("place:Idlib").must == (Word("Idlib", field="place"),)
+    assert parse('PLACE:"Idlib Syria" place:idl*').must == (
+        Phrase(("Idlib", "Syria"), field="place"),
+        Word("idl", field="place", prefix=True),
+    )
+    assert parse("-place:gaza").must_not == (Word("gaza", field="place"),)
+    assert parse("city:gaza").must == (Word("city:gaza"),)
 
 
 def test_words_phrases_or_exclusion_prefix_and_field():
@@ -140,6 +151,9 @@ def test_collapse_stops_at_max_window():
 def test_newest_per_document_keeps_the_highest_version(make_story):
     v1, v2 = make_story(version=1), make_story(version=2, headline="Port strike ends")
     assert newest_per_document([v2, v1]) == [v2]
+    full = rendition(v1, "tr", "Limanda grev", ["Tahıl ihracatı durdu."])
+    partial = rendition(v1, "tr", "Limanda grev", [], "partial")
+    assert newest_per_document([full, partial]) == newest_per_document([partial, full]) == [full]
     assert story_key("a") == story_key("a") != story_key("b")
     assert build(v1).searchable and build(v1.model_copy(update={"pubstatus": "withheld"})).searchable is False
 

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from wirewatch_common.analysis import fold
 from wirewatch_common.query import parse
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
-from wirewatch_index.backends.tantivy_schema import analyzer
+from wirewatch_index.backends.tantivy_schema import Analyzers, analyzer
 from wirewatch_index.search import SearchRequest
-from wirewatch_testkit.stories import CEASEFIRE, STRIKE, original
+from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR, STRIKE, original
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +41,56 @@ def test_a_separate_reader_sees_commits_without_restarting(tmp_path):
     ],
 )
 def test_analysis_chains(family, text, tokens):
-    assert analyzer(family).analyze(fold(text, family)) == tokens
+    # What the index writes into a field (prepared text), analysed by the tokenizer it registers.
+    assert analyzer(family).analyze(Analyzers().prepare(text, family)) == tokens
+
+
+# -- what the richer analysis finds, and how it is shown ---------------------------------------------
+
+IDLIB_AR = original(
+    "ww-idlib-ar",
+    "مفاوضات الهدنة تتعثر",
+    ["قال المفاوضون إن المحادثات بدمشق توقفت."],
+    language="ar",
+    dateline={"text": "إدلب (رويترز):", "places": [{"name": "إدلب", "code": "SY"}]},
+)
+
+
+def _hits(backend: TantivyBackend, q: str, *langs: str) -> list[tuple[str, str, str, str]]:
+    page = backend.search(SearchRequest(query=parse(q), languages=langs))
+    return [(h.story_id, h.language, h.headline_html, h.snippet) for h in page.hits]
+
+
+def test_a_folded_or_stemmed_match_highlights_the_word_as_the_story_writes_it(tmp_path):
+    backend = TantivyBackend(tmp_path, writer_heap_bytes=15_000_000, writer_threads=1)
+    try:
+        backend.write([CEASEFIRE, CEASEFIRE_TR, IDLIB_AR])
+        ((_, lang, headline, snippet),) = _hits(backend, "IDLIB", "tr")
+        assert lang == "tr" and headline.startswith("<mark>İdlib&#x27;de</mark> ")
+        assert "<mark>İdlib&#x27;deki</mark>" in snippet
+        ((story, _, headline, snippet),) = _hits(backend, "مفاوض")
+        assert story == IDLIB_AR.id and headline == "<mark>مفاوضات</mark> الهدنة تتعثر"
+        assert "<mark>المفاوضون</mark>" in snippet
+        assert "<mark>بدمشق</mark>" in _hits(backend, "دمشق")[0][3]
+    finally:
+        backend.close()
+
+
+def test_dateline_places_are_searchable_text_scoped_by_place_and_still_a_filter(tmp_path):
+    backend = TantivyBackend(tmp_path, writer_heap_bytes=15_000_000, writer_threads=1)
+    try:
+        backend.write([CEASEFIRE, IDLIB_AR, STRIKE])
+        # The Arabic story names إدلب only in its dateline, which ingest took off the body.
+        for q in ("إدلب", "ادلب", "place:إدلب", "place:ادل*", '"إدلب"'):
+            assert [h[0] for h in _hits(backend, q)] == [IDLIB_AR.id], q
+        assert _hits(backend, "headline:إدلب") == [] and _hits(backend, "place:مفاوضات") == []
+        assert [h[0] for h in _hits(backend, "place:idlib")] == [CEASEFIRE.id]
+        assert _hits(backend, "sy") == [], "the country code is a filter value, not text"
+        page = backend.search(SearchRequest(query=parse(""), places=("SY",)))
+        assert {h.story_id for h in page.hits} == {CEASEFIRE.id, IDLIB_AR.id}
+        assert backend.path.name == "tantivy-v2", "a new schema builds a new index"
+    finally:
+        backend.close()
 
 
 # -- a document's own problem versus an outage ------------------------------------------------------

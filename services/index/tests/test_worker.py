@@ -18,7 +18,7 @@ from wirewatch_index.backends.base import DocumentRejected
 from wirewatch_index.backends.tantivy import TantivyBackend
 from wirewatch_index.search import SearchRequest
 from wirewatch_index.worker import IndexHandler
-from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original
+from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_AR, CEASEFIRE_TR, STRIKE, original, rendition
 
 
 def as_message(story, offset: int) -> Message:
@@ -62,6 +62,23 @@ def test_handler_writes_the_batch_then_publishes_one_receipt_per_version_and_lan
     handler([as_message(STRIKE, 9)])  # the older version, redelivered late: not written, no receipt
     assert sent == []
     assert tantivy_backend.search(SearchRequest(query=parse("strike"))).hits[0].version == 2
+
+
+@pytest.mark.integration
+def test_a_partial_rendition_is_indexed_without_a_receipt_so_the_ledger_waits_for_the_full_one(
+    tantivy_backend,
+):
+    sent: list[Outgoing] = []
+    handler = IndexHandler(tantivy_backend, sent.extend, "receipts")
+    partial = rendition(CEASEFIRE, "tr", CEASEFIRE_TR.headline, [], "partial")
+    handler([as_message(CEASEFIRE, 0), as_message(partial, 1)])
+    assert [Receipt.model_validate_json(m.value).language for m in sent] == ["en"]
+    (hit,) = tantivy_backend.search(SearchRequest(query=parse("ateşkes"))).hits
+    assert hit.partial, "searchable at once, without confirming the version"
+    sent.clear()
+    handler([as_message(CEASEFIRE_TR, 2)])
+    (receipt,) = [Receipt.model_validate_json(m.value) for m in sent]
+    assert (receipt.language, receipt.status) == ("tr", "translated")
 
 
 @pytest.mark.integration

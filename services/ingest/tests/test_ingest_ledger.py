@@ -114,6 +114,8 @@ def test_with_alerts_a_version_waits_for_the_alerts_service_to_match_every_langu
         assert ledger.mark_receipts([matched_en]) == 0, "the Arabic version is not matched yet"
         later = T0 + timedelta(hours=1)
         assert [s.id for s in ledger.unconfirmed(later, timedelta(minutes=5))] == [story.id]
+        partial = ar.model_copy(update={"service": "alerts", "status": RenditionStatus.PARTIAL})
+        assert ledger.mark_receipts([partial]) == 0, "a partial rendition (headline first) confirms nothing"
         assert ledger.mark_receipts([ar.model_copy(update={"service": "alerts"})]) == 1
         assert ledger.get(story.id) == [(1, True)]
     finally:

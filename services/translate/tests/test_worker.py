@@ -373,3 +373,51 @@ def test_retranslation_waits_for_a_broken_package_without_counting_attempts(
         service.consumer.close()
         service.producer.close()
         service.store.close()
+
+
+def test_headlines_go_out_as_partial_renditions_before_the_full_ones_and_updates_come_from_memory(
+    broker, topics, tmp_path, test_archives, make_story
+):
+    settings = _settings(broker, tmp_path, translate_partial_min_sentences=3, translate_lead_paragraphs=1)
+    for pair in (("en", "ar"), ("en", "tr")):
+        install_from_path(settings.models_path, test_archives[pair])
+    service = _service(settings, topics)
+    producer = Producer({"bootstrap_servers": [broker.bootstrap_servers]})
+    renditions = Collector(broker, topics["renditions"], producer)
+    stop = threading.Event()
+    worker = threading.Thread(target=service.consumer.run, args=(stop,), daemon=True)
+    worker.start()
+    paragraphs = [f"Dockworkers said on day {i} that the strike would go on." for i in range(5)]
+    try:
+        story = make_story(id="ww-long-1", body=paragraphs)
+        producer.publish_stories(topics["stories"], [story])
+        renditions.wait(lambda ms: len(ms) >= 6, "two partials and the full rendition per language")
+        for language in ("ar", "tr"):
+            mine = [r for r in _renditions(renditions.messages) if r.language == language]
+            assert [(r.translation.status.value, len(r.body)) for r in mine] == [
+                ("partial", 0),
+                ("partial", 1),
+                ("translated", 5),
+            ], "in topic order: the headline, then the lead, then the whole story"
+            assert {r.version for r in mine} == {1}
+
+        assert service.memory is not None
+        hits = REGISTRY.get_sample_value("wirewatch_translate_memory_hits_total", {"pair": "en-ar"}) or 0.0
+        update = make_story(id="ww-long-1", version=2, body=[*paragraphs, "The strike ended on Friday."])
+        producer.publish_stories(topics["stories"], [update])
+        renditions.wait(
+            lambda ms: sum(Story.from_json(m.value).version == 2 for m in ms) >= 2, "the update's renditions"
+        )
+        after = REGISTRY.get_sample_value("wirewatch_translate_memory_hits_total", {"pair": "en-ar"})
+        assert after - hits == 6, "the headline and five paragraphs come from the memory"
+        late = [Story.from_json(m.value) for m in renditions.messages[6:]]
+        assert [r.translation.status for r in late] == [RenditionStatus.TRANSLATED] * 2, (
+            "one new sentence per language ahead, fewer than three: no partial is worth sending"
+        )
+    finally:
+        stop.set()
+        worker.join(15)
+        renditions.close()
+        producer.close()
+        service.producer.close()
+        service.store.close()

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bump when the mapping or the shape of a stored query changes: setup() then rebuilds the index."""
 META_KEY = "wirewatch_percolator_version"
 QUERY_FIELD = "query"
@@ -123,7 +123,7 @@ def version_document(version: Version) -> dict[str, Any]:
         "lang": primary_language(version.lang),
         "provider": list(version.providers),
         "place": list(version.places),
-        **es_text.text_fields(version.family, version.headline, version.body),
+        **es_text.text_fields(version.family, version.headline, version.body, version.place),
     }
 
 

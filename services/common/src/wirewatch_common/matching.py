@@ -13,9 +13,10 @@ that version, would return it:
   Search also caps the expansions of a prefix at 50 terms of the whole index, which a matcher
   seeing one batch cannot reproduce: the one documented difference (the matcher finds what a
   search without the cap would);
-- `headline:`/`body:` scopes, OR inside a clause, every must clause, no must_not leaf (only
-  exclusions: every version but those), and the language (primary subtag), provider (exact) and
-  place (casefolded) filters, each satisfied by any one of its values.
+- `headline:`/`body:`/`place:` scopes (an unscoped leaf reads all three, the dateline's place
+  names included), OR inside a clause, every must clause, no must_not leaf (only exclusions:
+  every version but those), and the language (primary subtag), provider (exact) and place
+  (casefolded) filters, each satisfied by any one of its values.
 
 The analysis function is passed in, so this module needs no engine: the alerts service passes
 `wirewatch_common.analyzers.Analyzers().analyze`, the very chains the index registers.
@@ -55,7 +56,7 @@ from itertools import chain, pairwise, repeat
 
 from .analysis import FAMILIES, Family, family, fold
 from .query import FIELDS, AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
-from .searchable import places_of, providers_of, searchable_text
+from .searchable import place_text, places_of, providers_of, searchable_text
 from .story import Story, primary_language
 
 Analyze = Callable[[str, Family, bool], list[str]]
@@ -104,6 +105,8 @@ class Version:
     body: str
     providers: tuple[str, ...] = ()
     places: tuple[str, ...] = ()
+    place: str = ""
+    """The dateline's place names as text (`searchable.place_text`), read by `place:` and unscoped leaves."""
 
 
 def version_of(story: Story) -> Version | None:
@@ -122,6 +125,7 @@ def version_of(story: Story) -> Version | None:
         body=body,
         providers=providers_of(story),
         places=places_of(story),
+        place=place_text(story),
     )
 
 
@@ -195,10 +199,11 @@ def _positions(text: str, fam: Family, count: int) -> Sequence[int]:
     tantivy keeps the position of a token it drops, so a phrase around it does not match; the
     positions are recounted only when the text holds a run long enough to have been dropped.
     """
-    # A token lies within a whitespace-separated chunk, and folding never lengthens one: no chunk
-    # of 64 bytes, no dropped token (a chunk of 64 bytes has at least 16 characters).
-    quarter = MAX_TOKEN_BYTES // 4
-    if not any(len(c.encode()) >= MAX_TOKEN_BYTES for c in text.split() if len(c) >= quarter):
+    # A token lies within a whitespace-separated chunk, and folding at most doubles a chunk's bytes
+    # (Turkish `I→ı`): no chunk of 32 bytes, no dropped token (such a chunk has 8 characters or more).
+    # Stemming never decides a drop (`analysis.STEM_MAX_BYTES`): the folded runs tell.
+    half = MAX_TOKEN_BYTES // 2
+    if not any(len(c.encode()) >= half for c in text.split() if len(c) >= half // 4):
         return range(count)
     runs = _RUN.findall(fold(text, fam))
     kept = [i for i, run in enumerate(runs) if len(run.encode()) < MAX_TOKEN_BYTES]
@@ -230,15 +235,18 @@ class _Doc:
         self.version = version
         fam = self.family = version.family
         self._analyze = analyze
-        self.texts: dict[FieldName, str] = {"headline": version.headline, "body": version.body}
+        self.texts: dict[FieldName, str] = {
+            "headline": version.headline,
+            "body": version.body,
+            "place": version.place,
+        }
         self.tokens: dict[FieldName, list[str]] = {}
         self._plain: dict[FieldName, list[str]] = {}
         for name, text in self.texts.items():
             self.tokens[name] = analyze(text, fam, True)
             if words:
                 self._plain[name] = analyze(text, fam, False)
-        self.all_terms = set(self.tokens["headline"])
-        self.all_terms.update(self.tokens["body"])
+        self.all_terms = set(chain.from_iterable(self.tokens.values()))
         self._terms: dict[FieldName, set[str]] = {}
         self._words: dict[FieldName | None, set[str]] = {}
         self._sorted: dict[FieldName | None, list[str]] = {}
@@ -260,19 +268,15 @@ class _Doc:
         if found is None:
             if not self._plain:
                 self._plain = {n: self._analyze(t, self.family, False) for n, t in self.texts.items()}
-            if name is None:
-                found = set(self._plain["headline"])
-                found.update(self._plain["body"])
-            else:
-                found = set(self._plain[name])
+            found = set(chain.from_iterable(self._plain.values())) if name is None else set(self._plain[name])
             self._words[name] = found
         return found
 
     def pairs(self) -> set[tuple[str, str]]:
         """Terms next to each other in the token list of a field (a phrase's neighbours must be)."""
-        head, body = self.tokens["headline"], self.tokens["body"]
-        found = set(pairwise(head))
-        found.update(pairwise(body))
+        found: set[tuple[str, str]] = set()
+        for tokens in self.tokens.values():
+            found.update(pairwise(tokens))
         return found
 
     def prefix_keys(self, lengths: tuple[int, ...], beginnings: dict[str, tuple[str, ...]]) -> set[str]:

@@ -8,7 +8,11 @@ service's watchlists), so a watchlist means exactly what the same search means. 
     gaza OR rafah              either word; OR binds tighter than the implicit AND
     -football                  exclude a word or a "phrase"
     negotiat*                  words starting with a prefix
-    headline:strike            only in the headline (fields: headline, body)
+    headline:strike            only in the headline (fields: headline, body, place)
+    place:idlib                only in the dateline's place names
+
+An unscoped word or phrase is looked for in every field, the dateline's places included, so a
+story datelined `إدلب (رويترز):` is found by `إدلب` although the body never names it.
 
 Anything the grammar does not recognise is read as plain words, so a desk never gets a syntax
 error for a stray quote or colon; only size limits are errors.
@@ -22,8 +26,9 @@ from typing import Literal
 
 from .errors import WirewatchError
 
-FieldName = Literal["headline", "body"]
-FIELDS: tuple[FieldName, ...] = ("headline", "body")
+FieldName = Literal["headline", "body", "place"]
+FIELDS: tuple[FieldName, ...] = ("headline", "body", "place")
+"""The text a desk query can scope: headline, body (summary and paragraphs), dateline place names."""
 MAX_CLAUSES = 32
 MAX_PHRASE_WORDS = 16
 MIN_PREFIX_CHARS = 2

@@ -103,11 +103,16 @@ class Dateline(_Part):
 
 
 class RenditionStatus(StrEnum):
-    """What became of a rendition: text present, no model for the pair, or the engine failed."""
+    """What became of a rendition: text present, no model for the pair, the engine failed, or not done yet.
+
+    `partial` holds the headline and the first paragraphs translated so far; the full rendition
+    of the same version replaces it, and the index sends no receipt for a partial one.
+    """
 
     TRANSLATED = "translated"
     UNAVAILABLE = "unavailable"
     FAILED = "failed"
+    PARTIAL = "partial"
 
 
 class RepairKind(StrEnum):

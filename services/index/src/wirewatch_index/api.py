@@ -155,7 +155,7 @@ def router(backend: SearchBackend, settings: IndexSettings, live: LiveHub | None
         q: Annotated[
             str,
             Query(
-                description='Desk syntax: words, "exact phrases", OR, -exclude, prefix*, headline: or body:.',
+                description='Desk syntax: words, "exact phrases", OR, -exclude, prefix*, headline:, body: or place:.',
                 openapi_examples={
                     "words": {"summary": "Words, any language version", "value": "ceasefire idlib"},
                     "syntax": {

@@ -15,7 +15,7 @@ from wirewatch_common.analysis import Family, family
 from wirewatch_common.searchable import places_of as places_of
 from wirewatch_common.searchable import providers_of as providers_of
 from wirewatch_common.searchable import searchable_text
-from wirewatch_common.story import Story, primary_language
+from wirewatch_common.story import RenditionStatus, Story, primary_language
 
 from .search import VersionRecord
 
@@ -67,6 +67,20 @@ def stale(version: int, *stored: int | None) -> bool:
     return any(s is not None and s > version for s in stored)
 
 
+def is_partial(story: Story) -> bool:
+    """Whether a story is a `partial` rendition (headline and first paragraphs; the full one follows)."""
+    return story.translation is not None and story.translation.status is RenditionStatus.PARTIAL
+
+
+def over_full(story: Story, stored: int | None, stored_partial: bool) -> bool:
+    """Whether writing `story` would put a partial rendition over the full one of its own version.
+
+    A full rendition (any status but `partial`) replaces a partial of its version; a partial
+    replaces an earlier partial, never the full one, which a redelivered batch may send it after.
+    """
+    return is_partial(story) and stored == story.version and not stored_partial
+
+
 @dataclass(frozen=True)
 class IndexDoc:
     """The fields of one language version as both backends index them."""
@@ -94,7 +108,7 @@ class IndexDoc:
 
 
 def status_of(story: Story) -> str:
-    """`original`, or the rendition's status (`translated`, `unavailable`, `failed`)."""
+    """`original`, or the rendition's status (`translated`, `partial`, `unavailable`, `failed`)."""
     return STATUS_ORIGINAL if story.translation is None else story.translation.status.value
 
 
@@ -163,10 +177,13 @@ def version_record(doc: IndexDoc) -> VersionRecord:
 
 
 def newest_per_document(stories: list[Story]) -> list[Story]:
-    """Keep the highest version of each language version in a batch (the last one on a tie)."""
+    """Keep the highest version of each language version in a batch (the last one on a tie).
+
+    On a tie a full rendition wins over a partial one, whatever their order.
+    """
     best: dict[str, Story] = {}
     for s in stories:
         seen = best.get(s.document_id)
-        if seen is None or s.version >= seen.version:
+        if seen is None or (s.version, not is_partial(s)) >= (seen.version, not is_partial(seen)):
             best[s.document_id] = s
     return list(best.values())

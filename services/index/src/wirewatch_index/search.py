@@ -91,6 +91,13 @@ class Hit(BaseModel):
         default=False,
         description="The matching rendition was made by a test package: meaningless text, not a translation.",
     )
+    partial: bool = Field(
+        default=False,
+        description=(
+            "The matching rendition is partial: its headline and first paragraphs, published while the "
+            "rest is translated (the full rendition replaces it)."
+        ),
+    )
 
 
 class Bucket(BaseModel):

@@ -2,7 +2,8 @@
 
 Per batch: parse every message, write the batch to the backend in one durable step, offer the
 written versions to the live hub (it wakes the open streams they match), publish one receipt per
-written story version and language, and only then return, so the consumer commits the offsets.
+written story version and language (none for a `partial` rendition: only the full one confirms a
+version), and only then return, so the consumer commits the offsets.
 Two kinds of failure, told apart by the backend:
 
 - an outage (BackendUnavailable, or receipts the broker did not confirm) raises TransientError:
@@ -25,6 +26,7 @@ from wirewatch_common.bus import DeliveryError, Message, Outgoing, TransientErro
 from wirewatch_common.story import Receipt, Story
 from wirewatch_common.topics import receipt_headers
 
+from . import documents
 from .backends.base import BackendUnavailable, SearchBackend
 
 log = logging.getLogger(__name__)
@@ -77,7 +79,10 @@ class IndexHandler:
                 # Live streams then find these by their safety poll; the batch itself is fine.
                 log.exception("live streams not told of the batch")
         now = datetime.now(tz=UTC)
-        receipts = [receipt_for(s, self.backend.name, now) for s in result.written]
+        # A partial rendition is searchable but not done: ingest's ledger waits for the full one's receipt.
+        receipts = [
+            receipt_for(s, self.backend.name, now) for s in result.written if not documents.is_partial(s)
+        ]
         try:
             self._publish(
                 [

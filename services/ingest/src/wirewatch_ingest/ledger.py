@@ -34,7 +34,7 @@ from typing import Protocol
 
 from wirewatch_common.errors import brief
 from wirewatch_common.sqlite import write_transaction
-from wirewatch_common.story import Receipt, Story, primary_language
+from wirewatch_common.story import Receipt, RenditionStatus, Story, primary_language
 
 from .errors import LedgerUnavailable
 from .versions import Outcome as Outcome
@@ -343,6 +343,8 @@ class Ledger:
         with self._tx() as db:
             changed = 0
             for r in receipts:
+                if r.status is RenditionStatus.PARTIAL:
+                    continue  # only the full rendition confirms (its headline came first)
                 language = ORIGINAL if r.status is None else primary_language(r.language)
                 if r.service == "alerts":
                     language = f"{ALERTS_PREFIX}{language}"

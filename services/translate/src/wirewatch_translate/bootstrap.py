@@ -11,6 +11,7 @@ from wirewatch_common.topics import load_contract
 
 from . import api, libre
 from .engine import DecodeOptions, Engine, EngineOptions
+from .memory import TranslationMemory, open_memory
 from .pending import PendingStore
 from .settings import TranslateSettings
 from .translator import StoryTranslator
@@ -38,9 +39,26 @@ def make_engine(settings: TranslateSettings) -> Engine:
     )
 
 
-def make_translator(settings: TranslateSettings, engine: Engine) -> StoryTranslator:
-    """The story translator the settings describe: targets, and whether a pivot's text is kept."""
-    return StoryTranslator(engine, settings.targets, keep_pivot=settings.translate_keep_pivot)
+def make_translator(
+    settings: TranslateSettings, engine: Engine, memory: TranslationMemory | None = None
+) -> StoryTranslator:
+    """The story translator the settings describe: targets, kept pivots, memory, headlines first."""
+    return StoryTranslator(
+        engine,
+        settings.targets,
+        keep_pivot=settings.translate_keep_pivot,
+        memory=memory,
+        profile=engine.decode.profile(engine.options),
+        headlines_first=settings.translate_headlines_first,
+        lead_paragraphs=settings.translate_lead_paragraphs,
+        partial_min_sentences=settings.translate_partial_min_sentences,
+        slice_seconds=settings.translate_slice_s,
+    )
+
+
+def translation_memory(settings: TranslateSettings) -> TranslationMemory | None:
+    """The translation memory under the data dir, or None when `translate_memory_mb` is 0."""
+    return open_memory(settings.data_dir / "translate" / "memory.sqlite3", settings.translate_memory_mb)
 
 
 def pending_store(settings: TranslateSettings) -> PendingStore:
@@ -55,6 +73,7 @@ class TranslateService(Service):
     engine: Engine
     translator: StoryTranslator
     store: PendingStore
+    memory: TranslationMemory | None
     producer: Producer
     consumer: Consumer
     retranslator: Retranslator
@@ -70,7 +89,8 @@ def build(
     """Build the service from settings; topics default to the contract's."""
     contract = load_contract()
     engine = make_engine(settings)
-    translator = make_translator(settings, engine)
+    memory = translation_memory(settings)
+    translator = make_translator(settings, engine, memory)
     store = pending_store(settings)
     producer = Producer.from_settings(settings)
     publish = publisher(producer, renditions_topic or contract.renditions.name)
@@ -83,6 +103,7 @@ def build(
         producer=producer,
         dead_letter_topic=deadletter_topic or contract.deadletter.name,
     )
+    handler.between = consumer.between  # built after the handler it calls
     retranslator = Retranslator(
         engine,
         translator,
@@ -94,6 +115,8 @@ def build(
     check = BrokerCheck(settings)
     workers: list[Worker] = [consumer, retranslator]
     closers: list[Callable[[], None]] = [check.close, producer.close, store.close]
+    if memory is not None:
+        closers.append(memory.close)
     app = create_app(
         "translate",
         settings=settings,
@@ -115,6 +138,7 @@ def build(
         engine=engine,
         translator=translator,
         store=store,
+        memory=memory,
         producer=producer,
         consumer=consumer,
         retranslator=retranslator,

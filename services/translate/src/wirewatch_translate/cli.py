@@ -181,21 +181,24 @@ def retranslate_now(settings: TranslateSettings) -> dict[str, Any]:
     from wirewatch_common.bus import Producer
     from wirewatch_common.topics import load_contract
 
-    from .bootstrap import make_engine, make_translator, pending_store
+    from .bootstrap import make_engine, make_translator, pending_store, translation_memory
     from .worker import Retranslator, publisher
 
     engine = make_engine(settings)
     store = pending_store(settings)
+    memory = translation_memory(settings)
     producer = Producer.from_settings(settings)
     try:
         publish = publisher(producer, load_contract().renditions.name)
-        translator = make_translator(settings, engine)
+        translator = make_translator(settings, engine, memory)
         return Retranslator(
             engine, translator, store, publish, max_attempts=settings.kafka_max_attempts
         ).rescan()
     finally:
         producer.close()
         store.close()
+        if memory is not None:
+            memory.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -87,6 +87,25 @@ class DecodeOptions:
     (`return_alternatives`), with the same beam. A copy usually starts with a source-language first
     token; the alternatives force other starts, so the quality rules can pick a real translation."""
 
+    def profile(self, engine: EngineOptions | None = None) -> str:
+        """Name every option that changes what a model outputs (a part of the translation memory's keys).
+
+        The token budget is left out: it changes how sentences are grouped, not what comes out.
+        """
+        fields = (
+            self.beam_size,
+            self.length_penalty,
+            self.max_decoding_length,
+            self.min_decoding_length,
+            self.max_piece_tokens,
+            self.unsplittable,
+            self.return_scores,
+            self.retry_copies,
+            self.retry_alternatives,
+        )
+        device = "" if engine is None else f"{engine.device}/{engine.compute_type}"
+        return ",".join(str(f) for f in fields) + (f",{device}" if device else "")
+
     @property
     def max_piece_tokens(self) -> int:
         """Most source tokens sent to the model at once; longer text is cut (see `units.fit`).

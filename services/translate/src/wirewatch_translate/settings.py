@@ -73,3 +73,43 @@ class TranslateSettings(Settings):
             "package did not load, are then re-translated (and once at start)."
         ),
     )
+    translate_memory_mb: int = Field(
+        default=256,
+        ge=0,
+        description=(
+            "Size bound of the translation memory (DATA_DIR/translate/memory.sqlite3, shared by the "
+            "replicas of one host): sentences a package translated before are reused, least recently "
+            "used evicted first. 0 turns it off."
+        ),
+    )
+    translate_headlines_first: bool = Field(
+        default=True,
+        description=(
+            "Translate every story's headline in a batch first, then summaries and first paragraphs, then "
+            "the rest, publishing a `partial` rendition after a stage when enough work is ahead; false "
+            "translates each batch in one stage with full renditions only."
+        ),
+    )
+    translate_lead_paragraphs: int = Field(
+        default=2,
+        ge=0,
+        description="Paragraphs translated with the summary, right after the headlines (headlines first).",
+    )
+    translate_partial_min_sentences: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "A partial rendition is published only when at least this many sentences of the batch are "
+            "still to be translated by a model (not in the memory) before the full one."
+        ),
+    )
+    translate_slice_s: float = Field(
+        default=8.0,
+        gt=0,
+        description=(
+            "Headlines first: the work after a batch's headlines goes in slices of about this much model "
+            "time; between two slices the consumer polls, and stories that arrived meanwhile (within the "
+            "batch's first poll slice, WIREWATCH_KAFKA_POLL_SLICE_S) join the batch and have their headlines "
+            "translated next. Lower gets a burst's later headlines out sooner, with smaller engine batches."
+        ),
+    )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import struct
 import tempfile
 import zipfile
 from collections.abc import Sequence
@@ -25,7 +26,7 @@ import numpy as np
 import sentencepiece as spm
 
 from .models import TEST_LABEL, TEST_MARKER
-from .randommodel import TINY_SHAPE, build_random_model
+from .randommodel import TINY_SHAPE, ModelShape, build_random_model
 from .sampletext import SAMPLE_TEXT
 
 __all__ = [
@@ -49,32 +50,89 @@ def package_name(from_code: str, to_code: str) -> str:
     return f"translate-{from_code}_{to_code}"
 
 
-def _train_tokenizer(from_code: str, to_code: str) -> spm.SentencePieceProcessor:
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _pad_pieces(model_proto: bytes, size: int) -> bytes:
+    """Append never-matching pieces to a SentencePiece model until it has `size` pieces.
+
+    A protobuf message may repeat a field anywhere, so each piece is appended as one more
+    `pieces` entry (field 1). The fillers start with a private-use character that news text does
+    not contain, and score below every trained piece, so segmentation is unchanged; what grows is
+    the vocabulary, hence the model's embeddings and output layer.
+    """
+    processor = spm.SentencePieceProcessor(model_proto=model_proto)
+    have = processor.get_piece_size()
+    score = min(processor.get_score(i) for i in range(have)) - 10.0
+    extra = bytearray()
+    for i in range(size - have):
+        piece = f"\ue000{i}".encode()
+        entry = b"\x0a" + _varint(len(piece)) + piece + b"\x15" + struct.pack("<f", score)
+        extra += b"\x0a" + _varint(len(entry)) + entry
+    return model_proto + bytes(extra)
+
+
+def _train_tokenizer(
+    from_code: str,
+    to_code: str,
+    more_text: Sequence[str] = (),
+    vocab_size: int | None = None,
+    model_type: str = "unigram",
+) -> spm.SentencePieceProcessor:
     lines = [line for code in (from_code, to_code) for line in SAMPLE_TEXT[code].strip().splitlines()]
     model = io.BytesIO()
     spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines),
+        sentence_iterator=iter([*lines, *more_text]),
         model_writer=model,
-        vocab_size=400,
+        vocab_size=vocab_size or 400,
         hard_vocab_limit=False,
         character_coverage=1.0,
-        model_type="unigram",
+        model_type=model_type,
         minloglevel=2,
     )
-    return spm.SentencePieceProcessor(model_proto=model.getvalue())
+    proto = model.getvalue() if vocab_size is None else _pad_pieces(model.getvalue(), vocab_size)
+    return spm.SentencePieceProcessor(model_proto=proto)
 
 
-def build_test_package(output_dir: Path, from_code: str, to_code: str, seed: int = 0) -> Path:
-    """Write one `.argosmodel` test package for a pair and return its path."""
-    tokenizer = _train_tokenizer(from_code, to_code)
+def build_test_package(
+    output_dir: Path,
+    from_code: str,
+    to_code: str,
+    seed: int = 0,
+    *,
+    shape: ModelShape = TINY_SHAPE,
+    vocab_size: int | None = None,
+    more_text: Sequence[str] = (),
+    eos_bias: float = _EOS_BIAS,
+    projection_scale: float = 1.0,
+    tokenizer_type: str = "unigram",
+) -> Path:
+    """Write one `.argosmodel` test package for a pair and return its path.
+
+    The defaults build the tiny package tests use. bench/e2e.py builds packages of the real Argos
+    shape with the keywords: `shape`; a tokenizer trained on the sample text plus `more_text` and
+    padded to exactly `vocab_size` pieces (`tokenizer_type` `bpe`: from a few thousand generated
+    sentences it learns whole words, as a real vocabulary holds news words, where `unigram` stays
+    near single letters); an end token it never picks (a large negative `eos_bias`, so every
+    sentence costs the decoding length cap, as in bench/translate.py); and a sharper output layer
+    (`projection_scale`, see `build_random_model`).
+    """
+    tokenizer = _train_tokenizer(from_code, to_code, more_text, vocab_size, tokenizer_type)
     vocab = [tokenizer.id_to_piece(i) for i in range(tokenizer.get_piece_size())]
     target_pieces = {
         piece
         for line in SAMPLE_TEXT[to_code].strip().splitlines()
         for piece in tokenizer.encode(line, out_type=str)
     }
-    bias = np.array([0.0 if p in target_pieces else _OUTSIDE_TARGET_BIAS for p in vocab], dtype=np.float32)
-    bias[tokenizer.eos_id()] = _EOS_BIAS
+    outside = _OUTSIDE_TARGET_BIAS * projection_scale  # logits grow with the scale; the bias must too
+    bias = np.array([0.0 if p in target_pieces else outside for p in vocab], dtype=np.float32)
+    bias[tokenizer.eos_id()] = eos_bias
     name = package_name(from_code, to_code)
     top = f"{name}-test"
     metadata = {
@@ -93,7 +151,14 @@ def build_test_package(output_dir: Path, from_code: str, to_code: str, seed: int
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = Path(tmp) / "model"
         build_random_model(
-            model_dir, vocab, vocab, shape=TINY_SHAPE, seed=seed, quantization="int8", output_bias=bias
+            model_dir,
+            vocab,
+            vocab,
+            shape=shape,
+            seed=seed,
+            quantization="int8",
+            output_bias=bias,
+            projection_scale=projection_scale,
         )
         with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
             zf.writestr(f"{top}/metadata.json", json.dumps(metadata, indent=2))

@@ -18,6 +18,8 @@ from .translator import Renditions, StoryTranslator, targets_for
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Story]], None]
+Between = Callable[[], Sequence[Message]]
+"""The consumer's `between`: polls between two slices of a batch's work, returns messages joining it."""
 
 
 def publisher(producer: Producer, topic: str) -> Publish:
@@ -53,39 +55,81 @@ def record(store: PendingStore, originals: dict[tuple[str, int], Story], renditi
 class StoryHandler:
     """Batch handler for the bus consumer: translate every story of a polled batch together.
 
-    When a batch fails the bus retries its messages one by one; a story that keeps failing gets
-    `failed` renditions on its last attempt, then the bus dead-letters it.
+    Renditions are published while the batch is translated (`StoryTranslator.render` with `emit`):
+    each language as soon as its package is done, headlines first as `partial` renditions. The
+    handler returns, and the consumer commits the batch's offsets, only once every full rendition
+    was published and confirmed by the broker. When a batch fails the bus retries its messages one
+    by one; a story that keeps failing gets `failed` renditions on its last attempt, then the bus
+    dead-letters it. A broker that cannot take renditions (`TransientError`) counts no attempt.
+
+    With `between` (the consumer's), a batch's work after the headlines goes in slices, and between
+    two slices the consumer polls: stories that arrived meanwhile join the batch and have their
+    headlines translated before the next slice, so a burst's later headlines do not wait for the
+    earlier stories' bodies, and the consumer keeps its place in the group however long the
+    batch takes. Their offsets are committed with the batch's.
     """
 
     def __init__(
-        self, translator: StoryTranslator, store: PendingStore, publish: Publish, max_attempts: int
+        self,
+        translator: StoryTranslator,
+        store: PendingStore,
+        publish: Publish,
+        max_attempts: int,
+        between: Between | None = None,
     ) -> None:
         self.translator = translator
         self.store = store
         self.publish = publish
         self.max_attempts = max_attempts
+        self.between = between
         self._failures: dict[tuple[str, int, int], int] = {}
 
     def __call__(self, batch: Sequence[Message]) -> None:
-        """Handle one polled batch."""
-        stories = [m.story() for m in batch]
-        originals = {(s.id, s.version): s for s in stories if not s.is_rendition}
+        """Handle one polled batch (and the messages that join it meanwhile)."""
+        messages = list(batch)
+        stories = [m.story() for m in messages]
+        originals: dict[tuple[str, int], Story] = {}
+        first = self._originals(stories, originals)
+        between = self.between
+
+        def more() -> list[Story]:
+            assert between is not None
+            taken = between()
+            messages.extend(taken)
+            return self._originals([m.story() for m in taken], originals)
+
+        try:
+            renditions = self.translator.render(
+                first, emit=self.publish, more=None if between is None else more
+            )
+        except TransientError:
+            raise
+        except Exception as exc:
+            if len(messages) == 1:
+                self._note_failure(messages[0], stories[0], exc)
+            raise
+        record(self.store, originals, renditions)
+        for message in messages:
+            self._failures.pop((message.topic, message.partition, message.offset), None)
+        log.info(
+            "stories translated",
+            extra={
+                "stories": len(originals),
+                "joined": len(messages) - len(batch),
+                "renditions": len(renditions.stories),
+            },
+        )
+
+    @staticmethod
+    def _originals(stories: Sequence[Story], originals: dict[tuple[str, int], Story]) -> list[Story]:
+        """The stories to translate among these (not renditions, not already in the batch), noted in `originals`."""
         skipped = sum(1 for s in stories if s.is_rendition)
         if skipped:
             log.warning("renditions on the stories topic ignored", extra={"count": skipped})
-        try:
-            renditions = self.translator.render(list(originals.values()))
-        except Exception as exc:
-            if len(batch) == 1:
-                self._note_failure(batch[0], stories[0], exc)
-            raise
-        record(self.store, originals, renditions)
-        self.publish(renditions.stories)
-        for message in batch:
-            self._failures.pop((message.topic, message.partition, message.offset), None)
-        log.info(
-            "stories translated", extra={"stories": len(originals), "renditions": len(renditions.stories)}
-        )
+        fresh = [s for s in stories if not s.is_rendition and (s.id, s.version) not in originals]
+        fresh = list({(s.id, s.version): s for s in fresh}.values())
+        originals.update(((s.id, s.version), s) for s in fresh)
+        return fresh
 
     def _note_failure(self, message: Message, story: Story, exc: Exception) -> None:
         key = (message.topic, message.partition, message.offset)

@@ -77,6 +77,8 @@ class Consumer:
 
     Each poll asks for as many messages as the handler has shown it can handle within
     `slice_seconds`, so no poll outlives Kafka's poll interval and a stop is honoured within a slice.
+    A handler whose work on a batch runs longer calls `between` between its own slices of work:
+    that keeps this member in its group and, early in a batch, takes newly arrived messages into it.
     """
 
     def __init__(
@@ -109,6 +111,11 @@ class Consumer:
         self._probe_after = probe_after
         self._strikes: dict[tuple[str, int, int], int] = {}
         self._slice = slice_seconds
+        self._open: list[Message] | None = None  # the batch a first handler call may still grow
+        self._opened_at = 0.0
+        self._last_poll = 0.0
+        self._longest_gap = 0.0  # between two polls while the current batch was handled
+        self._head: tuple[tuple[str, int], int] | None = None
         self.pacer = PollPacer(slice_seconds=slice_seconds, most=batch_size)
         self.tracker = StallTracker(group_id, stall_after)
 
@@ -200,48 +207,102 @@ class Consumer:
         batch = [_detach(r) for records in polled.values() for r in records]
         if not batch:
             return 0
-        started = time.monotonic()
-        self.tracker.handling((batch[0].topic, batch[0].partition), batch[0].offset)
+        started = self._last_poll = time.monotonic()
+        self._longest_gap = 0.0
+        self._head = ((batch[0].topic, batch[0].partition), batch[0].offset)
+        self.tracker.handling(*self._head)
         try:
-            done = self._handle(batch, stop)
+            done = self._handle(batch, stop)  # `batch` may grow while its first handler call runs
         finally:
             self.tracker.handling(None)
+            self._head = None
         committed = self._commit(batch, done)
-        elapsed = time.monotonic() - started
+        ended = time.monotonic()
+        elapsed = ended - started
+        gap = max(self._longest_gap, ended - self._last_poll)
         BATCH_SECONDS.labels(self.group_id).observe(elapsed)
         if committed:
             self.pacer.observe(committed, elapsed)
-        if elapsed > 2 * self._slice:
+        if gap > 2 * self._slice:
             log.warning(
                 "a poll's work outlasted its slice",
-                extra={"group": self.group_id, "size": len(batch), "seconds": round(elapsed, 1)},
+                extra={"group": self.group_id, "size": len(batch), "seconds": round(gap, 1)},
             )
             self.pacer.overran()
         if committed < len(batch) and not stop.is_set():
             self._sleep_backoff(stop)
         return committed
 
+    def between(self) -> list[Message]:
+        """Poll between two slices of a handler's work on one batch; return the messages taken into it.
+
+        Call it from the handler, on this consumer's thread, at least once per slice: Kafka drops
+        a member that does not poll within its poll interval, and the stall tracker takes the call
+        as progress. During the first handler call of a polled batch, for one slice after the poll
+        and up to `batch_size` messages in all, messages that arrived since join the batch: they
+        are returned for the handler to take on, and committed with the batch. Otherwise (later,
+        or while a rejected batch is narrowed down) the assigned partitions are paused for the
+        poll, so it delivers nothing and only keeps the membership.
+        """
+        now = time.monotonic()
+        self._longest_gap = max(self._longest_gap, now - self._last_poll)
+        self._last_poll = now
+        if self._head is not None:
+            self.tracker.handling(*self._head)
+        batch = self._open
+        room = 0 if batch is None or now - self._opened_at > self._slice else self.pacer.most - len(batch)
+        if batch is not None and room > 0:
+            # The first poll may return only what a fetch sent at the previous poll brought: poll on
+            # until nothing more comes, so what arrived since then joins now, not a slice later.
+            taken: list[Message] = []
+            while room > 0 and time.monotonic() - now < 1.0:
+                polled = self._consumer.poll(timeout_ms=100, max_records=room)
+                got = [_detach(r) for records in polled.values() for r in records]
+                if not got:
+                    break
+                taken += got
+                room -= len(got)
+            batch.extend(taken)
+            return taken
+        self._consumer.pause(*self._consumer.assignment())
+        try:
+            polled = self._consumer.poll(timeout_ms=0)
+        finally:
+            self._consumer.resume(*self._consumer.paused())
+        # A rebalance during the poll can assign partitions that were never paused: hand theirs back.
+        heads = {(tp.topic, tp.partition): min(r.offset for r in rs) for tp, rs in polled.items() if rs}
+        if heads:
+            self._rewind(heads)
+        return []
+
     # -- handling ------------------------------------------------------------------------------
 
     def _handle(self, batch: list[Message], stop: threading.Event) -> set[Message]:
-        if len(batch) == 1:
-            return {batch[0]} if self._handle_alone(batch[0], stop, [False]) else set()
+        self._open, self._opened_at = batch, time.monotonic()
         try:
             self._handler(batch)
-        except TransientError as exc:
-            self._note_transient(batch[0], exc)
-            if self._transient_failures < self._probe_after:
+        except Exception as exc:  # noqa: BLE001 - any handler error triggers isolation, never a silent pass
+            error: Exception | None = exc
+        else:
+            error = None
+        finally:
+            self._open = None  # only the first call may grow the batch, not those narrowing it down
+        if error is None:
+            self._handled(batch)
+            return set(batch)
+        if isinstance(error, TransientError):
+            self._note_transient(batch[0], error)
+            if len(batch) == 1 or self._transient_failures < self._probe_after:
                 return set()
             return self._probe(batch, stop)
-        except Exception as exc:  # noqa: BLE001 - any handler error triggers isolation, never a silent pass
-            FAILED.labels(batch[0].topic, self.group_id, "batch").inc()
-            log.warning(
-                "batch rejected, splitting it to find the message at fault",
-                extra={"group": self.group_id, "size": len(batch), "error": brief(exc, 500)},
-            )
-            return self._isolate(batch, stop, progress=[False])
-        self._handled(batch)
-        return set(batch)
+        if len(batch) == 1:
+            return {batch[0]} if self._handle_alone(batch[0], stop, [False], failed=error) else set()
+        FAILED.labels(batch[0].topic, self.group_id, "batch").inc()
+        log.warning(
+            "batch rejected, splitting it to find the message at fault",
+            extra={"group": self.group_id, "size": len(batch), "error": brief(error, 500)},
+        )
+        return self._isolate(batch, stop, progress=[False])
 
     def _handled(self, messages: Sequence[Message]) -> None:
         self._transient_failures = 0
@@ -297,15 +358,20 @@ class Consumer:
             done.update(part)
         return done
 
-    def _handle_alone(self, message: Message, stop: threading.Event, progress: list[bool]) -> bool:
+    def _handle_alone(
+        self, message: Message, stop: threading.Event, progress: list[bool], failed: Exception | None = None
+    ) -> bool:
         """Try one message up to `max_attempts` times; dead-letter it when it keeps failing.
 
         A transient error on a message alone is the backend's, unless other messages went through
         meanwhile: then it counts as a strike, and a message that collects `max_attempts` strikes
         over successive polls is dead-lettered too, so it cannot hold its partition forever.
+        `failed` is the error of a first attempt already made (a polled batch of this one message).
         """
-        last: Exception | None = None
-        for attempt in range(1, self._max_attempts + 1):
+        last: Exception | None = failed
+        if failed is not None and self._failed_attempt(message, failed, 1, stop):
+            return False
+        for attempt in range(1 if failed is None else 2, self._max_attempts + 1):
             try:
                 self._handler([message])
             except TransientError as exc:
@@ -320,17 +386,7 @@ class Consumer:
                 break
             except Exception as exc:  # noqa: BLE001 - counted, logged, then dead-lettered
                 last = exc
-                FAILED.labels(message.topic, self.group_id, "message").inc()
-                log.warning(
-                    "handler failed",
-                    extra={
-                        **message.fields,
-                        "group": self.group_id,
-                        "attempt": attempt,
-                        "error": brief(exc, 500),
-                    },
-                )
-                if attempt < self._max_attempts and stop.wait(self._backoff_min * attempt):
+                if self._failed_attempt(message, exc, attempt, stop):
                     return False
                 continue
             self._handled([message])
@@ -344,6 +400,15 @@ class Consumer:
             return False
         self._strikes.pop((message.topic, message.partition, message.offset), None)
         return True
+
+    def _failed_attempt(self, message: Message, exc: Exception, attempt: int, stop: threading.Event) -> bool:
+        """Count and log a failed attempt, then back off before the next; return whether a stop came."""
+        FAILED.labels(message.topic, self.group_id, "message").inc()
+        log.warning(
+            "handler failed",
+            extra={**message.fields, "group": self.group_id, "attempt": attempt, "error": brief(exc, 500)},
+        )
+        return attempt < self._max_attempts and stop.wait(self._backoff_min * attempt)
 
     def _dead_letter(self, message: Message, error: Exception, attempts: int) -> None:
         headers = [(k, v) for k, v in message.headers.items() if k not in _DLQ_HEADERS]

@@ -568,6 +568,7 @@ class ElasticsearchBackend:
                     score=c.value if use_score else None,
                     quality=story.translation.quality if story.translation else None,
                     test_package=bool(story.translation and story.translation.test_package),
+                    partial=documents.is_partial(story),
                 )
             )
         return hits

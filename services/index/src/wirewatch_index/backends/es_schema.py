@@ -16,6 +16,7 @@ from typing import Any
 
 from wirewatch_common import es_text
 from wirewatch_common.es_text import ANALYSIS, PREFIX_FIELDS
+from wirewatch_common.searchable import place_text
 from wirewatch_common.story import Story, primary_language
 
 from .. import documents
@@ -26,6 +27,7 @@ from ..documents import (
     IndexDoc,
     build,
     history_id,
+    is_partial,
     micros,
     story_key,
     version_record,
@@ -33,9 +35,12 @@ from ..documents import (
     withdrawn_at,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Suffix of the concrete index behind the alias; bump it when the mapping or a derived field changes:
-setup() then rebuilds the new index from the stories stored in the old one."""
+setup() then rebuilds the new index from the stories stored in the old one.
+
+2: place-name fields (`place_<family>`, `place_words`) and the analysis of issue 17 (Turkish `ı→i`
+after stemming, Arabic `arabic_stem`, Arabic folding in every chain)."""
 
 
 def mappings() -> dict[str, Any]:
@@ -220,7 +225,7 @@ def document(doc: IndexDoc) -> dict[str, Any]:
         "source": doc.source.model_dump(mode="json", exclude_none=True),
     }
     if doc.searchable:
-        body.update(es_text.text_fields(doc.family, doc.headline, doc.body))
+        body.update(es_text.text_fields(doc.family, doc.headline, doc.body, place_text(doc.source)))
     return body
 
 
@@ -236,21 +241,28 @@ def bulk_lines(docs: Sequence[IndexDoc], alias: str) -> list[dict[str, Any]]:
     `external_gte` lets a redelivered version overwrite itself (idempotent) while an older one
     fails with a 409 conflict, so it never replaces a newer version. Version records are
     written under their own ids (`story.lang@vN`).
+
+    A `partial` rendition is written with `external` (strictly newer only), so it never replaces
+    the full rendition of its own version, and its version record only if there is none yet
+    (`create`), so a late partial leaves the full one's record alone. The cost: on Elasticsearch a
+    second partial of a version (the first paragraphs after the headline) is refused as stale and
+    the first stays until the full rendition replaces it.
     """
     lines: list[dict[str, Any]] = []
     for doc in docs:
+        partial = is_partial(doc.source)
         lines.append(
             {
                 "index": {
                     "_index": alias,
                     "_id": doc.doc_id,
                     "version": doc.version,
-                    "version_type": "external_gte",
+                    "version_type": "external" if partial else "external_gte",
                 }
             }
         )
         lines.append(document(doc))
-        lines.append({"index": {"_index": alias, "_id": history_id(doc.source)}})
+        lines.append({"create" if partial else "index": {"_index": alias, "_id": history_id(doc.source)}})
         lines.append(history(doc))
     return lines
 

@@ -19,7 +19,7 @@ import tantivy
 
 from wirewatch_common.analysis import Family, family
 from wirewatch_common.analyzers import Analyzers
-from wirewatch_common.story import Story
+from wirewatch_common.story import RenditionStatus, Story
 
 from .. import collapse, documents
 from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, story_key
@@ -127,12 +127,29 @@ class TantivyBackend:
             int(k): int(v) for k, v in zip(found, versions, strict=True) if k is not None and v is not None
         }
 
+    def _partial_keys(self, keys: list[int]) -> set[int]:
+        """Which of these documents are `partial` renditions (a full one of their version may replace them)."""
+        if not keys:
+            return set()
+        searcher = self._index.searcher()
+        q = self._query.and_(
+            [
+                tantivy.Query.term_set_query(self.schema, "doc_key", keys),
+                self._query.term("status", RenditionStatus.PARTIAL.value),
+            ]
+        )
+        hits = searcher.search(q, limit=len(keys) * 2 + 10, count=False).hits
+        found = searcher.fast_field_values("doc_key", [addr for _, addr in hits])
+        return {int(k) for k in found if k is not None}
+
     def write(self, stories: Sequence[Story]) -> WriteResult:
         """Add or replace language versions and record their versions; durable (committed) on return.
 
         Every document is built before anything is written: a value tantivy refuses raises
         DocumentRejected naming each refused version and nothing of the batch is written. Errors of
-        the writer itself (lock, unwritable directory, commit) raise BackendUnavailable.
+        the writer itself (lock, unwritable directory, commit) raise BackendUnavailable. A `partial`
+        rendition never replaces the full one of its version (`documents.over_full`) and records
+        its version only when it is written, so a late partial leaves the full one's record alone.
         """
         batch = documents.newest_per_document(list(stories))
         if not batch:
@@ -144,16 +161,26 @@ class TantivyBackend:
                 keys = [doc_key(d.doc_id) for d, _, _ in prepared]
                 marks = {doc_key(documents.withdrawal_id(d.story_id)) for d, _, _ in prepared}
                 existing = self._current_versions([*keys, *marks])
+                partials = self._partial_keys(keys)
                 written, stale = [], []
                 for doc, history, current in prepared:
+                    partial = documents.is_partial(doc.source)
                     history_key = doc_key(documents.history_id(doc.source))
-                    writer.delete_documents_by_term("doc_key", history_key)
-                    writer.add_document(history)
+                    if not partial:
+                        writer.delete_documents_by_term("doc_key", history_key)
+                        writer.add_document(history)
                     key = doc_key(doc.doc_id)
+                    stored = existing.get(key)
                     withdrawn = existing.get(doc_key(documents.withdrawal_id(doc.story_id)))
-                    if documents.stale(doc.version, existing.get(key), withdrawn):
-                        stale.append(doc.source)  # never over a newer version, nor over a withdrawal
+                    # never over a newer version, nor over a withdrawal, nor a partial over its full self
+                    if documents.stale(doc.version, stored, withdrawn) or documents.over_full(
+                        doc.source, stored, key in partials
+                    ):
+                        stale.append(doc.source)
                         continue
+                    if partial:
+                        writer.delete_documents_by_term("doc_key", history_key)
+                        writer.add_document(history)
                     writer.delete_documents_by_term("doc_key", key)
                     writer.add_document(current)
                     written.append(doc.source)
@@ -174,7 +201,7 @@ class TantivyBackend:
         for story in batch:
             try:
                 doc = documents.build(story, now)
-                prepared.append((doc, history_document(doc), current_document(doc)))
+                prepared.append((doc, history_document(doc), current_document(doc, self._analyzers)))
             except BUILD_ERRORS as exc:
                 refused.append(Refusal.of(story, f"{type(exc).__name__}: {exc}"))
         if refused:
@@ -366,6 +393,7 @@ class TantivyBackend:
             score=c.value if use_score else None,
             quality=story.translation.quality if story.translation else None,
             test_package=bool(story.translation and story.translation.test_package),
+            partial=documents.is_partial(story),
         )
 
     def _facets(self, searcher: tantivy.Searcher, query: tantivy.Query, size: int) -> tuple[Facets, int]:

@@ -1,4 +1,8 @@
-"""tantivy queries built from the parsed desk query: every leaf across every language family's fields."""
+"""tantivy queries built from the parsed desk query: every leaf across every language family's fields.
+
+An unscoped leaf reads headline, body and the dateline's place names; `headline:`, `body:` and
+`place:` narrow it to one.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import tantivy
 
 from wirewatch_common.analysis import FAMILIES, Family
 from wirewatch_common.analyzers import Analyzers
-from wirewatch_common.query import AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
+from wirewatch_common.query import FIELDS, AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
 
 from .. import documents
 from ..documents import KIND_CURRENT, TAG_LOW_QUALITY
@@ -59,7 +63,7 @@ class QueryBuilder:
     def _leaf_query(
         self, leaf: Leaf, matchers: dict[Family, TermSink], searcher: tantivy.Searcher
     ) -> tantivy.Query:
-        fields: tuple[FieldName, ...] = (leaf.field,) if leaf.field else ("headline", "body")
+        fields: tuple[FieldName, ...] = (leaf.field,) if leaf.field else FIELDS
         options: list[tantivy.Query] = []
         if isinstance(leaf, Word) and leaf.prefix:
             prefixes = {fam: self._analyzers.tokens(leaf.text, fam, stem=False) for fam in FAMILIES}

@@ -1,8 +1,10 @@
 """The tantivy index layout: fields and documents built from stories.
 
-Text is folded in Python (`analysis.fold`) and then analysed by a tantivy chain per language
-family (`wirewatch_common.analyzers`, shared with the alerts matcher; re-exported here for the
-index's code). Prefix queries use unstemmed copies.
+Text is prepared in Python (`Analyzers.prepare`: folding, and the Turkish and Arabic stemming a
+tantivy chain cannot hold) and then analysed by a tantivy chain per language family
+(`wirewatch_common.analyzers`, shared with the alerts matcher; re-exported here for the index's
+code). Headline, body and the dateline's place names each have a field per family; prefix
+queries use unstemmed copies.
 """
 
 from __future__ import annotations
@@ -11,20 +13,27 @@ from datetime import UTC, datetime
 
 import tantivy
 
-from wirewatch_common.analysis import FAMILIES, Family, fold
+from wirewatch_common.analysis import FAMILIES, Family
 from wirewatch_common.analyzers import MAX_TOKEN_CHARS as MAX_TOKEN_CHARS
 from wirewatch_common.analyzers import Analyzers as Analyzers
 from wirewatch_common.analyzers import analyzer as analyzer
-from wirewatch_common.query import FieldName
+from wirewatch_common.query import FIELDS, FieldName
+from wirewatch_common.searchable import place_text
 
 from .. import documents
 from ..documents import KIND_CURRENT, KIND_DELETED, KIND_HISTORY, IndexDoc, story_key
 
-SCHEMA_VERSION = 1
-"""Part of the index directory name: a schema change builds a new index (replay the topics)."""
+SCHEMA_VERSION = 2
+"""Part of the index directory name: a schema change builds a new index (replay the topics).
+
+2: place-name fields (`place_<family>`, `place_words`); Turkish `ı→i` after stemming, Arabic light10."""
 
 _RAW = "raw"
-PREFIX_FIELDS: dict[FieldName, str] = {"headline": "headline_words", "body": "body_words"}
+PREFIX_FIELDS: dict[FieldName, str] = {
+    "headline": "headline_words",
+    "body": "body_words",
+    "place": "place_words",
+}
 
 
 def text_field(fam: Family, name: FieldName) -> str:
@@ -44,7 +53,7 @@ def build_schema() -> tantivy.Schema:
         sb.add_integer_field(name, stored=False, indexed=True, fast=True)
     sb.add_date_field("day", indexed=True, fast=True)
     for fam in FAMILIES:
-        for field in ("headline", "body"):
+        for field in FIELDS:
             sb.add_text_field(text_field(fam, field), tokenizer_name=f"ww_{fam}")
     # Unstemmed words (folded, lowercased) for prefix queries: a stemmer cannot stem half a word.
     for name in PREFIX_FIELDS.values():
@@ -67,8 +76,8 @@ def doc_key(doc_id: str) -> int:
     return story_key(doc_id)
 
 
-def current_document(doc: IndexDoc) -> tantivy.Document:
-    """The searchable document of one language version (text folded for its family)."""
+def current_document(doc: IndexDoc, analyzers: Analyzers) -> tantivy.Document:
+    """The searchable document of one language version (text prepared for its family's chains)."""
     d = tantivy.Document()
     d.add_text("kind", KIND_CURRENT)
     d.add_text("story_id", doc.story_id)
@@ -93,11 +102,16 @@ def current_document(doc: IndexDoc) -> tantivy.Document:
         msg = f"versioncreated {doc.versioncreated.isoformat()} cannot be indexed by tantivy: {exc}"
         raise ValueError(msg) from exc
     if doc.searchable:
-        headline, body = fold(doc.headline, doc.family), fold(doc.body, doc.family)
-        d.add_text(text_field(doc.family, "headline"), headline)
-        d.add_text(text_field(doc.family, "body"), body)
-        d.add_text(PREFIX_FIELDS["headline"], headline)
-        d.add_text(PREFIX_FIELDS["body"], body)
+        texts: dict[FieldName, str] = {
+            "headline": doc.headline,
+            "body": doc.body,
+            "place": place_text(doc.source),
+        }
+        for name, text in texts.items():
+            if text:
+                stemmed, words = analyzers.prepare_both(text, doc.family)
+                d.add_text(text_field(doc.family, name), stemmed)
+                d.add_text(PREFIX_FIELDS[name], words)
     d.add_bytes("source", doc.source.to_json())
     return d
 

@@ -348,8 +348,9 @@ function doubts(quality) {
   return quality && Array.isArray(quality.flags) ? quality.flags.filter((f) => f !== "pivot") : [];
 }
 
-function qualityMarks(quality, testPackage) {
+function qualityMarks(quality, testPackage, partial) {
   const marks = [];
+  if (partial) marks.push(el("span", { class: "mark partial", title: "Headline and first paragraphs; the full translation replaces it" }, "partial translation: more to come"));
   if (testPackage) marks.push(el("span", { class: "mark test-package" }, "test package: meaningless text"));
   const flags = doubts(quality);
   if (flags.length) {
@@ -370,11 +371,12 @@ function hitNode(hit, isNew = false) {
     languages,
     el("span", { class: "matched-in" }, `matched in ${languageName(lang)}`),
     hit.version > 1 ? el("span", {}, `version ${hit.version}`) : null,
-    ...qualityMarks(hit.quality, hit.test_package));
+    ...qualityMarks(hit.quality, hit.test_package, hit.partial));
   const snippet = hit.snippet
     ? el("p", { class: "snippet", lang, dir: dirOf(lang) }, ...markedNodes(hit.snippet))
     : null;
-  return el("li", { class: `hit${isNew ? " new" : ""}`, "data-story": hit.story_id, "data-version": hit.version, "data-lang": lang },
+  return el("li", { class: `hit${isNew ? " new" : ""}`, "data-story": hit.story_id, "data-version": hit.version, "data-lang": lang,
+    "data-partial": hit.partial ? "1" : null },
     el("article", { "aria-label": hit.headline || hit.story_id },
       el("h3", { lang, dir: dirOf(lang) }, link), meta, snippet));
 }
@@ -462,6 +464,11 @@ function handleEvent(type, data) {
     try { hit = JSON.parse(data); } catch { return; }
     if (!hit || typeof hit.story_id !== "string" || !Array.isArray(hit.languages)) return;
     const shown = shownItem(hit.story_id);
+    if (shown && shown.dataset.partial && !hit.partial && Number(shown.dataset.version) === hit.version
+      && hit.language === shown.dataset.lang) {
+      shown.replaceWith(hitNode(hit)); // the full rendition of what is on screen: same place, marker gone
+      return;
+    }
     if (shown && Number(shown.dataset.version) >= hit.version) {
       // Not new: a rendition of what is on screen. Refresh its language list in place, nothing moves.
       const have = [...shown.querySelectorAll(".lang")].map((e) => e.dataset.lang);
@@ -648,7 +655,7 @@ function renditionBlock(story, record) {
   const text = el("section", { class: "rendition-text", lang, dir: dirOf(lang), "data-lang": lang, "aria-labelledby": id });
   const hasText = story.headline || (story.body && story.body.length);
   if (t) {
-    const marks = qualityMarks(t.quality, t.test_package);
+    const marks = qualityMarks(t.quality, t.test_package, t.status === "partial");
     if (marks.length) text.append(el("p", { class: "notice marks", lang: "en", dir: "ltr" }, ...marks));
   }
   if (hasText) {
