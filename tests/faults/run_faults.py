@@ -75,6 +75,7 @@ from wirewatch_alerts.alertstore import AlertStore
 from wirewatch_common.bus import Admin
 from wirewatch_common.story import Story
 from wirewatch_common.topics import load_contract
+from wirewatch_index.backends.tantivy_schema import SCHEMA_VERSION as TANTIVY_SCHEMA
 from wirewatch_testkit.harness import RunningStack, StackFailed
 
 LANGUAGES = ("en", "ar", "tr")
@@ -573,7 +574,7 @@ class Drill:
     def backend_outage(self) -> Outcome:
         if os.environ.get("WIREWATCH_ELASTICSEARCH_URL"):
             return self._elasticsearch_outage()
-        path = self.stack.data_dir / "index" / "tantivy-v1"
+        path = self.stack.data_dir / "index" / f"tantivy-v{TANTIVY_SCHEMA}"
         if not path.is_dir():
             return Outcome("search backend unavailable", skipped=f"no tantivy index at {path}")
         transient_before = self.stack.log_count("index", "transient failure, will retry without committing")
