@@ -207,7 +207,12 @@ def test_the_stack_end_to_end_with_a_translate_crash(tmp_path):
         wanted = {(sid, lang) for sid, langs in expected.items() for lang in langs if lang != originals[sid]}
         renditions = _validated(stack, "renditions", "story.schema.json")
         assert {(d["id"], d["language"]) for d in renditions} == wanted
-        assert all(d["translation"]["status"] == "translated" for d in renditions)
+        # Headlines first: a long story's rendition may come as `partial` first; each ends translated.
+        assert {d["translation"]["status"] for d in renditions} <= {"translated", "partial"}
+        assert {
+            (d["id"], d["language"]) for d in renditions if d["translation"]["status"] == "translated"
+        } == wanted
+        renditions = [d for d in renditions if d["translation"]["status"] == "translated"]
         kept = {d["id"]: d for d in renditions if d["translation"].get("kept_pivot")}
         assert set(kept) == {sid for sid, lang in originals.items() if lang != "en"}
         assert all(d["language"] == "en" and not d["translation"].get("pivot") for d in kept.values())
