@@ -77,6 +77,8 @@ def read_renditions(bootstrap: str) -> Counter[tuple[str, str]]:
     seen: Counter[tuple[str, str]] = Counter()
     for message in read_topic(bootstrap, spec.name, spec.partitions):
         doc = json.loads(message.value() or b"{}")
+        if (doc.get("translation") or {}).get("status") == "partial":
+            continue  # a headline sent first (headlines first); the full rendition follows and counts
         seen[(doc["id"], doc["language"])] += 1
     return seen
 
