@@ -22,7 +22,7 @@ from typing import Any
 
 from wirewatch_common.alert_event import AlertEvent, EventKind, StoryRef, WatchlistRef
 from wirewatch_common.errors import brief
-from wirewatch_common.sqlite import write_transaction
+from wirewatch_common.sqlite import open_shared, write_transaction
 
 from .alerting import AlertRow, Change, ChannelType, Hit, best_hits, channel_key, event_of, on_hit, on_kill
 from .errors import StoreUnavailable
@@ -153,15 +153,8 @@ class AlertStore:
         """Open (or create) the store at `path`."""
         self.path = path
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # an alert recorded survives a power cut
-            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            self._db = open_shared(path, _SCHEMA, BUSY_TIMEOUT_MS)
         except sqlite3.Error as exc:
             msg = f"cannot open the alert store at {path}: {brief(exc)}"
             raise StoreUnavailable(msg) from exc

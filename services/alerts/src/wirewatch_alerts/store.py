@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Protocol
 
 from wirewatch_common.errors import brief
-from wirewatch_common.sqlite import write_transaction
+from wirewatch_common.sqlite import open_shared, write_transaction
 
 from .errors import DuplicateName, StoreUnavailable, TooManyWatchlists, WatchlistNotFound
 from .watchlists import Watchlist
@@ -114,14 +114,7 @@ class SqliteWatchlistStore:
             # Created owner-only before SQLite opens it: the file holds webhook secrets.
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
-            self._db = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False, isolation_level=None
-            )
-            self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # a created watchlist survives a power cut
-            # executescript commits any open transaction first, so the script carries its own.
-            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            self._db = open_shared(path, _SCHEMA, BUSY_TIMEOUT_MS)
         except sqlite3.Error as exc:
             msg = f"cannot open the watchlist store at {path}: {brief(exc)}"
             raise StoreUnavailable(msg) from exc
