@@ -468,6 +468,70 @@ def test_a_handler_takes_in_what_arrives_while_it_works_within_a_slice_and_loses
     assert consumer.stalls() == []
 
 
+def test_a_long_batch_commits_what_its_handler_finished_and_a_stop_ends_it_there(
+    new_topic, producer, consumers, admin
+):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(6))
+    stop = threading.Event()
+    member: list[Consumer] = []
+    committed: list[int | None] = []
+    handled: list[list[str]] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        handled.append([m.key or "" for m in batch])
+        if len(handled) > 1:
+            return
+        # k0..k5: k0 and k2 are finished first; only k0 may be committed (k1 comes before k2).
+        member[0].between([batch[0], batch[2]], None)
+        committed.append(admin.committed_offsets(group).get((topic, 0)))
+        member[0].between([batch[1]], None)
+        committed.append(admin.committed_offsets(group).get((topic, 0)))
+        stop.set()
+        member[0].between([], None)  # raises: the rest of the batch is not this handler's any more
+        raise AssertionError("between must raise once a stop was asked")
+
+    consumer = consumers([topic], group, handler, batch_size=6, slice_seconds=30.0)
+    member.append(consumer)
+    consumer.pacer.observe(6, 0.1)  # a poll may take all six at once
+    deadline = time.monotonic() + JOIN_TIMEOUT
+    while not handled:
+        assert time.monotonic() < deadline, "timed out waiting for messages"
+        consumer.poll_once(stop)
+    assert handled[0] == [f"k{i}" for i in range(6)]
+    assert committed == [1, 3], "an unbroken run from the batch's start is committed while the batch goes on"
+    assert admin.committed_offsets(group).get((topic, 0)) == 3, "after the stop only the finished are"
+    consumer.close()
+
+    again = consumers([topic], group, handler)
+    _poll_until(again, lambda: admin.committed_offsets(group).get((topic, 0)) == 6)
+    assert [k for batch in handled[1:] for k in batch] == ["k3", "k4", "k5"], "the rest, once"
+
+
+def test_a_handler_takes_in_no_more_arrivals_than_it_has_room_for(new_topic, producer, consumers, admin):
+    topic = new_topic(partitions=1)
+    group = _group()
+    producer.publish_many([Outgoing(topic, "k0", b"{}")])
+    batches: list[list[str]] = []
+    member: list[Consumer] = []
+
+    def handler(batch: Sequence[Message]) -> None:
+        keys = [m.key or "" for m in batch]
+        if not batches:
+            producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(1, 6))
+            time.sleep(0.5)
+            keys += [m.key or "" for m in member[0].between([], 2)]
+            keys += [m.key or "" for m in member[0].between([], 0)]
+        batches.append(keys)
+
+    consumer = consumers([topic], group, handler, slice_seconds=5.0)
+    member.append(consumer)
+    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 6)
+    assert batches[0] == ["k0", "k1", "k2"], "two joined: the room the handler gave, then none"
+    assert [k for b in batches[1:] for k in b] == ["k3", "k4", "k5"]
+
+
 def test_a_message_larger_than_kafka_accepts_is_its_own_problem_not_an_outage(new_topic, broker):
     from wirewatch_common.bus import MessageTooLarge
 

@@ -52,7 +52,8 @@ def make_translator(
         headlines_first=settings.translate_headlines_first,
         lead_paragraphs=settings.translate_lead_paragraphs,
         partial_min_sentences=settings.translate_partial_min_sentences,
-        slice_seconds=settings.translate_slice_s,
+        # a slice of work must end well within Kafka's poll interval, as the consumer's own slice does
+        slice_seconds=min(settings.translate_slice_s, settings.kafka_max_poll_interval_ms / 1000 / 4),
     )
 
 

@@ -235,8 +235,8 @@ class Renditions:
 Emit = Callable[[list[Story]], None]
 """Publishes renditions as they are made (and waits for the broker to take them)."""
 
-More = Callable[[], Sequence[Story]]
-"""Stories that arrived while a batch was being translated, to join it (and keep its consumer alive)."""
+More = Callable[[int | None], Sequence[Story]]
+"""Stories that arrived while a batch was translated, at most so many, to join it (and keep its consumer alive)."""
 
 
 class _Sentences:
@@ -433,7 +433,7 @@ class StoryTranslator:
                     else (0.5 * rate + 0.5 * self._seconds_per_sentence)
                 )
             if more is not None and ready:
-                fresh, joined = self._jobs(more(), targets, staged)
+                fresh, joined = self._jobs(more(self._room(jobs)), targets, staged)
                 if emit is not None and joined:
                     emit(joined)
                 out += joined
@@ -536,6 +536,20 @@ class StoryTranslator:
                     finished += [r for r in made if _status(r) is not RenditionStatus.PARTIAL]
                     if emit is not None and made:
                         emit(made)
+
+    def _room(self, jobs: Sequence[_Job]) -> int | None:
+        """How many stories may join before the next slice: their first stage must fit in a slice.
+
+        Estimated from the first stage of the batch's stories so far and the measured model seconds
+        per sentence; None before anything was measured.
+        """
+        rate = self._seconds_per_sentence
+        stories = {(j.story.id, j.story.version) for j in jobs}
+        if rate is None or not stories:
+            return None
+        first = sum(len(j.sentences(0)) * len(j.route) for j in jobs if not j.kept_pivot)
+        per_story = max(1.0, first / len(stories)) * rate
+        return max(1, int(self.slice_seconds / per_story))
 
     def _slice(self, ready: list[_Job], sentences: _Sentences) -> tuple[list[_Job], list[_Job]]:
         """The jobs of the first stories whose remaining model work fits a slice (one story at least), and the rest.

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from wirewatch_common.bus import DeliveryError, Message, Producer, TransientError
+from wirewatch_common.bus import DeliveryError, Message, Producer, Stopping, TransientError
 from wirewatch_common.errors import brief
 from wirewatch_common.story import RenditionStatus, Story, primary_language
 
@@ -18,8 +18,8 @@ from .translator import Renditions, StoryTranslator, targets_for
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Story]], None]
-Between = Callable[[], Sequence[Message]]
-"""The consumer's `between`: polls between two slices of a batch's work, returns messages joining it."""
+Between = Callable[[Sequence[Message], int | None], Sequence[Message]]
+"""The consumer's `between`: commits the messages done, polls, returns at most so many messages joining."""
 
 
 def publisher(producer: Producer, topic: str) -> Publish:
@@ -66,7 +66,10 @@ class StoryHandler:
     two slices the consumer polls: stories that arrived meanwhile join the batch and have their
     headlines translated before the next slice, so a burst's later headlines do not wait for the
     earlier stories' bodies, and the consumer keeps its place in the group however long the
-    batch takes. Their offsets are committed with the batch's.
+    batch takes. Their offsets are committed with the batch's. The messages whose stories have every
+    full rendition published are reported done at each `between`, so the consumer commits them
+    there: a stop (which `between` raises as `Stopping`) or a crash late in a long batch does not
+    translate them again.
     """
 
     def __init__(
@@ -91,18 +94,26 @@ class StoryHandler:
         originals: dict[tuple[str, int], Story] = {}
         first = self._originals(stories, originals)
         between = self.between
+        translated: dict[tuple[str, int], set[str]] = {}  # the full renditions published, per story version
 
-        def more() -> list[Story]:
+        def emit(renditions: list[Story]) -> None:
+            self.publish(renditions)
+            for r in renditions:
+                t = r.translation
+                if t is not None and t.status is RenditionStatus.TRANSLATED:
+                    translated.setdefault((t.of_id, t.of_version), set()).add(t.target_language)
+
+        def more(room: int | None) -> list[Story]:
             assert between is not None
-            taken = between()
+            taken = between(self._done(messages, stories, translated), room)
             messages.extend(taken)
-            return self._originals([m.story() for m in taken], originals)
+            joined = [m.story() for m in taken]
+            stories.extend(joined)
+            return self._originals(joined, originals)
 
         try:
-            renditions = self.translator.render(
-                first, emit=self.publish, more=None if between is None else more
-            )
-        except TransientError:
+            renditions = self.translator.render(first, emit=emit, more=None if between is None else more)
+        except (TransientError, Stopping):
             raise
         except Exception as exc:
             if len(messages) == 1:
@@ -119,6 +130,24 @@ class StoryHandler:
                 "renditions": len(renditions.stories),
             },
         )
+
+    def _done(
+        self,
+        messages: Sequence[Message],
+        stories: Sequence[Story],
+        translated: dict[tuple[str, int], set[str]],
+    ) -> list[Message]:
+        """The messages whose stories need nothing more: ignored, or every target's full rendition published.
+
+        A story with an `unavailable` or `failed` rendition is left for the batch's end, which
+        records it among the stories waiting for a package before its offset is committed.
+        """
+        return [
+            m
+            for m, s in zip(messages, stories, strict=True)
+            if s.is_rendition
+            or set(targets_for(s, self.translator.targets)) <= translated.get((s.id, s.version), set())
+        ]
 
     @staticmethod
     def _originals(stories: Sequence[Story], originals: dict[tuple[str, int], Story]) -> list[Story]:

@@ -18,7 +18,7 @@ from .config import (
     is_tansu,
 )
 from .consumer import ERROR_HEADER_PREFIX, Consumer
-from .errors import DeliveryError, MessageTooLarge, SendFailed, TransientError
+from .errors import DeliveryError, MessageTooLarge, SendFailed, Stopping, TransientError
 from .messages import Delivery, Handler, Message, Outgoing, story_message
 from .producer import Producer
 
@@ -39,6 +39,7 @@ __all__ = [
     "Outgoing",
     "Producer",
     "SendFailed",
+    "Stopping",
     "TransientError",
     "client_config",
     "group_timing",

@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 from collections import Counter as Counter_
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..pacing import PollPacer
 from ..settings import Settings
 from ..stalls import Stall, StallTracker
 from .config import client_config, group_timing
-from .errors import DeliveryError, TransientError
+from .errors import DeliveryError, Stopping, TransientError
 from .messages import Handler, Message, Outgoing
 from .producer import Producer
 
@@ -78,7 +78,8 @@ class Consumer:
     Each poll asks for as many messages as the handler has shown it can handle within
     `slice_seconds`, so no poll outlives Kafka's poll interval and a stop is honoured within a slice.
     A handler whose work on a batch runs longer calls `between` between its own slices of work:
-    that keeps this member in its group and, early in a batch, takes newly arrived messages into it.
+    that keeps this member in its group, commits the messages it reports done, takes newly arrived
+    messages into the batch early on, and ends the batch (`Stopping`) once a stop was asked.
     """
 
     def __init__(
@@ -116,6 +117,10 @@ class Consumer:
         self._last_poll = 0.0
         self._longest_gap = 0.0  # between two polls while the current batch was handled
         self._head: tuple[tuple[str, int], int] | None = None
+        self._stop = threading.Event()
+        self._batch: list[Message] = []  # the batch being handled (it may grow)
+        self._early: set[Message] = set()  # its messages the handler reported done through `between`
+        self._progress: dict[TopicPartition, int] = {}  # offsets committed while it was handled
         self.pacer = PollPacer(slice_seconds=slice_seconds, most=batch_size)
         self.tracker = StallTracker(group_id, stall_after)
 
@@ -198,7 +203,7 @@ class Consumer:
 
     def poll_once(self, stop: threading.Event | None = None) -> int:
         """Poll one slice, handle it and commit what succeeded; return how many messages were committed."""
-        stop = stop or threading.Event()
+        stop = self._stop = stop or threading.Event()
         size = self.pacer.next_size()
         if self._transient_failures >= self._probe_after:
             size = max(size, min(8, self.pacer.most))  # enough messages to tell an outage from one message
@@ -210,12 +215,14 @@ class Consumer:
         started = self._last_poll = time.monotonic()
         self._longest_gap = 0.0
         self._head = ((batch[0].topic, batch[0].partition), batch[0].offset)
+        self._batch, self._early, self._progress = batch, set(), {}
         self.tracker.handling(*self._head)
         try:
             done = self._handle(batch, stop)  # `batch` may grow while its first handler call runs
         finally:
             self.tracker.handling(None)
             self._head = None
+            self._batch = []
         committed = self._commit(batch, done)
         ended = time.monotonic()
         elapsed = ended - started
@@ -233,17 +240,29 @@ class Consumer:
             self._sleep_backoff(stop)
         return committed
 
-    def between(self) -> list[Message]:
+    def between(self, done: Iterable[Message] = (), room: int | None = None) -> list[Message]:
         """Poll between two slices of a handler's work on one batch; return the messages taken into it.
 
         Call it from the handler, on this consumer's thread, at least once per slice: Kafka drops
         a member that does not poll within its poll interval, and the stall tracker takes the call
-        as progress. During the first handler call of a polled batch, for one slice after the poll
-        and up to `batch_size` messages in all, messages that arrived since join the batch: they
-        are returned for the handler to take on, and committed with the batch. Otherwise (later,
-        or while a rejected batch is narrowed down) the assigned partitions are paused for the
-        poll, so it delivers nothing and only keeps the membership.
+        as progress. `done` are messages of the batch the handler has finished with (their output
+        published): each partition's unbroken run of them from the batch's start is committed now,
+        so a crash or a stop later in a long batch does not hand them out again. Once a stop was
+        asked this raises `Stopping`, and the consumer commits only what was reported done.
+
+        During the first handler call of a polled batch, for one slice after the poll and up to
+        `room` messages (the handler's estimate of what it can take on within a slice; `batch_size`
+        in all), messages that arrived since join the batch: they are returned for the handler to
+        take on, and committed with the batch. Otherwise (later, or while a rejected batch is
+        narrowed down) the assigned partitions are paused for the poll, so it delivers nothing and
+        only keeps the membership.
         """
+        room_asked = room
+        self._early.update(done)
+        self._commit_progress()
+        if self._stop.is_set() and self._open is not None:  # not while a rejected batch is narrowed down
+            msg = "a stop was asked while a batch was handled"
+            raise Stopping(msg)
         now = time.monotonic()
         self._longest_gap = max(self._longest_gap, now - self._last_poll)
         self._last_poll = now
@@ -251,6 +270,8 @@ class Consumer:
             self.tracker.handling(*self._head)
         batch = self._open
         room = 0 if batch is None or now - self._opened_at > self._slice else self.pacer.most - len(batch)
+        if room and room_asked is not None:
+            room = min(room, max(0, room_asked))
         if batch is not None and room > 0:
             # The first poll may return only what a fetch sent at the previous poll brought: poll on
             # until nothing more comes, so what arrived since then joins now, not a slice later.
@@ -281,6 +302,10 @@ class Consumer:
         self._open, self._opened_at = batch, time.monotonic()
         try:
             self._handler(batch)
+        except Stopping:
+            self._open = None
+            self._handled(list(self._early))
+            return set(self._early)
         except Exception as exc:  # noqa: BLE001 - any handler error triggers isolation, never a silent pass
             error: Exception | None = exc
         else:
@@ -290,6 +315,15 @@ class Consumer:
         if error is None:
             self._handled(batch)
             return set(batch)
+        early = set(self._early)
+        if early:  # what the handler finished before it failed is kept; the rest is narrowed down
+            self._handled(list(early))
+            rest = [m for m in batch if m not in early]
+            return early | (self._retry(rest, error, stop) if rest else set())
+        return self._retry(batch, error, stop)
+
+    def _retry(self, batch: list[Message], error: Exception, stop: threading.Event) -> set[Message]:
+        """Find what can be handled of a batch whose handler call raised `error`."""
         if isinstance(error, TransientError):
             self._note_transient(batch[0], error)
             if len(batch) == 1 or self._transient_failures < self._probe_after:
@@ -452,6 +486,37 @@ class Consumer:
         stop.wait(min(self._backoff_max, self._backoff_min * 2**exponent))
 
     # -- committing ----------------------------------------------------------------------------
+
+    def _commit_progress(self) -> None:
+        """Commit each partition's unbroken run of early-done messages from the batch's start.
+
+        A failed commit here is only logged: the batch's own commit at its end settles it.
+        """
+        if not self._early:
+            return
+        offsets: dict[TopicPartition, int] = {}
+        blocked: set[tuple[str, int]] = set()
+        for m in self._batch:
+            position = (m.topic, m.partition)
+            if position in blocked:
+                continue
+            if m in self._early:
+                offsets[TopicPartition(m.topic, m.partition)] = m.offset + 1
+            else:
+                blocked.add(position)
+        fresh = {tp: o for tp, o in offsets.items() if self._progress.get(tp, -1) < o}
+        if not fresh:
+            return
+        try:
+            self._consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in fresh.items()})
+        except KafkaError as exc:
+            log.warning(
+                "commit of finished messages failed; the batch commits them at its end",
+                extra={"group": self.group_id, "error": str(exc)[:500]},
+            )
+            return
+        self._progress.update(fresh)
+        self.tracker.committed({(tp.topic, tp.partition): o for tp, o in fresh.items()})
 
     def _commit(self, batch: list[Message], done: set[Message]) -> int:
         """Commit, per partition, up to the first message not done; rewind to it; return how many committed.

@@ -21,3 +21,11 @@ class MessageTooLarge(Exception):
 
 class SendFailed(DeliveryError):
     """A delivery failed on a live client: the client is replaced, and the send may be tried again."""
+
+
+class Stopping(Exception):
+    """Raised by `Consumer.between` once a stop was asked: the handler ends its batch where it is.
+
+    The consumer commits what the handler reported done through `between` and nothing else; the
+    rest of the batch is polled again by whoever owns the partitions next.
+    """
