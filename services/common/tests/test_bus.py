@@ -434,37 +434,35 @@ def test_each_poll_is_sized_to_the_work_a_slice_can_hold(new_topic, producer, co
     assert max(sizes) <= 20, f"a slice of 0.2 s at 50/s holds ~10 messages, not the 500 allowed: {sizes}"
 
 
-def test_a_handler_takes_in_what_arrives_while_it_works_within_a_slice_and_loses_nothing_after(
+def test_a_handler_takes_in_what_arrives_while_it_works_up_to_the_batch_size_and_loses_nothing(
     new_topic, producer, consumers, admin
 ):
     topic = new_topic(partitions=1)
     group = _group()
     producer.publish_many([Outgoing(topic, "k0", b"{}")])
     batches: list[list[str]] = []
-    late: list[list[str]] = []
+    full: list[list[str]] = []
     member: list[Consumer] = []
 
     def handler(batch: Sequence[Message]) -> None:
         keys = [m.key or "" for m in batch]
-        if not batches:  # within the slice: what arrives joins the batch
+        if not batches:  # what arrives while the handler works joins the batch
             producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(1, 4))
             deadline = time.monotonic() + 2.5
             while len(keys) < 4 and time.monotonic() < deadline:
                 keys += [m.key or "" for m in member[0].between()]
-        elif len(batches) == 1:  # past the slice: the poll only keeps the membership
-            producer.publish_many([Outgoing(topic, "k5", b"{}")])
-            time.sleep(3.2)
-            late.append([m.key or "" for m in member[0].between()])
+            producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(4, 6))
+            time.sleep(0.5)
+            full.append([m.key or "" for m in member[0].between()])  # the batch is full: nothing joins
         batches.append(keys)
 
-    consumer = consumers([topic], group, handler, slice_seconds=3.0)
+    consumer = consumers([topic], group, handler, batch_size=4, slice_seconds=3.0)
     member.append(consumer)
     _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 4)
     assert batches == [["k0", "k1", "k2", "k3"]], "committed together, in one handler call"
-    producer.publish_many([Outgoing(topic, "k4", b"{}")])
+    assert full == [[]]
     _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 6)
-    assert late == [[]]
-    assert batches[1:] == [["k4"], ["k5"]], "what arrived after the slice waits for the next poll, not lost"
+    assert [k for b in batches[1:] for k in b] == ["k4", "k5"], "what did not fit waits for the next poll"
     assert consumer.stalls() == []
 
 
@@ -484,12 +482,12 @@ def test_a_long_batch_commits_what_its_handler_finished_and_a_stop_ends_it_there
         if len(handled) > 1:
             return
         # k0..k5: k0 and k2 are finished first; only k0 may be committed (k1 comes before k2).
-        member[0].between([batch[0], batch[2]], None)
+        member[0].between([batch[0], batch[2]])
         committed.append(admin.committed_offsets(group).get((topic, 0)))
-        member[0].between([batch[1]], None)
+        member[0].between([batch[1]])
         committed.append(admin.committed_offsets(group).get((topic, 0)))
         stop.set()
-        member[0].between([], None)  # raises: the rest of the batch is not this handler's any more
+        member[0].between()  # raises: the rest of the batch is not this handler's any more
         raise AssertionError("between must raise once a stop was asked")
 
     consumer = consumers([topic], group, handler, batch_size=6, slice_seconds=30.0)
@@ -507,29 +505,6 @@ def test_a_long_batch_commits_what_its_handler_finished_and_a_stop_ends_it_there
     again = consumers([topic], group, handler)
     _poll_until(again, lambda: admin.committed_offsets(group).get((topic, 0)) == 6)
     assert [k for batch in handled[1:] for k in batch] == ["k3", "k4", "k5"], "the rest, once"
-
-
-def test_a_handler_takes_in_no_more_arrivals_than_it_has_room_for(new_topic, producer, consumers, admin):
-    topic = new_topic(partitions=1)
-    group = _group()
-    producer.publish_many([Outgoing(topic, "k0", b"{}")])
-    batches: list[list[str]] = []
-    member: list[Consumer] = []
-
-    def handler(batch: Sequence[Message]) -> None:
-        keys = [m.key or "" for m in batch]
-        if not batches:
-            producer.publish_many(Outgoing(topic, f"k{i}", b"{}") for i in range(1, 6))
-            time.sleep(0.5)
-            keys += [m.key or "" for m in member[0].between([], 2)]
-            keys += [m.key or "" for m in member[0].between([], 0)]
-        batches.append(keys)
-
-    consumer = consumers([topic], group, handler, slice_seconds=5.0)
-    member.append(consumer)
-    _poll_until(consumer, lambda: admin.committed_offsets(group).get((topic, 0)) == 6)
-    assert batches[0] == ["k0", "k1", "k2"], "two joined: the room the handler gave, then none"
-    assert [k for b in batches[1:] for k in b] == ["k3", "k4", "k5"]
 
 
 def test_a_message_larger_than_kafka_accepts_is_its_own_problem_not_an_outage(new_topic, broker):

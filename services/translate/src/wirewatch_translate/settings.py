@@ -104,12 +104,13 @@ class TranslateSettings(Settings):
         ),
     )
     translate_slice_s: float = Field(
-        default=8.0,
+        default=4.0,
         gt=0,
         description=(
-            "Headlines first: the work after a batch's headlines goes in slices of about this much model "
-            "time; between two slices the consumer polls, and stories that arrived meanwhile (within the "
-            "batch's first poll slice, WIREWATCH_KAFKA_POLL_SLICE_S) join the batch and have their headlines "
-            "translated next. Lower gets a burst's later headlines out sooner, with smaller engine batches."
+            "Headlines first: a batch's work goes in slices of about this much model time (at most a "
+            "quarter of the poll interval), every story's headline before any story's body; between two "
+            "slices the consumer polls and commits the stories done, and stories that arrived meanwhile "
+            "join the batch, their headlines next. Lower gets a burst's later headlines out sooner, with "
+            "smaller engine batches."
         ),
     )

@@ -235,8 +235,8 @@ class Renditions:
 Emit = Callable[[list[Story]], None]
 """Publishes renditions as they are made (and waits for the broker to take them)."""
 
-More = Callable[[int | None], Sequence[Story]]
-"""Stories that arrived while a batch was translated, at most so many, to join it (and keep its consumer alive)."""
+More = Callable[[], Sequence[Story]]
+"""Stories that arrived while a batch was being translated, to join it (and keep its consumer alive)."""
 
 
 class _Sentences:
@@ -415,30 +415,31 @@ class StoryTranslator:
         sentences = _Sentences(self.engine, self.memory, self.profile)
         errors: list[Exception] = []
         finished: list[Story] = []
-        ready = self._start(jobs, sentences, emit, finished, errors)
-        while ready:
-            if more is None:
-                part, ready = ready, []
+        heads = list(jobs)  # jobs whose first stage (the headline, when staged) has not run yet
+        ready: list[_Job] = []  # jobs with their later stages still to run
+        while heads or ready:
+            if heads:  # every headline before any story's body, those that joined too
+                chunk, heads = (heads, []) if more is None else self._slice(heads, sentences, stage=0)
+                ready += self._start(chunk, sentences, emit, finished, errors)
             else:
-                part, ready = self._slice(ready, sentences)
-                for job in part:  # the rest of a story in one call: a lead would come out just before it
-                    job.stages = [job.stages[0], sorted(u for stage in job.stages[1:] for u in stage)]
-            started, work = time.perf_counter(), self._work_ahead(part, 0, sentences)
-            self._stages(part, range(1, max(len(j.stages) for j in part)), sentences, emit, finished, errors)
-            if work:
-                rate = (time.perf_counter() - started) / work
-                self._seconds_per_sentence = (
-                    rate
-                    if self._seconds_per_sentence is None
-                    else (0.5 * rate + 0.5 * self._seconds_per_sentence)
-                )
-            if more is not None and ready:
-                fresh, joined = self._jobs(more(self._room(jobs)), targets, staged)
+                if more is None:
+                    part, ready = ready, []
+                else:
+                    part, ready = self._slice(ready, sentences)
+                    for job in part:  # the rest of a story in one call: a lead would come out just before it
+                        job.stages = [job.stages[0], sorted(u for stage in job.stages[1:] for u in stage)]
+                started, work = time.perf_counter(), self._work_ahead(part, 0, sentences)
+                stages = range(1, max(len(j.stages) for j in part))
+                self._stages(part, stages, sentences, emit, finished, errors)
+                if work:
+                    self._measured((time.perf_counter() - started) / work)
+            if more is not None and (heads or ready):
+                fresh, joined = self._jobs(more(), targets, staged)
                 if emit is not None and joined:
                     emit(joined)
                 out += joined
                 jobs += fresh
-                ready += self._start(fresh, sentences, emit, finished, errors)
+                heads += fresh
         told = [j for j in jobs if not j.kept_pivot]
         if errors and all(j.error is not None for j in told):
             raise errors[0]  # nothing translated: the engine itself may be down, so the caller retries
@@ -537,34 +538,31 @@ class StoryTranslator:
                     if emit is not None and made:
                         emit(made)
 
-    def _room(self, jobs: Sequence[_Job]) -> int | None:
-        """How many stories may join before the next slice: their first stage must fit in a slice.
+    def _measured(self, rate: float) -> None:
+        """Fold the model seconds per sentence of a slice just run into the running estimate."""
+        last = self._seconds_per_sentence
+        self._seconds_per_sentence = rate if last is None else 0.5 * rate + 0.5 * last
 
-        Estimated from the first stage of the batch's stories so far and the measured model seconds
-        per sentence; None before anything was measured.
-        """
-        rate = self._seconds_per_sentence
-        stories = {(j.story.id, j.story.version) for j in jobs}
-        if rate is None or not stories:
-            return None
-        first = sum(len(j.sentences(0)) * len(j.route) for j in jobs if not j.kept_pivot)
-        per_story = max(1.0, first / len(stories)) * rate
-        return max(1, int(self.slice_seconds / per_story))
+    def _slice(
+        self, ready: list[_Job], sentences: _Sentences, stage: int | None = None
+    ) -> tuple[list[_Job], list[_Job]]:
+        """The jobs of the first stories whose model work fits a slice (one story at least), and the rest.
 
-    def _slice(self, ready: list[_Job], sentences: _Sentences) -> tuple[list[_Job], list[_Job]]:
-        """The jobs of the first stories whose remaining model work fits a slice (one story at least), and the rest.
-
-        The time is estimated from the model seconds per sentence of earlier slices; before any
-        was measured, a slice holds one story.
+        The work is what remains after the first stage, or with `stage` that stage's own. The
+        time is estimated from the model seconds per sentence of earlier slices; before any was
+        measured, a slice holds one story's remaining work, or every story's first stage.
         """
         stories: dict[tuple[str, int], list[_Job]] = {}
         for job in ready:
             stories.setdefault((job.story.id, job.story.version), []).append(job)
         rate = self._seconds_per_sentence
+        if rate is None and stage is not None:
+            return ready, []
         part: list[_Job] = []
         seconds = 0.0
         for mine in stories.values():
-            cost = self._work_ahead(mine, 0, sentences) * (rate or 0.0)
+            work = self._work_ahead(mine, 0, sentences) if stage is None else self._stage_work(mine, stage)
+            cost = work * (rate or 0.0)
             if part and (rate is None or seconds + cost > self.slice_seconds):
                 break
             part += mine
@@ -586,6 +584,11 @@ class StoryTranslator:
             extra={"story_id": story.id, "version": story.version, "languages": languages},
         )
         return [self.canceled(story, language) for language in languages]
+
+    @staticmethod
+    def _stage_work(jobs: Sequence[_Job], stage: int) -> int:
+        """Sentences the model translates in one stage of these jobs (every hop, memory not consulted)."""
+        return sum(len(j.sentences(stage)) * len(j.route) for j in jobs if not j.kept_pivot)
 
     def _work_ahead(self, jobs: Sequence[_Job], stage: int, sentences: _Sentences) -> int:
         """Sentences the model still has to translate in the stages after `stage`, over the whole batch.

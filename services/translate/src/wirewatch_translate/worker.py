@@ -18,8 +18,8 @@ from .translator import Renditions, StoryTranslator, targets_for
 log = logging.getLogger(__name__)
 
 Publish = Callable[[Sequence[Story]], None]
-Between = Callable[[Sequence[Message], int | None], Sequence[Message]]
-"""The consumer's `between`: commits the messages done, polls, returns at most so many messages joining."""
+Between = Callable[[Sequence[Message]], Sequence[Message]]
+"""The consumer's `between`: commits the messages reported done, polls, returns the messages joining."""
 
 
 def publisher(producer: Producer, topic: str) -> Publish:
@@ -103,9 +103,9 @@ class StoryHandler:
                 if t is not None and t.status is RenditionStatus.TRANSLATED:
                     translated.setdefault((t.of_id, t.of_version), set()).add(t.target_language)
 
-        def more(room: int | None) -> list[Story]:
+        def more() -> list[Story]:
             assert between is not None
-            taken = between(self._done(messages, stories, translated), room)
+            taken = between(self._done(messages, stories, translated))
             messages.extend(taken)
             joined = [m.story() for m in taken]
             stories.extend(joined)

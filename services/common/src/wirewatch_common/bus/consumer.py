@@ -79,7 +79,7 @@ class Consumer:
     `slice_seconds`, so no poll outlives Kafka's poll interval and a stop is honoured within a slice.
     A handler whose work on a batch runs longer calls `between` between its own slices of work:
     that keeps this member in its group, commits the messages it reports done, takes newly arrived
-    messages into the batch early on, and ends the batch (`Stopping`) once a stop was asked.
+    messages into the batch, and ends the batch (`Stopping`) once a stop was asked.
     """
 
     def __init__(
@@ -113,7 +113,6 @@ class Consumer:
         self._strikes: dict[tuple[str, int, int], int] = {}
         self._slice = slice_seconds
         self._open: list[Message] | None = None  # the batch a first handler call may still grow
-        self._opened_at = 0.0
         self._last_poll = 0.0
         self._longest_gap = 0.0  # between two polls while the current batch was handled
         self._head: tuple[tuple[str, int], int] | None = None
@@ -240,7 +239,7 @@ class Consumer:
             self._sleep_backoff(stop)
         return committed
 
-    def between(self, done: Iterable[Message] = (), room: int | None = None) -> list[Message]:
+    def between(self, done: Iterable[Message] = ()) -> list[Message]:
         """Poll between two slices of a handler's work on one batch; return the messages taken into it.
 
         Call it from the handler, on this consumer's thread, at least once per slice: Kafka drops
@@ -250,14 +249,13 @@ class Consumer:
         so a crash or a stop later in a long batch does not hand them out again. Once a stop was
         asked this raises `Stopping`, and the consumer commits only what was reported done.
 
-        During the first handler call of a polled batch, for one slice after the poll and up to
-        `room` messages (the handler's estimate of what it can take on within a slice; `batch_size`
-        in all), messages that arrived since join the batch: they are returned for the handler to
-        take on, and committed with the batch. Otherwise (later, or while a rejected batch is
-        narrowed down) the assigned partitions are paused for the poll, so it delivers nothing and
-        only keeps the membership.
+        During the first handler call of a polled batch, up to `batch_size` messages in all,
+        messages that arrived since join the batch: they are returned for the handler to take on
+        (it decides how to interleave them with its work), and committed with the batch or when
+        reported done. Otherwise (a full batch, or while a rejected batch is narrowed down) the
+        assigned partitions are paused for the poll, so it delivers nothing and only keeps the
+        membership.
         """
-        room_asked = room
         self._early.update(done)
         self._commit_progress()
         if self._stop.is_set() and self._open is not None:  # not while a rejected batch is narrowed down
@@ -269,9 +267,7 @@ class Consumer:
         if self._head is not None:
             self.tracker.handling(*self._head)
         batch = self._open
-        room = 0 if batch is None or now - self._opened_at > self._slice else self.pacer.most - len(batch)
-        if room and room_asked is not None:
-            room = min(room, max(0, room_asked))
+        room = 0 if batch is None else self.pacer.most - len(batch)
         if batch is not None and room > 0:
             # The first poll may return only what a fetch sent at the previous poll brought: poll on
             # until nothing more comes, so what arrived since then joins now, not a slice later.
@@ -299,7 +295,7 @@ class Consumer:
     # -- handling ------------------------------------------------------------------------------
 
     def _handle(self, batch: list[Message], stop: threading.Event) -> set[Message]:
-        self._open, self._opened_at = batch, time.monotonic()
+        self._open = batch
         try:
             self._handler(batch)
         except Stopping:
