@@ -359,3 +359,27 @@ def test_stories_arriving_during_a_batch_get_their_headlines_before_the_bodies_s
     whole = _staged(models_dir).render([*stories, late], emit=lambda _: None).stories
     made = [r for r in published if r.translation.status is full]
     assert sorted(map(_same, made), key=str) == sorted(map(_same, whole), key=str), "same text either way"
+
+
+def test_once_the_speed_is_measured_headlines_go_in_slices_too_with_a_poll_after_each(models_dir):
+    translator = _staged(models_dir, slice_seconds=1e-9)  # one story per slice once a speed is known
+    warm = _story("ww-warm", [f"{p} (warm)" for p in PARAGRAPHS])
+    translator.render([warm], emit=lambda _: None, more=list)  # a first slice measures the models
+    stories = [_story(f"ww-{i}", [f"{p} (item {i})" for p in PARAGRAPHS]) for i in range(3)]
+    published: list[Story] = []
+    polls: list[list[tuple[str, RenditionStatus]]] = []
+
+    def more() -> list[Story]:
+        polls.append([(r.id, r.translation.status) for r in published])
+        return []
+
+    translator.render(stories, emit=published.extend, more=more)
+    partial, full = RenditionStatus.PARTIAL, RenditionStatus.TRANSLATED
+    statuses = [r.translation.status for r in published]
+    assert statuses.index(full) == 6, "three stories' headlines in two languages before any body"
+    assert len(polls) == 5, "a poll after each headline slice and each body slice but the last"
+    assert [sorted({i for i, s in seen if s is partial}) for seen in polls[:3]] == [
+        ["ww-0"],
+        ["ww-0", "ww-1"],
+        ["ww-0", "ww-1", "ww-2"],
+    ], "one story's headline per slice, then a poll"

@@ -104,7 +104,7 @@ class TranslateSettings(Settings):
         ),
     )
     translate_slice_s: float = Field(
-        default=4.0,
+        default=8.0,
         gt=0,
         description=(
             "Headlines first: a batch's work goes in slices of about this much model time (at most a "
