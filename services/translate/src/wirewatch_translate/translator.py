@@ -420,7 +420,12 @@ class StoryTranslator:
         while heads or ready:
             if heads:  # every headline before any story's body, those that joined too
                 chunk, heads = (heads, []) if more is None else self._slice(heads, sentences, stage=0)
-                ready += self._start(chunk, sentences, emit, finished, errors)
+                started, unknown = time.perf_counter(), self._work_ahead(chunk, -1, sentences)
+                started_jobs = self._start(chunk, sentences, emit, finished, errors)
+                ready += started_jobs
+                work = unknown - self._work_ahead(started_jobs, 0, sentences)
+                if work > 0:  # measured here too, so arrivals' headlines are sliced from the first poll on
+                    self._measured((time.perf_counter() - started) / work)
             else:
                 if more is None:
                     part, ready = ready, []
