@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Network
 
 import pytest
@@ -29,6 +28,7 @@ from wirewatch_alerts.watchlists import KafkaChannel, Watchlist, WatchlistCreate
 from wirewatch_alerts.webhooks import WebhookSender
 from wirewatch_common.alert_event import StoryRef
 from wirewatch_common.netguard import AddressPolicy
+from wirewatch_testkit.servers import Answer, RecordingServer, Request
 
 pytestmark = pytest.mark.integration
 
@@ -44,71 +44,31 @@ class Post:
     status: int
 
 
-class Receiver:
+class Receiver(RecordingServer):
     """A loopback webhook receiver: `status(path, key)` picks each answer; `/slow` waits for `release` (10 s)."""
 
     def __init__(self, status: Callable[[str, str], int]) -> None:
-        self.posts: list[Post] = []
-        self.arrived: list[str] = []
-        self.release = threading.Event()
-        outer = self
+        def answer(request: Request, number: int) -> Answer:
+            wait = 10.0 if request.path.startswith("/slow") else 0.0  # an endpoint answering in 10 s
+            return status(request.path, request.headers["idempotency-key"]), {}, b"", wait
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        super().__init__(answer)
 
-            def log_message(self, *args: object) -> None:
-                pass
+    @property
+    def arrived(self) -> list[str]:
+        return [r.path for r in self.seen]
 
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                key = self.headers["Idempotency-Key"]
-                outer.arrived.append(self.path)
-                if self.path.startswith("/slow"):
-                    outer.release.wait(10)  # an endpoint answering in 10 s
-                code = status(self.path, key)
-                outer.posts.append(Post(self.path, key, code))
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+    @property
+    def posts(self) -> list[Post]:
+        return [Post(r.path, r.headers["idempotency-key"], code) for r, code in self.answered]
 
     def accepted(self, path: str | None = None) -> list[str]:
         return [p.key for p in self.posts if 200 <= p.status < 300 and (path is None or p.path == path)]
 
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
-
 
 @pytest.fixture
-def receive() -> Iterator[Callable[[Callable[[str, str], int]], Receiver]]:
-    started: list[Receiver] = []
-
-    def start(status: Callable[[str, str], int]) -> Receiver:
-        started.append(Receiver(status))
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.close()
-
-
-@pytest.fixture
-def stores(tmp_path) -> Iterator[tuple[AlertStore, SqliteWatchlistStore]]:
-    alerts, watchlists = (
-        AlertStore(tmp_path / "alerts.sqlite3"),
-        SqliteWatchlistStore(tmp_path / "wl.sqlite3"),
-    )
-    yield alerts, watchlists
-    alerts.close()
-    watchlists.close()
+def receive(serve) -> Callable[[Callable[[str, str], int]], Receiver]:
+    return lambda status: serve(Receiver(status))
 
 
 def watch(watchlists: SqliteWatchlistStore, name: str, channels: list[dict]) -> Watchlist:

@@ -13,11 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -40,6 +37,7 @@ from wirewatch_common.settings import Settings
 from wirewatch_index import documents
 from wirewatch_index.backends import es_query, es_schema
 from wirewatch_index.search import SearchRequest
+from wirewatch_testkit.es_stub import Responder, Seen, Stub, elasticsearch_stub
 from wirewatch_testkit.stories import (
     CEASEFIRE,
     CEASEFIRE_AR,
@@ -54,90 +52,12 @@ from wirewatch_testkit.stories import (
 pytestmark = pytest.mark.integration
 
 INDEX = "ww-watchlists"
-INFO = {
-    "name": "stub",
-    "cluster_name": "stub",
-    "version": {"number": "9.1.0"},
-    "tagline": "You Know, for Search",
-}
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def ndjson(self) -> list[Any]:
-        return [json.loads(line) for line in self.body.decode().splitlines() if line]
-
-
-Responder = Callable[[Seen], tuple[int, Any]]
-
-
-@dataclass
-class Stub:
-    """A loopback HTTP server answering like Elasticsearch; routes match on method and path prefix."""
-
-    url: str = ""
-    seen: list[Seen] = field(default_factory=list)
-    routes: list[tuple[str, str, Responder]] = field(default_factory=list)
-
-    def on(self, method: str, prefix: str, responder: Responder) -> None:
-        self.routes.insert(0, (method, prefix, responder))
-
-    def requests(self, method: str, prefix: str) -> list[Seen]:
-        return [s for s in self.seen if s.method == method and s.path.startswith(prefix)]
 
 
 @pytest.fixture
 def stub() -> Iterator[Stub]:
-    state = Stub()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            seen = Seen(
-                self.command,
-                self.path,
-                {k.lower(): v for k, v in self.headers.items()},
-                self.rfile.read(length),
-            )
-            state.seen.append(seen)
-            status, payload = 404, {"error": {"type": "no_route", "reason": seen.path}, "status": 404}
-            for method, prefix, responder in state.routes:
-                if method == self.command and self.path.startswith(prefix):
-                    status, payload = responder(seen)
-                    break
-            raw = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("X-Elastic-Product", "Elasticsearch")
-            self.send_header("Content-Type", "application/vnd.elasticsearch+json; compatible-with=9")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(raw)
-
-        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    state.on("GET", "/", lambda s: (200, INFO))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with elasticsearch_stub() as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def _percolator(stub: Stub, page_size: int = 100, **auth: str) -> Percolator:

@@ -7,8 +7,7 @@ import hmac
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Network
@@ -20,92 +19,21 @@ from wirewatch_alerts.alerting import Hit
 from wirewatch_alerts.alertstore import AlertStore, Delivery
 from wirewatch_alerts.delivery import DeliveryWorker
 from wirewatch_alerts.settings import AlertsSettings
-from wirewatch_alerts.store import SqliteWatchlistStore
 from wirewatch_alerts.watchlists import Watchlist, WatchlistCreate, new_watchlist
 from wirewatch_alerts.webhooks import WebhookSender, retry_after_s, verify
 from wirewatch_common.alert_event import StoryRef
 from wirewatch_common.netguard import AddressPolicy
+from wirewatch_testkit.servers import Answer, RecordingServer, Request
 
 pytestmark = pytest.mark.integration
 
 SECRET = "a-webhook-secret-of-24ch"
 LOOPBACK = AddressPolicy(allowed_networks=(IPv4Network("127.0.0.0/8"),))
 
-Answer = tuple[int, dict[str, str], bytes, float]
-"""Status, headers, body, and seconds to wait (for the test's release) before answering."""
-
-
-@dataclass
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-class Receiver:
-    """A loopback HTTP server that records every POST and answers as `answer(path, number)` says."""
-
-    def __init__(self, answer: Callable[[str, int], Answer]) -> None:
-        self.seen: list[Seen] = []
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                status, headers, reply, wait = answer(self.path, len(outer.seen))
-                if wait:
-                    outer.release.wait(wait)
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            do_GET = do_POST
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
-
 
 @pytest.fixture
-def receive() -> Iterator[Callable[[Callable[[str, int], Answer]], Receiver]]:
-    started: list[Receiver] = []
-
-    def start(answer: Callable[[str, int], Answer]) -> Receiver:
-        started.append(Receiver(answer))
-        return started[-1]
-
-    yield start
-    for receiver in started:
-        receiver.close()
-
-
-@pytest.fixture
-def stores(tmp_path) -> Iterator[tuple[AlertStore, SqliteWatchlistStore]]:
-    alerts, watchlists = (
-        AlertStore(tmp_path / "alerts.sqlite3"),
-        SqliteWatchlistStore(tmp_path / "wl.sqlite3"),
-    )
-    yield alerts, watchlists
-    alerts.close()
-    watchlists.close()
+def receive(serve) -> Callable[[Callable[[Request, int], Answer]], RecordingServer]:
+    return lambda answer: serve(RecordingServer(answer))
 
 
 def hook(url: str, name: str = "Quakes") -> Watchlist:
@@ -132,7 +60,7 @@ def record(alerts: AlertStore, wl: Watchlist, *stories: str) -> list[Delivery]:
     return alerts.due(key, datetime.now(UTC))
 
 
-def ok(path: str, number: int) -> Answer:
+def ok(request: Request, number: int) -> Answer:
     return 204, {}, b"", 0
 
 
@@ -183,7 +111,9 @@ def test_a_delivery_is_a_signed_json_post_keyed_by_its_event_id(receive, stores)
 def test_2xx_delivers_408_429_5xx_retry_and_other_statuses_give_up(receive, stores, status, expected):
     alerts, _ = stores
     headers = {"Location": "/elsewhere"} if status == 307 else {}
-    receiver = receive(lambda path, n: (status, headers, b'{"error": "nope"}' if status >= 300 else b"", 0))
+    receiver = receive(
+        lambda request, n: (status, headers, b'{"error": "nope"}' if status >= 300 else b"", 0)
+    )
     wl = hook(f"{receiver.url}/in")
     (delivery,) = record(alerts, wl, "s-1")
     outcome = WebhookSender(timeout_s=5, policy=LOOPBACK).post(delivery, wl.channels[0])
@@ -197,7 +127,7 @@ def test_2xx_delivers_408_429_5xx_retry_and_other_statuses_give_up(receive, stor
 
 def test_retry_after_is_read_from_a_503(receive, stores):
     alerts, _ = stores
-    receiver = receive(lambda path, n: (503, {"Retry-After": "7"}, b"", 0))
+    receiver = receive(lambda request, n: (503, {"Retry-After": "7"}, b"", 0))
     wl = hook(f"{receiver.url}/in")
     (delivery,) = record(alerts, wl, "s-1")
     outcome = WebhookSender(timeout_s=5, policy=LOOPBACK).post(delivery, wl.channels[0])
@@ -214,7 +144,7 @@ def test_retry_after_reads_seconds_and_http_dates():
 
 def test_a_long_answer_is_read_only_in_part_and_still_delivers(receive, stores):
     alerts, _ = stores
-    receiver = receive(lambda path, n: (200, {}, b"x" * 5_000_000, 0))
+    receiver = receive(lambda request, n: (200, {}, b"x" * 5_000_000, 0))
     wl = hook(f"{receiver.url}/in")
     (delivery,) = record(alerts, wl, "s-1")
     started = time.monotonic()
@@ -224,7 +154,7 @@ def test_a_long_answer_is_read_only_in_part_and_still_delivers(receive, stores):
 
 def test_a_receiver_slower_than_the_timeout_is_retried(receive, stores):
     alerts, _ = stores
-    receiver = receive(lambda path, n: (200, {}, b"", 5))
+    receiver = receive(lambda request, n: (200, {}, b"", 5))
     wl = hook(f"{receiver.url}/in")
     (delivery,) = record(alerts, wl, "s-1")
     started = time.monotonic()
@@ -273,7 +203,7 @@ def test_a_loopback_webhook_is_refused_by_default_and_the_failure_shows_in_the_l
 
 def test_a_changed_secret_signs_the_next_try(receive, stores):
     alerts, watchlists = stores
-    receiver = receive(lambda path, n: (503, {}, b"", 0) if n == 1 else (200, {}, b"", 0))
+    receiver = receive(lambda request, n: (503, {}, b"", 0) if n == 1 else (200, {}, b"", 0))
     wl = hook(f"{receiver.url}/in")
     watchlists.add(wl)
     record(alerts, wl, "s-1")

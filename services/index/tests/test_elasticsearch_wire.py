@@ -7,11 +7,8 @@ records every request, so these tests pin the template, bulk lines, queries, aut
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -25,6 +22,7 @@ from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
 from wirewatch_index.backends.elasticsearch import BULK_ATTEMPTS, ElasticsearchBackend, connect
 from wirewatch_index.documents import micros
 from wirewatch_index.search import SearchRequest
+from wirewatch_testkit.es_stub import Responder, Seen, Stub, elasticsearch_stub
 from wirewatch_testkit.stories import CEASEFIRE, CEASEFIRE_TR, DAY, DERBY, SECIM, STRIKE, original, rendition
 
 pytestmark = pytest.mark.integration
@@ -33,94 +31,17 @@ NEW = es_schema.index_name("ww")
 """The concrete index of this schema version; OLD is the previous version's."""
 OLD = es_schema.index_name("ww", es_schema.SCHEMA_VERSION - 1)
 
-INFO = {
-    "name": "stub",
-    "cluster_name": "stub",
-    "version": {"number": "9.1.0"},
-    "tagline": "You Know, for Search",
-}
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-    def ndjson(self) -> list[Any]:
-        return [json.loads(line) for line in self.body.decode().splitlines() if line]
-
-
-Responder = Callable[[Seen], tuple[int, Any]]
-
-
-@dataclass
-class Stub:
-    url: str
-    seen: list[Seen] = field(default_factory=list)
-    routes: list[tuple[str, str, Responder]] = field(default_factory=list)
-
-    def on(self, method: str, path_prefix: str, responder: Responder) -> None:
-        self.routes.insert(0, (method, path_prefix, responder))
-
-    def requests(self, method: str, path_prefix: str) -> list[Seen]:
-        return [s for s in self.seen if s.method == method and s.path.startswith(path_prefix)]
-
 
 @pytest.fixture
 def stub() -> Iterator[Stub]:
-    state = Stub(url="")
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def _answer(self) -> None:
-            length = int(self.headers.get("content-length") or 0)
-            seen = Seen(
-                self.command,
-                self.path,
-                {k.lower(): v for k, v in self.headers.items()},
-                self.rfile.read(length),
-            )
-            state.seen.append(seen)
-            status, payload = 404, {"error": "no route"}
-            for method, prefix, responder in state.routes:
-                if method == self.command and self.path.startswith(prefix):
-                    status, payload = responder(seen)
-                    break
-            raw = b"" if payload is None else json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("X-Elastic-Product", "Elasticsearch")
-            self.send_header("Content-Type", "application/vnd.elasticsearch+json; compatible-with=9")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(raw)
-
-        do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    state.on("GET", "/", lambda s: (200, INFO))
-    state.on("PUT", "/_index_template/", lambda s: (200, {"acknowledged": True}))
-    state.on("HEAD", "/_alias/", lambda s: (404, None))
-    state.on("HEAD", f"/{NEW}", lambda s: (404, None))
-    state.on("PUT", f"/{NEW}", lambda s: (200, {"acknowledged": True, "index": NEW}))
-    state.on("POST", "/_aliases", lambda s: (200, {"acknowledged": True}))
-    state.on("POST", "/ww/_mget", _none_withdrawn)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with elasticsearch_stub() as state:
+        state.on("PUT", "/_index_template/", lambda s: (200, {"acknowledged": True}))
+        state.on("HEAD", "/_alias/", lambda s: (404, None))
+        state.on("HEAD", f"/{NEW}", lambda s: (404, None))
+        state.on("PUT", f"/{NEW}", lambda s: (200, {"acknowledged": True, "index": NEW}))
+        state.on("POST", "/_aliases", lambda s: (200, {"acknowledged": True}))
+        state.on("POST", "/ww/_mget", _none_withdrawn)
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
 
 
 def _none_withdrawn(seen: Seen) -> tuple[int, Any]:
