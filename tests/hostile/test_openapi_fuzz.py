@@ -26,7 +26,7 @@ from .conftest import AppFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-EXAMPLES = 100
+EXAMPLES = 60
 """Generated requests per operation and mode (valid, invalid)."""
 BUDGET_S = 50.0
 """Wall-clock budget per service; operations not reached in time are reported, not skipped silently."""
