@@ -192,6 +192,21 @@ def test_a_matcher_highlights_like_a_plain_predicate_and_remembers_each_word_onc
     assert {"Strikes", "Ports", "strike"} <= matcher.matched and "word" in matcher.unmatched
 
 
+def test_a_matcher_without_terms_shows_the_lede_without_analysing_a_word():
+    calls: list[str] = []
+
+    def analyze(word: str) -> list[str]:
+        calls.append(word)
+        return [word.lower()]
+
+    empty = Matcher(analyze=analyze, plain=analyze, terms=frozenset())
+    paragraphs = ["The <port> strike " + "word " * 80, "tail " * 40]
+    text = snippet(paragraphs, empty, max_chars=60)
+    assert text.startswith("The &lt;port&gt; strike") and text.endswith("…") and "<mark>" not in text
+    assert mark("Port & strike", empty) == "Port &amp; strike"
+    assert calls == [] and empty.empty and not Matcher(analyze, analyze, frozenset(), ("po",)).empty
+
+
 # -- embargo ---------------------------------------------------------------------------------------
 
 

@@ -29,6 +29,11 @@ class Matcher:
     """Words judged to match so far (a scan checks these sets before calling the matcher)."""
     unmatched: set[str] = field(default_factory=set, compare=False, repr=False)
 
+    @property
+    def empty(self) -> bool:
+        """Nothing can match (a browse without words): a scan has nothing to look for."""
+        return not self.terms and not self.prefixes
+
     def __call__(self, word: str) -> bool:
         """Tell whether an original word matches one of the terms (stemmed) or prefixes (unstemmed)."""
         if word in self.matched:
@@ -53,6 +58,8 @@ def _memo(matches: Callable[[str], bool]) -> tuple[set[str], set[str]]:
 def _spans(
     text: str, matches: Callable[[str], bool], start: int = 0, stop: int = SCAN_CHARS, first: bool = False
 ) -> list[tuple[int, int]]:
+    if isinstance(matches, Matcher) and matches.empty:
+        return []
     yes, no = _memo(matches)
     spans = []
     for m in WORD.finditer(text, start, stop):

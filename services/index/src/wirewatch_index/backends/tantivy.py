@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -75,6 +77,9 @@ class TantivyBackend:
         self._writer: tantivy.IndexWriter | None = None
         self._lock = threading.Lock()
         self._meta_seen: tuple[int, int] | None = None
+        # tantivy releases the GIL while it aggregates: facets are counted here while the page is built.
+        # The threads start on first use and end when the backend is dropped (close() only ends writing).
+        self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="tantivy-facets")
         self.refresh()
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -296,6 +301,7 @@ class TantivyBackend:
                 if key is not None
             ]
 
+        counting = self._count_facets(searcher, query, request.facet_size) if request.facets else None
         chosen, next_after = collapse.page(
             fetch, size=request.size, after=request.after, first_window=(request.size + 1) * 4
         )
@@ -316,8 +322,8 @@ class TantivyBackend:
             chosen = self._originals(searcher, chosen, now)
         hits = [self._hit(searcher, c, matchers, languages, use_score) for c in chosen]
         facets = None
-        if request.facets:
-            facets, total = self._facets(searcher, query, request.facet_size)
+        if counting is not None:
+            facets, total = self._facets(counting, request.facet_size)
         else:
             total = round(searcher.cardinality(query, "story_key")) if chosen or request.after else 0
         return SearchPage(hits=hits, total=max(total, len(hits)), next_after=next_after, facets=facets)
@@ -396,38 +402,60 @@ class TantivyBackend:
             partial=documents.is_partial(story),
         )
 
-    def _facets(self, searcher: tantivy.Searcher, query: tantivy.Query, size: int) -> tuple[Facets, int]:
-        """Facets and the story total; counting stories per bucket is the costly part, so it is bounded."""
+    def _count_facets(
+        self, searcher: tantivy.Searcher, query: tantivy.Query, size: int
+    ) -> tuple[Future[dict[str, Any]], Future[dict[str, Any] | None]]:
+        """Start the facet aggregations: stories in all, per provider and language; stories per day.
+
+        Counting stories per bucket is the costly part, so the days are bounded to the `size` most
+        recent with matches, and the two aggregations run beside each other and beside the page.
+        """
         stories = {"n": {"cardinality": {"field": "story_key"}}}
-        histogram = {"date_histogram": {"field": "day", "fixed_interval": "1d"}}
-        first = searcher.aggregate(
+        terms = self._pool.submit(
+            searcher.aggregate,
             query,
             {
                 "total": {"cardinality": {"field": "story_key"}},
                 "provider": {"terms": {"field": "provider", "size": size}, "aggs": stories},
                 # A story has one version per language: documents per language are stories per language.
                 "language": {"terms": {"field": "lang", "size": size}},
-                "day": histogram,
             },
         )
+        return terms, self._pool.submit(self._stories_per_day, searcher, query, size)
+
+    def _stories_per_day(
+        self, searcher: tantivy.Searcher, query: tantivy.Query, size: int
+    ) -> dict[str, Any] | None:
+        """Stories per day over the `size` most recent days with matches (documents per day find them)."""
+        histogram = {"date_histogram": {"field": "day", "fixed_interval": "1d"}}
+        first = searcher.aggregate(query, {"day": histogram})
         days = [b for b in first["day"]["buckets"] if b["doc_count"] > 0][-size:]
+        if not days:
+            return None
+        since = datetime.fromisoformat(days[0]["key_as_string"].replace("Z", "+00:00"))
+        recent = self._query.and_(
+            [
+                query,
+                tantivy.Query.range_query(
+                    self.schema, "ts", tantivy.FieldType.Integer, documents.micros(since), 2**62
+                ),
+            ]
+        )
+        stories = {"n": {"cardinality": {"field": "story_key"}}}
+        result: dict[str, Any] = searcher.aggregate(recent, {"day": histogram | {"aggs": stories}})
+        return result
+
+    @staticmethod
+    def _facets(
+        counting: tuple[Future[dict[str, Any]], Future[dict[str, Any] | None]], size: int
+    ) -> tuple[Facets, int]:
+        """Facets and the story total from the aggregations `_count_facets` started."""
+        first, per_day = counting[0].result(), counting[1].result()
         day_buckets: list[Bucket] = []
-        if days:
-            # Count stories only in the `size` most recent days that have matches.
-            since = datetime.fromisoformat(days[0]["key_as_string"].replace("Z", "+00:00"))
-            recent = self._query.and_(
-                [
-                    query,
-                    tantivy.Query.range_query(
-                        self.schema, "ts", tantivy.FieldType.Integer, documents.micros(since), 2**62
-                    ),
-                ]
-            )
-            second = searcher.aggregate(recent, {"day": histogram | {"aggs": stories}})
-            for b in second["day"]["buckets"]:
-                count = round(b["n"]["value"])
-                if count > 0:
-                    day_buckets.append(Bucket(value=b["key_as_string"][:10], count=count))
+        for b in per_day["day"]["buckets"] if per_day else []:
+            count = round(b["n"]["value"])
+            if count > 0:
+                day_buckets.append(Bucket(value=b["key_as_string"][:10], count=count))
 
         def terms(name: str) -> list[Bucket]:
             out = [
