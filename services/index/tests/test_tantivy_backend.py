@@ -167,10 +167,16 @@ def test_an_embargo_survives_a_restart_and_lifts_without_a_rewrite(tmp_path):
     try:
         assert datetime.now(tz=UTC) < lifts, "the write took longer than the embargo: raise the margin"
         assert [h.story_id for h in reopened.search(SearchRequest()).hits] == [STRIKE.id]
+        held = reopened.search(SearchRequest(facets=True))
+        assert held.total == 1 and held.facets is not None
+        assert sum(b.count for b in held.facets.day) == sum(b.count for b in held.facets.language) == 1
         assert reopened.get_story(story.id) is None
         assert reopened.get_story(story.id, embargoed=True) is not None  # indexed ahead of time
         time.sleep(max(0.0, (lifts - datetime.now(tz=UTC)).total_seconds()) + 0.05)
         assert [h.story_id for h in reopened.search(SearchRequest(query=parse("rates"))).hits] == [story.id]
+        lifted = reopened.search(SearchRequest(facets=True))
+        assert lifted.total == 2 and lifted.facets is not None
+        assert sum(b.count for b in lifted.facets.language) == 2
         record = reopened.get_story(story.id)
         assert record is not None and [v.version for v in record.versions] == [1]
     finally:

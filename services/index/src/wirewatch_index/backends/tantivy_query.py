@@ -117,16 +117,27 @@ class QueryBuilder:
             clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
         return tantivy.Query.boolean_query(clauses)
 
-    def visible(self, now: datetime) -> tantivy.Query:
-        """Documents visible at `now`: indexed, and out of embargo."""
-        return tantivy.Query.range_query(
-            self.schema, "indexed_ts", tantivy.FieldType.Integer, -(2**62), documents.micros(now)
-        )
+    def visible(self, now: datetime, searcher: tantivy.Searcher) -> list[tantivy.Query]:
+        """Documents visible at `now`: indexed, and out of embargo.
 
-    def filters(self, request: SearchRequest) -> list[tantivy.Query]:
+        No filter when no document of this searcher becomes visible after `now` (the usual case: an
+        embargo pending is rare). Asking costs microseconds, tantivy answers from each segment's
+        bounds; the range would cost every pass over the matches a scan of all documents.
+        """
+        at = documents.micros(now)
+        later = tantivy.Query.range_query(self.schema, "indexed_ts", tantivy.FieldType.Integer, at + 1, 2**62)
+        if not searcher.search(later, limit=1, count=False).hits:
+            return []
+        return [tantivy.Query.range_query(self.schema, "indexed_ts", tantivy.FieldType.Integer, -(2**62), at)]
+
+    def filters(self, request: SearchRequest, searcher: tantivy.Searcher) -> list[tantivy.Query]:
         """Current, searchable, visible versions; languages, providers, places, dates, visible-after."""
         now = request.now or datetime.now(tz=UTC)
-        filters = [self.term("kind", KIND_CURRENT), self.term("searchable", "1"), self.visible(now)]
+        filters = [
+            self.term("kind", KIND_CURRENT),
+            self.term("searchable", "1"),
+            *self.visible(now, searcher),
+        ]
         if request.quality == "low":
             filters.append(self.term("status", TAG_LOW_QUALITY))
         elif request.quality == "good":
@@ -176,7 +187,7 @@ class QueryBuilder:
         """The engine query for a request (prefixes expand on `searcher`), and highlighting matchers."""
         sinks = {fam: TermSink() for fam in FAMILIES}
         text = self._text_query(request.query, sinks, searcher)
-        filters = self.filters(request)
+        filters = self.filters(request, searcher)
         query = self.and_([text, *filters]) if text is not None else self.and_(filters)
         matchers = {
             fam: Matcher(
