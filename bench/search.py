@@ -204,33 +204,18 @@ RAW_FACETS = {
     "language": {"terms": {"field": "lang", "size": 10}},
 }
 RAW_DAYS = {"day": {"date_histogram": {"field": "day", "fixed_interval": "1d"}}}
-RAW_DAY_STORIES = {
-    "day": {
-        "date_histogram": {"field": "day", "fixed_interval": "1d"},
-        "aggs": {"n": {"cardinality": {"field": "story_key"}}},
-    }
-}
 RAW_POOL = ThreadPoolExecutor(max_workers=2)
 """The raw path runs its two facet aggregations beside the page, as the backend does."""
 
 
-def _raw_days(backend: TantivyBackend, searcher: tantivy.Searcher, query: tantivy.Query, size: int) -> None:
+def _raw_days(searcher: tantivy.Searcher, query: tantivy.Query, size: int) -> None:
     """Documents per day, then stories per day over the `size` most recent days with matches."""
     days = [b for b in searcher.aggregate(query, RAW_DAYS)["day"]["buckets"] if b["doc_count"] > 0][-size:]
     if days:
-        since = datetime.fromisoformat(days[0]["key_as_string"].replace("Z", "+00:00"))
-        recent = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, query),
-                (
-                    tantivy.Occur.Must,
-                    tantivy.Query.range_query(
-                        backend.schema, "ts", tantivy.FieldType.Integer, int(since.timestamp() * 1e6), 2**62
-                    ),
-                ),
-            ]
-        )
-        searcher.aggregate(recent, RAW_DAY_STORIES)
+        bounds = {"min": days[0]["key"], "max": days[-1]["key"] + 86_400_000}
+        histogram = RAW_DAYS["day"]["date_histogram"] | {"hard_bounds": bounds}
+        stories = {"n": {"cardinality": {"field": "story_key"}}}
+        searcher.aggregate(query, {"day": {"date_histogram": histogram, "aggs": stories}})
 
 
 def _raw_window(
@@ -265,7 +250,7 @@ def _raw_search(backend: TantivyBackend, request: SearchRequest) -> None:
     searcher = backend._index.searcher()
     query = backend.build_query(request, searcher)
     facets = RAW_POOL.submit(searcher.aggregate, query, RAW_FACETS)
-    days = RAW_POOL.submit(_raw_days, backend, searcher, query, request.facet_size)
+    days = RAW_POOL.submit(_raw_days, searcher, query, request.facet_size)
     by_score = request.sort == "relevance" and not request.query.is_empty
     found = _raw_window(searcher, query, None if by_score else "sort_ts", request.size)
     best: dict[int, tantivy.DocAddress] = {}
