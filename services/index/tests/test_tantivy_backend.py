@@ -6,6 +6,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import tantivy
 
 from wirewatch_common.query import parse
 from wirewatch_index.backends.base import BackendUnavailable, DocumentRejected
@@ -150,6 +151,26 @@ def test_an_unwritable_index_directory_is_an_outage_not_the_documents_fault(tmp_
     try:
         backend.write([CEASEFIRE])  # the same version succeeds once the directory is back
         assert backend.get_story(CEASEFIRE.id) is not None
+    finally:
+        backend.close()
+
+
+def test_only_current_versions_carry_the_searchable_term_the_filters_rely_on(tmp_path):
+    backend = TantivyBackend(tmp_path)
+    try:
+        v1 = original("ww-port", "Port strike", ["Dockers walk out at the port."])
+        v2 = v1.model_copy(update={"version": 2, "headline": "Port strike ends"})
+        gone = original("ww-gone", "Port closed", ["The port shut."])
+        backend.write([v1, gone])
+        backend.write([v2])
+        assert backend.delete(gone.id) == 1
+        searcher = backend._index.searcher()
+        live = searcher.search(
+            tantivy.Query.term_query(backend.schema, "searchable", "1"), limit=10, count=False
+        ).hits
+        assert [searcher.doc(addr)["kind"] for _, addr in live] == [["current"]]
+        page = backend.search(SearchRequest(query=parse("port"), facets=True))
+        assert page.total == 1 and [(h.story_id, h.version) for h in page.hits] == [(v1.id, 2)]
     finally:
         backend.close()
 

@@ -18,7 +18,7 @@ from wirewatch_common.analyzers import Analyzers
 from wirewatch_common.query import FIELDS, AnyOf, FieldName, Leaf, ParsedQuery, Phrase, Word
 
 from .. import documents
-from ..documents import KIND_CURRENT, TAG_LOW_QUALITY
+from ..documents import TAG_LOW_QUALITY
 from ..highlight import Matcher
 from ..search import SearchRequest
 from .tantivy_schema import PREFIX_FIELDS, text_field
@@ -133,11 +133,9 @@ class QueryBuilder:
     def filters(self, request: SearchRequest, searcher: tantivy.Searcher) -> list[tantivy.Query]:
         """Current, searchable, visible versions; languages, providers, places, dates, visible-after."""
         now = request.now or datetime.now(tz=UTC)
-        filters = [
-            self.term("kind", KIND_CURRENT),
-            self.term("searchable", "1"),
-            *self.visible(now, searcher),
-        ]
+        # Only current versions carry `searchable` (history and withdrawal records have none), so the
+        # term alone selects them: one posting list to walk on every pass instead of two to intersect.
+        filters = [self.term("searchable", "1"), *self.visible(now, searcher)]
         if request.quality == "low":
             filters.append(self.term("status", TAG_LOW_QUALITY))
         elif request.quality == "good":
