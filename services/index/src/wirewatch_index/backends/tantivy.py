@@ -126,7 +126,7 @@ class TantivyBackend:
         if not keys:
             return {}
         searcher = self._index.searcher()
-        q = tantivy.Query.term_set_query(self.schema, "doc_key", keys)
+        q = self._query.keys("doc_key", keys)
         hits = searcher.search(q, limit=len(keys) * 2 + 10, count=False).hits
         addrs = [addr for _, addr in hits]
         found = searcher.fast_field_values("doc_key", addrs)
@@ -142,7 +142,7 @@ class TantivyBackend:
         searcher = self._index.searcher()
         q = self._query.and_(
             [
-                tantivy.Query.term_set_query(self.schema, "doc_key", keys),
+                self._query.keys("doc_key", keys),
                 self._query.term("status", RenditionStatus.PARTIAL.value),
             ]
         )
@@ -310,7 +310,7 @@ class TantivyBackend:
         )
         if bound is not None and chosen:
             # A story with a matching version above the cursor was listed before, by that version.
-            keys = tantivy.Query.term_set_query(self.schema, "story_key", [c.story_key for c in chosen])
+            keys = self._query.keys("story_key", [c.story_key for c in chosen])
             above = self._query.and_([query, keys, self._sort_range(bound + 1, 2**62)])
             addrs = [a for _, a in searcher.search(above, limit=len(chosen) * 8, count=False).hits]
             listed = {int(k) for k in searcher.fast_field_values("story_key", addrs) if k is not None}
@@ -346,7 +346,7 @@ class TantivyBackend:
             return chosen
         q = self._query.and_(
             [
-                tantivy.Query.term_set_query(self.schema, "story_key", [c.story_key for c in chosen]),
+                self._query.keys("story_key", [c.story_key for c in chosen]),
                 self._query.term("kind", KIND_CURRENT),
                 self._query.term("status", documents.STATUS_ORIGINAL),
                 self._query.term("searchable", "1"),
@@ -363,7 +363,7 @@ class TantivyBackend:
             return {}
         q = self._query.and_(
             [
-                tantivy.Query.term_set_query(self.schema, "story_key", keys),
+                self._query.keys("story_key", keys),
                 self._query.term("kind", KIND_CURRENT),
                 self._query.term("searchable", "1"),
                 *self._query.visible(now, searcher),
