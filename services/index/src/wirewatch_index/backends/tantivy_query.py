@@ -46,13 +46,20 @@ class QueryBuilder:
         """An exact term (raw fields, analysed tokens)."""
         return tantivy.Query.term_query(self.schema, field, value)
 
-    def keys(self, field: str, values: Sequence[int]) -> tantivy.Query:
+    def keys(self, field: str, values: Sequence[int] | Sequence[str]) -> tantivy.Query:
         """Documents whose integer key `field` is one of `values` (story or document keys), unscored use.
 
         A union of term lookups: measured on 100,000 renditions it answers 20 keys in a tenth of the
         time of tantivy's term-set query (0.07 against 0.65 ms) and 500 keys in a third.
         """
         return tantivy.Query.boolean_query([(tantivy.Occur.Should, self.term(field, v)) for v in values])
+
+    def any_of(self, field: str, values: Sequence[str]) -> tantivy.Query:
+        """A filter on a raw field: any of `values`, scoring 1 as tantivy's term-set query does.
+
+        The same union of term lookups as `keys`, a third cheaper per pass over the matches.
+        """
+        return tantivy.Query.const_score_query(self.keys(field, values), 1.0)
 
     @staticmethod
     def and_(queries: Sequence[tantivy.Query]) -> tantivy.Query:
@@ -157,12 +164,12 @@ class QueryBuilder:
             )
         if request.languages:
             langs = [lang.split("-")[0].lower() for lang in request.languages]
-            filters.append(tantivy.Query.term_set_query(self.schema, "lang", langs))
+            filters.append(self.any_of("lang", langs))
         if request.providers:
-            filters.append(tantivy.Query.term_set_query(self.schema, "provider", list(request.providers)))
+            filters.append(self.any_of("provider", list(request.providers)))
         if request.places:
             places = [p.casefold() for p in request.places]
-            filters.append(tantivy.Query.term_set_query(self.schema, "place", places))
+            filters.append(self.any_of("place", places))
         if request.date_from or request.date_to:
             filters.append(
                 tantivy.Query.range_query(
