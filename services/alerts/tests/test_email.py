@@ -60,17 +60,6 @@ def smtp() -> Iterator[tuple[Mailbox, int]]:
     controller.stop()
 
 
-@pytest.fixture
-def stores(tmp_path) -> Iterator[tuple[AlertStore, SqliteWatchlistStore]]:
-    alerts, watchlists = (
-        AlertStore(tmp_path / "alerts.sqlite3"),
-        SqliteWatchlistStore(tmp_path / "wl.sqlite3"),
-    )
-    yield alerts, watchlists
-    alerts.close()
-    watchlists.close()
-
-
 class Clock:
     def __init__(self, now: datetime) -> None:
         self.now = now
