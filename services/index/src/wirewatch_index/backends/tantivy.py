@@ -347,9 +347,8 @@ class TantivyBackend:
         q = self._query.and_(
             [
                 self._query.keys("story_key", [c.story_key for c in chosen]),
-                self._query.term("kind", KIND_CURRENT),
                 self._query.term("status", documents.STATUS_ORIGINAL),
-                self._query.term("searchable", "1"),
+                self._query.term("searchable", "1"),  # current versions only
                 *self._query.visible(now, searcher),
             ]
         )
@@ -364,8 +363,7 @@ class TantivyBackend:
         q = self._query.and_(
             [
                 self._query.keys("story_key", keys),
-                self._query.term("kind", KIND_CURRENT),
-                self._query.term("searchable", "1"),
+                self._query.term("searchable", "1"),  # current versions only
                 *self._query.visible(now, searcher),
             ]
         )
